@@ -1,0 +1,13 @@
+"""fastbp: backpropagation for feed-forward networks in typed Cython over BLAS.
+
+The four equations of Nielsen's *Neural Networks and Deep Learning*, chapter 2, run in
+compiled code with the GIL released; this package is the thin Python layer on top.
+
+>>> import fastbp
+>>> net = fastbp.Network([64, 30, 10], seed=0)
+"""
+from . import datasets  # noqa: F401
+from .network import Network, load
+
+__version__ = "0.1.0"
+__all__ = ["Network", "load", "datasets", "__version__"]

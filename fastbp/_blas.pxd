@@ -1,0 +1,27 @@
+# Row-major BLAS wrappers over scipy.linalg.cython_blas, fused over float/double.
+#
+# Callers pass row-major (C-order) matrices with their leading dimension (the row
+# stride in elements); the wrappers translate to Fortran order inside, so no other
+# module ever thinks in column-major terms. Dimensions are C ints because that is
+# what scipy's BLAS takes.
+from cython cimport floating
+
+cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
+               floating alpha, const floating* A, int lda,
+               const floating* B, int ldb,
+               floating beta, floating* C, int ldc) noexcept nogil
+
+cdef void gemv(bint trans, int m, int n, floating alpha,
+               const floating* A, int lda, const floating* x, int incx,
+               floating beta, floating* y, int incy) noexcept nogil
+
+cdef void ger(int m, int n, floating alpha, const floating* x, int incx,
+              const floating* y, int incy, floating* A, int lda) noexcept nogil
+
+cdef void axpy(int n, floating alpha, const floating* x, int incx,
+               floating* y, int incy) noexcept nogil
+
+cdef void scal(int n, floating alpha, floating* x, int incx) noexcept nogil
+
+cdef floating dot(int n, const floating* x, int incx,
+                  const floating* y, int incy) noexcept nogil

@@ -1,0 +1,146 @@
+"""Argument checks shared by the public API.
+
+Every check raises ValueError or TypeError whose message starts with the argument's
+name, and runs before anything is modified, so a refused call leaves the network as
+it was.
+"""
+import numbers
+import operator
+
+import numpy as np
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_dtype(dtype, name="dtype"):
+    """Return ``dtype`` as np.float32 or np.float64's dtype, or raise."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"{name}: {dtype!r} is not a dtype ({exc})") from None
+    if dt not in _FLOAT_DTYPES:
+        raise ValueError(f"{name} must be 'float32' or 'float64', got {dtype!r}")
+    return dt
+
+
+def check_choice(value, name, choices):
+    """Return ``value`` if it is one of the strings ``choices``, else raise."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {sorted(choices)}; "
+                        f"got {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+    return value
+
+
+def check_int(value, name, minimum=1):
+    """Return ``value`` as an int >= ``minimum``; bools and floats are refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    value = operator.index(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if value >= 2**31:
+        raise ValueError(f"{name} must be below 2**31, got {value}")
+    return value
+
+
+def check_positive_float(value, name):
+    """Return ``value`` as a finite float > 0, or raise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value}")
+    return value
+
+
+def check_sizes(sizes):
+    """Return ``sizes`` as a tuple of at least two positive ints, or raise."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"sizes must be a sequence of layer widths, got {type(sizes).__name__}")
+    if len(sizes) < 2:
+        raise ValueError(f"sizes must list at least two layers (input and output), got {list(sizes)}")
+    return tuple(check_int(n, f"sizes[{i}]") for i, n in enumerate(sizes))
+
+
+def as_numeric_array(X, name):
+    """``np.asarray(X)``, refusing what is not an array of real numbers."""
+    try:
+        arr = np.asarray(X)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, unconvertible objects
+        raise ValueError(f"{name} could not be read as an array: {exc}") from None
+    kind = arr.dtype.kind
+    if kind == "b":
+        raise TypeError(f"{name} has dtype bool; convert it to numbers first "
+                        f"(for example {name}.astype(float))")
+    if kind not in "fiu":
+        raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
+    return arr
+
+
+def check_features(X, name, n_features, dtype, allow_1d=False):
+    """Return ``(X, was_1d)``: X as a C-contiguous (m, n_features) array of ``dtype``.
+
+    A 1-d X (one example) is accepted when ``allow_1d`` and returned as one row.
+    Integer, big-endian, read-only and non-contiguous input is converted (once).
+    """
+    arr = as_numeric_array(X, name)
+    was_1d = arr.ndim == 1 and allow_1d
+    if was_1d:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2:
+        expected = "a 2-d array (m, n_features) or a 1-d example" if allow_1d else \
+            "a 2-d array (m, n_features)"
+        raise ValueError(f"{name} must be {expected}, got an array of shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has no rows (shape {arr.shape})")
+    if arr.shape[1] != n_features:
+        raise ValueError(f"{name} has {arr.shape[1]} features per example, but the "
+                         f"network's input layer has {n_features} neurons")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite values (after conversion to {dtype})")
+    return arr, was_1d
+
+
+def check_labels(y, name, n_classes, n_rows=None):
+    """Return integer class labels ``y`` (m,) in [0, n_classes) as an intp array."""
+    arr = as_numeric_array(y, name)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-d class labels, got shape {arr.shape}")
+    if n_rows is not None and arr.shape[0] != n_rows:
+        raise ValueError(f"{name} has {arr.shape[0]} labels but X has {n_rows} rows")
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all() or not np.array_equal(arr, np.round(arr)):
+            raise ValueError(f"{name} must hold integer class labels, got non-integer values")
+    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
+        raise ValueError(f"{name} holds labels outside [0, {n_classes}): the network has "
+                         f"{n_classes} output neurons (found {arr.min()}..{arr.max()})")
+    return arr.astype(np.intp)
+
+
+def check_targets(y, name, n_outputs, n_rows, dtype):
+    """Return targets as a C-contiguous (n_rows, n_outputs) array of ``dtype``.
+
+    ``y`` is either integer class labels (m,), one-hot encoded here, or an
+    (m, n_outputs) array of targets.
+    """
+    arr = as_numeric_array(y, name)
+    if arr.ndim == 1:
+        labels = check_labels(arr, name, n_outputs, n_rows)
+        Y = np.zeros((n_rows, n_outputs), dtype=dtype)
+        Y[np.arange(n_rows), labels] = 1
+        return Y
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 1-d class labels or a 2-d (m, {n_outputs}) "
+                         f"target array, got shape {arr.shape}")
+    if arr.shape[0] != n_rows:
+        raise ValueError(f"{name} has {arr.shape[0]} rows but X has {n_rows} rows")
+    if arr.shape[1] != n_outputs:
+        raise ValueError(f"{name} has {arr.shape[1]} columns, but the network's output "
+                         f"layer has {n_outputs} neurons")
+    Y = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(Y).all():
+        raise ValueError(f"{name} contains NaN or infinite values (after conversion to {dtype})")
+    return Y

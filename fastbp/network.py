@@ -1,0 +1,417 @@
+"""The Python network API: build, train, evaluate, save and load feed-forward networks.
+
+``Network`` owns the parameters as NumPy arrays; every numeric loop (the forward pass,
+BP1–BP4 and the SGD updates) runs in the compiled ``fastbp._backprop`` engine.
+"""
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from . import _validation as check
+from ._activations import ACTIVATIONS, OUTPUT_ONLY
+from ._backprop import Engine
+from ._costs import COSTS, cost_sum_py as cost_sum
+
+INITS = ("normal", "scaled_normal", "xavier", "he")
+
+# The output activations each cost is defined for. The quadratic cost takes any; the
+# other two are the book's chapter 3 pairings, for which BP1 reduces to δ^L = a^L - y.
+_COST_OUTPUTS = {
+    "quadratic": frozenset(ACTIVATIONS),
+    "cross_entropy": frozenset({"sigmoid"}),
+    "log_likelihood": frozenset({"softmax"}),
+}
+
+_FORMAT = "fastbp.Network"
+_FORMAT_VERSION = 1
+
+
+class Network:
+    """A fully connected feed-forward network trained by backpropagation.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Neurons per layer, input first: ``[784, 30, 10]`` has 784 inputs, one hidden
+        layer of 30 and 10 outputs.
+    activation : {"sigmoid", "tanh", "relu", "identity"}
+        σ of the hidden layers.
+    output_activation : {"sigmoid", "tanh", "relu", "identity", "softmax"} or None
+        σ of the output layer. None means ``activation``, except with
+        ``cost="log_likelihood"``, where it means "softmax".
+    cost : {"quadratic", "cross_entropy", "log_likelihood"}
+        Per-example cost C_x; the network minimises the mean over examples.
+        "cross_entropy" needs a sigmoid output, "log_likelihood" a softmax output.
+    init : {"scaled_normal", "normal", "xavier", "he"}
+        "normal": weights and biases from N(0, 1) (the book's network.py);
+        "scaled_normal": weights from N(0, 1/n_{l-1}), biases from N(0, 1)
+        (network2.py); "xavier": weights from U(±sqrt(6/(n_{l-1}+n_l))), zero biases;
+        "he": weights from N(0, 2/n_{l-1}), zero biases.
+    dtype : {"float64", "float32"}
+        Dtype of the parameters and of every computation.
+    seed : int or None
+        Seeds the initial parameters and, unless ``fit`` gets a seed of its own,
+        the shuffling of the training data.
+
+    Attributes
+    ----------
+    weights : list of ndarray
+        w^l of shape (n_l, n_{l-1}) for l = 1..L: the live parameters.
+    biases : list of ndarray
+        b^l of shape (n_l,) for l = 1..L.
+    history : dict of lists
+        Per-epoch records of the last ``fit`` (see ``fit``).
+    """
+
+    def __init__(self, sizes, activation="sigmoid", output_activation=None,
+                 cost="quadratic", init="scaled_normal", dtype="float64", seed=None):
+        self._sizes = check.check_sizes(sizes)
+        hidden = check.check_choice(activation, "activation",
+                                    set(ACTIVATIONS) - OUTPUT_ONLY)
+        self._cost = check.check_choice(cost, "cost", COSTS)
+        if output_activation is None:
+            output_activation = "softmax" if cost == "log_likelihood" else hidden
+        output = check.check_choice(output_activation, "output_activation", ACTIVATIONS)
+        if output not in _COST_OUTPUTS[cost]:
+            raise ValueError(
+                f"cost={cost!r} needs output_activation in "
+                f"{sorted(_COST_OUTPUTS[cost])}, got {output!r}")
+        self._activation, self._output_activation = hidden, output
+        self._init = check.check_choice(init, "init", INITS)
+        self._dtype = check.check_dtype(dtype)
+        if isinstance(seed, (bool, np.bool_)):
+            raise TypeError("seed must be None or a non-negative integer, got a bool")
+        try:
+            self._rng = np.random.default_rng(seed)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"seed must be None or a non-negative integer: {exc}") from None
+        self._weights, self._biases = _initial_parameters(
+            self._sizes, self._init, self._rng, self._dtype)
+        self._engine_cache = None
+        self.history = {}
+
+    # -- properties ---------------------------------------------------------------
+
+    sizes = property(lambda self: list(self._sizes), doc="Neurons per layer, input first.")
+    activation = property(lambda self: self._activation, doc="σ of the hidden layers.")
+    output_activation = property(lambda self: self._output_activation,
+                                 doc="σ of the output layer.")
+    cost = property(lambda self: self._cost, doc="Name of the cost function.")
+    init = property(lambda self: self._init, doc="Name of the initialisation scheme.")
+    dtype = property(lambda self: self._dtype, doc="Dtype of parameters and computations.")
+
+    @property
+    def weights(self):
+        """w^l of shape (n_l, n_{l-1}) for l = 1..L (the live list)."""
+        return self._weights
+
+    @weights.setter
+    def weights(self, value):
+        value = list(value)
+        self._check_parameters(value, self._biases, "weights")
+        self._weights = value
+
+    @property
+    def biases(self):
+        """b^l of shape (n_l,) for l = 1..L (the live list)."""
+        return self._biases
+
+    @biases.setter
+    def biases(self, value):
+        value = list(value)
+        self._check_parameters(self._weights, value, "biases")
+        self._biases = value
+
+    def __repr__(self):
+        return (f"Network(sizes={self.sizes}, activation={self._activation!r}, "
+                f"output_activation={self._output_activation!r}, cost={self._cost!r}, "
+                f"dtype={self._dtype.name!r})")
+
+    # -- computation --------------------------------------------------------------
+
+    def feedforward(self, X):
+        """Return a^L, the network's output.
+
+        Parameters
+        ----------
+        X : array_like of shape (m, n_0) or (n_0,)
+            Examples as rows, or a single example.
+
+        Returns
+        -------
+        ndarray of shape (m, n_L), or (n_L,) for a single example.
+        """
+        X, single = check.check_features(X, "X", self._sizes[0], self._dtype, allow_1d=True)
+        out = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
+        self._engine().feedforward(X, out)
+        return out[0] if single else out
+
+    def backprop(self, X, Y):
+        """Return ``(nabla_b, nabla_w)``, the gradient of the mean cost over the rows of X.
+
+        Parameters
+        ----------
+        X : array_like of shape (m, n_0)
+        Y : array_like of shape (m, n_L), or integer class labels of shape (m,)
+
+        Returns
+        -------
+        nabla_b : list of ndarray, shaped like ``biases``: ∂C/∂b^l.
+        nabla_w : list of ndarray, shaped like ``weights``: ∂C/∂w^l.
+        """
+        X, Y = self._check_data(X, Y)
+        nabla_w = [np.empty_like(w) for w in self._weights]
+        nabla_b = [np.empty_like(b) for b in self._biases]
+        self._engine().gradient(X, Y, nabla_w, nabla_b)
+        return nabla_b, nabla_w
+
+    def total_cost(self, X, Y):
+        """Return the mean cost C = (1/m) Σ_x C_x over the rows of X (m, n_0).
+
+        Y is an (m, n_L) target array or integer class labels (m,).
+        """
+        X, Y = self._check_data(X, Y)
+        A = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
+        self._engine().feedforward(X, A)
+        return cost_sum(self._cost, A, Y) / X.shape[0]
+
+    def predict(self, X):
+        """Return the class index argmax_j a^L_j of each row of X (or of one example)."""
+        return np.argmax(self.feedforward(X), axis=-1)
+
+    def evaluate(self, X, y):
+        """Return the accuracy in [0, 1] on examples X (m, n_0) with labels y (m,).
+
+        y may also be an (m, n_L) array of one-hot targets.
+        """
+        X, _ = check.check_features(X, "X", self._sizes[0], self._dtype)
+        labels = self._check_labels(y, X.shape[0])
+        return float(np.mean(self.predict(X) == labels))
+
+    def fit(self, X, y, epochs, batch_size, learning_rate, validation_data=None,
+            shuffle=True, seed=None):
+        """Train by mini-batch stochastic gradient descent.
+
+        Each step takes m = ``batch_size`` examples and updates
+        w^l ← w^l - (η/m) Σ_x ∂C_x/∂w^l and b^l ← b^l - (η/m) Σ_x ∂C_x/∂b^l.
+        Each epoch is one call into the compiled engine, with the GIL released.
+
+        Parameters
+        ----------
+        X : array_like of shape (n, n_0)
+        y : array_like of shape (n,) with integer labels in [0, n_L), or (n, n_L) targets
+        epochs : int >= 1
+        batch_size : int >= 1
+            Examples per step (the last step of an epoch takes what is left).
+        learning_rate : float > 0
+            η.
+        validation_data : tuple (X_val, y_val) or None
+            Evaluated after each epoch; y_val holds labels (or one-hot rows).
+        shuffle : bool
+            Visit the examples in a new random order every epoch.
+        seed : int or None
+            Seeds the shuffling; None continues the network's own random stream.
+
+        Returns
+        -------
+        history : dict of lists, one entry per epoch
+            "train_cost": mean C_x over the epoch, each example's cost taken just
+            before its own step; "val_accuracy" and "val_cost" when validation_data
+            is given. Also kept as ``self.history``.
+        """
+        X, Y = self._check_data(X, y)
+        epochs = check.check_int(epochs, "epochs")
+        batch_size = check.check_int(batch_size, "batch_size")
+        eta = check.check_positive_float(learning_rate, "learning_rate")
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a tuple (X_val, y_val)")
+            X_val, _ = check.check_features(validation_data[0], "validation_data[0]",
+                                            self._sizes[0], self._dtype)
+            y_val = self._check_labels(validation_data[1], X_val.shape[0],
+                                       "validation_data[1]")
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+        if seed is None:
+            rng = self._rng
+        else:
+            try:
+                rng = np.random.default_rng(check.check_int(seed, "seed", minimum=0))
+            except OverflowError:  # pragma: no cover - guarded by check_int
+                raise ValueError("seed is too large") from None
+
+        engine = self._engine()
+        n = X.shape[0]
+        order = np.arange(n, dtype=np.intp)
+        history = {"train_cost": []}
+        if validation_data is not None:
+            history.update(val_cost=[], val_accuracy=[])
+        self.history = history
+        for epoch in range(1, epochs + 1):
+            if shuffle:
+                order = rng.permutation(n).astype(np.intp, copy=False)
+            status, cost = engine.sgd_epoch(X, Y, order, min(batch_size, n), eta)
+            if status != 0:
+                raise FloatingPointError(
+                    f"training diverged in epoch {epoch}: a mini-batch cost became "
+                    f"{cost}; the learning rate ({eta}) is probably too high")
+            history["train_cost"].append(cost)
+            if validation_data is not None:
+                A = self.feedforward(X_val)
+                history["val_accuracy"].append(float(np.mean(A.argmax(axis=1) == y_val)))
+                history["val_cost"].append(self._cost_of_output(A, y_val))
+        return history
+
+    # -- persistence --------------------------------------------------------------
+
+    def save(self, path):
+        """Write the architecture and parameters to ``path`` (a .npz file, no pickle).
+
+        The file is written to a temporary name and renamed into place, so an
+        interrupted save never leaves a half-written file at ``path``.
+        """
+        path = os.fspath(path)
+        meta = {"format": _FORMAT, "version": _FORMAT_VERSION, "sizes": list(self._sizes),
+                "activation": self._activation,
+                "output_activation": self._output_activation, "cost": self._cost,
+                "init": self._init, "dtype": self._dtype.name}
+        arrays = {"meta": np.array(json.dumps(meta))}
+        for l, (w, b) in enumerate(zip(self._weights, self._biases), start=1):
+            arrays[f"w{l}"], arrays[f"b{l}"] = w, b
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    # -- internals ----------------------------------------------------------------
+
+    def _engine(self):
+        """The compiled engine over the current parameter arrays (rebuilt if replaced)."""
+        engine = self._engine_cache
+        if engine is None or not engine.matches(self._weights, self._biases):
+            self._check_parameters(self._weights, self._biases, "weights")
+            engine = Engine(self._weights, self._biases, self._activation,
+                            self._output_activation, self._cost)
+            self._engine_cache = engine
+        return engine
+
+    def _check_parameters(self, weights, biases, name):
+        """Refuse parameter lists the engine cannot use in place."""
+        L = len(self._sizes) - 1
+        if len(weights) != L or len(biases) != L:
+            raise ValueError(f"{name}: the network has {L} layers of parameters, got "
+                             f"{len(weights)} weight and {len(biases)} bias arrays")
+        for l in range(1, L + 1):
+            for kind, arr, shape in (("weights", weights[l - 1],
+                                      (self._sizes[l], self._sizes[l - 1])),
+                                     ("biases", biases[l - 1], (self._sizes[l],))):
+                where = f"{kind}[{l - 1}]"
+                if not isinstance(arr, np.ndarray):
+                    raise TypeError(f"{where} must be a NumPy array, got {type(arr).__name__}")
+                if arr.shape != shape:
+                    raise ValueError(f"{where} must have shape {shape}, got {arr.shape}")
+                if arr.dtype != self._dtype:
+                    raise ValueError(f"{where} must have dtype {self._dtype}, got {arr.dtype}")
+                if not (arr.flags.c_contiguous and arr.flags.writeable and arr.flags.aligned):
+                    raise ValueError(f"{where} must be a C-contiguous, writeable, aligned "
+                                     f"array (use np.ascontiguousarray(...).copy())")
+                if not np.isfinite(arr).all():
+                    raise ValueError(f"{where} contains NaN or infinite values")
+
+    def _check_data(self, X, y):
+        X, _ = check.check_features(X, "X", self._sizes[0], self._dtype)
+        Y = check.check_targets(y, "y", self._sizes[-1], X.shape[0], self._dtype)
+        return X, Y
+
+    def _check_labels(self, y, n_rows, name="y"):
+        """Integer labels from labels (m,) or one-hot rows (m, n_L)."""
+        arr = check.as_numeric_array(y, name)
+        if arr.ndim == 2:
+            arr = check.check_targets(arr, name, self._sizes[-1], n_rows, self._dtype)
+            return arr.argmax(axis=1)
+        return check.check_labels(arr, name, self._sizes[-1], n_rows)
+
+    def _cost_of_output(self, A, labels):
+        """Mean cost of outputs A (m, n_L) against integer labels (m,)."""
+        Y = np.zeros_like(A)
+        Y[np.arange(len(labels)), labels] = 1
+        return cost_sum(self._cost, A, Y) / len(labels)
+
+
+def load(path):
+    """Read a network written by ``Network.save``.
+
+    Only arrays and a JSON header are read (no pickle), so a hostile file cannot run
+    code. Raises FileNotFoundError (also a ValueError) for a missing file and ValueError
+    for anything that is not a valid fastbp network file.
+    """
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}") from None
+    if not os.path.isfile(path):
+        raise _MissingFileError(2, "path: no such file", path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"][()]))
+            L = len(meta["sizes"]) - 1
+            weights = [np.array(data[f"w{l}"]) for l in range(1, L + 1)]
+            biases = [np.array(data[f"b{l}"]) for l in range(1, L + 1)]
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError,
+            EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"path: {path!r} is not a readable fastbp network file "
+                         f"({type(exc).__name__}: {exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+        raise ValueError(f"path: {path!r} is not a fastbp network file")
+    if meta.get("version") != _FORMAT_VERSION:
+        raise ValueError(f"path: {path!r} has format version {meta.get('version')!r}; "
+                         f"this fastbp reads version {_FORMAT_VERSION}")
+    try:
+        net = Network(meta["sizes"], activation=meta["activation"],
+                      output_activation=meta["output_activation"], cost=meta["cost"],
+                      init=meta["init"], dtype=meta["dtype"], seed=0)
+        net.weights, net.biases = weights, biases
+        net._check_parameters(net.weights, net.biases, "weights")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"path: {path!r} holds an invalid network ({exc})") from None
+    return net
+
+
+class _MissingFileError(FileNotFoundError, ValueError):
+    """A file that does not exist: a FileNotFoundError and, as the API promises, a ValueError."""
+
+
+def _initial_parameters(sizes, init, rng, dtype):
+    """Draw (weights, biases) for ``sizes`` by the scheme ``init`` (see ``Network``).
+
+    Drawn in float64 and then cast, so float32 and float64 networks built with the same
+    seed start from the same values, up to rounding.
+    """
+    weights, biases = [], []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        if init == "normal":
+            w = rng.standard_normal((n_out, n_in))
+            b = rng.standard_normal(n_out)
+        elif init == "scaled_normal":
+            w = rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)
+            b = rng.standard_normal(n_out)
+        elif init == "xavier":
+            limit = np.sqrt(6.0 / (n_in + n_out))
+            w = rng.uniform(-limit, limit, (n_out, n_in))
+            b = np.zeros(n_out)
+        else:  # "he"
+            w = rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in)
+            b = np.zeros(n_out)
+        weights.append(np.ascontiguousarray(w, dtype=dtype))
+        biases.append(np.ascontiguousarray(b, dtype=dtype))
+    return weights, biases

@@ -1,0 +1,36 @@
+"""Build the fastbp extension modules.
+
+Set FASTBP_DEBUG=1 to compile with bounds and wraparound checks on (slower, for hunting
+memory errors); the default build has them off, as in scikit-learn.
+"""
+import os
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+MODULES = ["_blas", "_activations", "_costs", "_backprop"]
+
+DEBUG = os.environ.get("FASTBP_DEBUG", "0") not in ("", "0")
+
+directives = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+    "nonecheck": False,
+    "cdivision": True,
+}
+
+extensions = [
+    Extension(
+        f"fastbp.{name}",
+        [f"fastbp/{name}.pyx"],
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=["-O3"] if os.name != "nt" else [],
+    )
+    for name in MODULES
+]
+
+setup(ext_modules=cythonize(extensions, compiler_directives=directives))
