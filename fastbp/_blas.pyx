@@ -85,36 +85,36 @@ cdef floating dot(int n, const floating* x, int incx,
 # ---------------------------------------------------------------------------------
 # Test hooks: each checks nothing itself; the tests compare their result with NumPy.
 
-def _gemm_test(bint trans_a, bint trans_b, floating alpha, const floating[:, ::1] A,
-               const floating[:, ::1] B, floating beta, floating[:, ::1] C):
+def _gemm_test(bint trans_a, bint trans_b, double alpha, const floating[:, ::1] A,
+               const floating[:, ::1] B, double beta, floating[:, ::1] C):
     """C[...] = alpha * op(A) @ op(B) + beta * C, computed by ``gemm``."""
     cdef int m = C.shape[0], n = C.shape[1]
     cdef int k = A.shape[0] if trans_a else A.shape[1]
-    gemm(trans_a, trans_b, m, n, k, alpha, &A[0, 0], A.shape[1],
-         &B[0, 0], B.shape[1], beta, &C[0, 0], C.shape[1])
+    gemm(trans_a, trans_b, m, n, k, <floating>alpha, &A[0, 0], A.shape[1],
+         &B[0, 0], B.shape[1], <floating>beta, &C[0, 0], C.shape[1])
 
 
-def _gemv_test(bint trans, floating alpha, const floating[:, ::1] A,
-               const floating[::1] x, floating beta, floating[::1] y):
+def _gemv_test(bint trans, double alpha, const floating[:, ::1] A,
+               const floating[::1] x, double beta, floating[::1] y):
     """y[...] = alpha * op(A) @ x + beta * y, computed by ``gemv``."""
-    gemv(trans, A.shape[0], A.shape[1], alpha, &A[0, 0], A.shape[1], &x[0], 1,
-         beta, &y[0], 1)
+    gemv(trans, A.shape[0], A.shape[1], <floating>alpha, &A[0, 0], A.shape[1], &x[0], 1,
+         <floating>beta, &y[0], 1)
 
 
-def _ger_test(floating alpha, const floating[::1] x, const floating[::1] y,
+def _ger_test(double alpha, const floating[::1] x, const floating[::1] y,
               floating[:, ::1] A):
     """A += alpha * np.outer(x, y), computed by ``ger``."""
-    ger(A.shape[0], A.shape[1], alpha, &x[0], 1, &y[0], 1, &A[0, 0], A.shape[1])
+    ger(A.shape[0], A.shape[1], <floating>alpha, &x[0], 1, &y[0], 1, &A[0, 0], A.shape[1])
 
 
-def _axpy_test(floating alpha, const floating[::1] x, floating[::1] y):
+def _axpy_test(double alpha, const floating[::1] x, floating[::1] y):
     """y += alpha * x, computed by ``axpy``."""
-    axpy(x.shape[0], alpha, &x[0], 1, &y[0], 1)
+    axpy(x.shape[0], <floating>alpha, &x[0], 1, &y[0], 1)
 
 
-def _scal_test(floating alpha, floating[::1] x):
+def _scal_test(double alpha, floating[::1] x):
     """x *= alpha, computed by ``scal``."""
-    scal(x.shape[0], alpha, &x[0], 1)
+    scal(x.shape[0], <floating>alpha, &x[0], 1)
 
 
 def _dot_test(const floating[::1] x, const floating[::1] y):

@@ -98,10 +98,16 @@ def check_features(X, name, n_features, dtype, allow_1d=False):
     if arr.shape[1] != n_features:
         raise ValueError(f"{name} has {arr.shape[1]} features per example, but the "
                          f"network's input layer has {n_features} neurons")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    return _as_finite(arr, name, dtype), was_1d
+
+
+def _as_finite(arr, name, dtype):
+    """C-contiguous ``dtype`` copy (or view) of ``arr``, refusing NaN and infinities."""
+    with np.errstate(over="ignore"):  # float64 -> float32 overflow is reported below
+        arr = np.ascontiguousarray(arr, dtype=dtype)
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite values (after conversion to {dtype})")
-    return arr, was_1d
+    return arr
 
 
 def check_labels(y, name, n_classes, n_rows=None):
@@ -140,7 +146,4 @@ def check_targets(y, name, n_outputs, n_rows, dtype):
     if arr.shape[1] != n_outputs:
         raise ValueError(f"{name} has {arr.shape[1]} columns, but the network's output "
                          f"layer has {n_outputs} neurons")
-    Y = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(Y).all():
-        raise ValueError(f"{name} contains NaN or infinite values (after conversion to {dtype})")
-    return Y
+    return _as_finite(arr, name, dtype)

@@ -1,0 +1,133 @@
+"""The engine's forward pass, BP1–BP4 and SGD against the NumPy oracle and finite differences."""
+import numpy as np
+import pytest
+from reference import backprop as ref_backprop
+from reference import feedforward as ref_feedforward
+from reference import one_hot, sgd as ref_sgd, total_cost as ref_total_cost
+
+import fastbp
+
+SHAPES = [[3, 4, 2], [5, 7, 6, 3], [2, 1], [6, 3, 4, 5, 3]]
+# (hidden activation, output activation, cost): every pairing the API allows.
+COMBOS = [
+    ("sigmoid", "sigmoid", "quadratic"),
+    ("sigmoid", "sigmoid", "cross_entropy"),
+    ("tanh", "softmax", "log_likelihood"),
+    ("tanh", "tanh", "quadratic"),
+    ("relu", "identity", "quadratic"),
+    ("identity", "softmax", "quadratic"),
+    ("relu", "sigmoid", "cross_entropy"),
+]
+# A softmax over one neuron is the constant 1: leave those pairings out.
+CASES = [(sizes, combo) for sizes in SHAPES for combo in COMBOS
+         if not (combo[1] == "softmax" and sizes[-1] == 1)]
+TOL = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+def make_case(sizes, combo, m, dtype=np.float64, seed=0):
+    """A random network, and a batch X (m, n_0) with targets Y (m, n_L) valid for its cost."""
+    hidden, output, cost = combo
+    net = fastbp.Network(sizes, activation=hidden, output_activation=output, cost=cost,
+                         dtype=dtype, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    X = rng.normal(size=(m, sizes[0])).astype(dtype)
+    if cost == "quadratic":
+        Y = rng.normal(size=(m, sizes[-1]))
+    elif cost == "cross_entropy":
+        Y = rng.uniform(size=(m, sizes[-1]))
+    else:
+        Y = one_hot(rng.integers(0, sizes[-1], m), sizes[-1])
+    return net, X, Y.astype(dtype)
+
+
+def params64(net):
+    return ([w.astype(np.float64) for w in net.weights],
+            [b.astype(np.float64) for b in net.biases])
+
+
+def assert_close(actual, desired, dtype):
+    """Relative to the array's own scale, so near-zero entries do not dominate."""
+    tol = TOL[dtype]
+    scale = max(1.0, float(np.max(np.abs(desired))))
+    np.testing.assert_allclose(actual, desired, rtol=tol, atol=tol * scale)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sizes, combo", CASES)
+@pytest.mark.parametrize("m", [1, 7])
+def test_matches_numpy_reference(sizes, combo, m, dtype):
+    net, X, Y = make_case(sizes, combo, m, dtype)
+    hidden, output, cost = combo
+    W, B = params64(net)
+    X64, Y64 = X.astype(np.float64), Y.astype(np.float64)
+
+    A = net.feedforward(X)
+    assert A.dtype == dtype and A.shape == (m, sizes[-1])
+    assert_close(A, ref_feedforward(W, B, X64, hidden, output), dtype)
+
+    nabla_b, nabla_w = net.backprop(X, Y)
+    ref_b, ref_w = ref_backprop(W, B, X64, Y64, hidden, output, cost)
+    for got, want, param in zip(nabla_w + nabla_b, ref_w + ref_b, net.weights + net.biases):
+        assert got.dtype == dtype and got.shape == param.shape
+        assert_close(got, want, dtype)
+
+    assert_close(net.total_cost(X, Y), ref_total_cost(W, B, X64, Y64, hidden, output, cost),
+                 dtype)
+
+
+@pytest.mark.parametrize("sizes, combo", CASES)
+@pytest.mark.parametrize("m", [1, 5])
+def test_gradient_matches_finite_differences(sizes, combo, m):
+    net, X, Y = make_case(sizes, combo, m, seed=3)
+    nabla_b, nabla_w = net.backprop(X, Y)
+    h = 1e-6
+    for params, grads in ((net.weights, nabla_w), (net.biases, nabla_b)):
+        for p, g in zip(params, grads):
+            numeric = np.empty_like(p)
+            for idx in np.ndindex(p.shape):
+                saved = p[idx]
+                p[idx] = saved + h
+                c_plus = net.total_cost(X, Y)
+                p[idx] = saved - h
+                c_minus = net.total_cost(X, Y)
+                p[idx] = saved
+                numeric[idx] = (c_plus - c_minus) / (2 * h)
+            denom = max(np.linalg.norm(numeric) + np.linalg.norm(g), 1e-12)
+            assert np.linalg.norm(numeric - g) / denom < 1e-6
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_one_fit_step_is_gradient_descent_step(dtype):
+    net, X, Y = make_case([5, 7, 6, 3], COMBOS[0], 8, dtype)
+    nabla_b, nabla_w = net.backprop(X, Y)
+    expect_w = [w - 0.7 * g for w, g in zip(net.weights, nabla_w)]
+    expect_b = [b - 0.7 * g for b, g in zip(net.biases, nabla_b)]
+    net.fit(X, Y, epochs=1, batch_size=8, learning_rate=0.7, shuffle=False)
+    for got, want in zip(net.weights + net.biases, expect_w + expect_b):
+        assert got.dtype == dtype
+        assert_close(got, want, dtype)
+
+
+@pytest.mark.parametrize("combo", COMBOS)
+def test_fit_matches_reference_sgd(combo):
+    """Several epochs with a ragged last batch and seeded shuffling, step for step."""
+    hidden, output, cost = combo
+    net, X, Y = make_case([4, 6, 3], combo, 23, seed=5)
+    W, B = params64(net)
+    rng = np.random.default_rng(11)
+    orders = [rng.permutation(23) for _ in range(3)]
+    net.fit(X, Y, epochs=3, batch_size=5, learning_rate=0.3, seed=11)
+    ref_w, ref_b = ref_sgd(W, B, X, Y, 5, 0.3, hidden, output, cost, orders)
+    for got, want in zip(net.weights + net.biases, ref_w + ref_b):
+        assert_close(got, want, np.float64)
+
+
+def test_fit_reports_mean_cost_before_each_step():
+    """With one full batch per epoch, the epoch's cost is the cost before the update."""
+    net, X, Y = make_case([3, 4, 2], COMBOS[0], 6)
+    before = net.total_cost(X, Y)
+    net.fit(X, Y, epochs=1, batch_size=6, learning_rate=0.5, shuffle=False)
+    after_one = net.total_cost(X, Y)
+    history = net.fit(X, Y, epochs=1, batch_size=6, learning_rate=0.5, shuffle=False)
+    assert history["train_cost"] == [pytest.approx(after_one, rel=1e-12)]
+    assert after_one < before
