@@ -15,10 +15,14 @@ from libc.math cimport isfinite
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 from cpython.exc cimport PyErr_CheckSignals
+from libc.stdint cimport uint32_t, uint64_t
+cimport numpy as cnp
+
+cnp.import_array()
 
 from ._activations cimport Activation, activate, scale_by_derivative
 from ._activations import ACTIVATIONS
-from ._blas cimport gemm
+from ._blas cimport gemm, gemv
 from ._costs cimport Cost, QUADRATIC, cost_sum
 from ._costs import COSTS
 
@@ -26,6 +30,11 @@ from ._costs import COSTS
 # milliseconds of work, so an interrupt lands quickly without costing a GIL round
 # trip per step.
 cdef double SIGNAL_CHECK_WORK = 1 << 24
+
+# Single-example inference keeps hidden activations on the stack up to this size.
+cdef enum:
+    MAX_STACK_LAYERS = 16
+    STACK_ELEMENTS = 2048
 
 
 cdef struct Layers:
@@ -54,9 +63,15 @@ cdef void forward(const Layers* net, int m, floating** A) noexcept nogil:
     cdef int l
     cdef const int* n = net.n
     for l in range(1, net.L + 1):
-        # A[l] = A[l-1] @ w[l].T
-        gemm(False, True, m, n[l], n[l - 1], <floating>1, A[l - 1], n[l - 1],
-             <floating*>net.w[l], n[l - 1], <floating>0, A[l], n[l])
+        if m == 1:
+            # One example is a matrix-vector product, which BLAS does with less
+            # set-up than a GEMM: a[l] = w[l] @ a[l-1]
+            gemv(False, n[l], n[l - 1], <floating>1, <floating*>net.w[l], n[l - 1],
+                 A[l - 1], 1, <floating>0, A[l], 1)
+        else:
+            # A[l] = A[l-1] @ w[l].T
+            gemm(False, True, m, n[l], n[l - 1], <floating>1, A[l - 1], n[l - 1],
+                 <floating*>net.w[l], n[l - 1], <floating>0, A[l], n[l])
         activate(_activation(net, l), A[l], <floating*>net.b[l], m, n[l])
 
 
@@ -191,6 +206,42 @@ cdef int sgd_epoch(const Layers* net, const floating* X, const floating* Y,
     return 0
 
 
+cdef int _feedforward(const Layers* net, int m, floating* X, floating* out) noexcept nogil:
+    """out = a^L for the m rows of X; returns 0, or -1 when out of memory.
+
+    X is only read. Hidden activations of a few examples live on the stack, so
+    single-example inference does not touch the allocator.
+    """
+    cdef floating* A[MAX_STACK_LAYERS + 1]
+    cdef floating** ptrs = A
+    cdef floating stack_block[STACK_ELEMENTS]
+    cdef floating* block = NULL
+    cdef Py_ssize_t total = 0, offset = 0
+    cdef int l, L = net.L
+    cdef int status = 0
+    for l in range(1, L):
+        total += <Py_ssize_t>m * net.n[l]
+    if L > MAX_STACK_LAYERS:
+        ptrs = <floating**>malloc((L + 1) * sizeof(floating*))
+        if ptrs == NULL:
+            return -1
+    if total > STACK_ELEMENTS:
+        block = <floating*>malloc(total * sizeof(floating))
+        if block == NULL:
+            status = -1
+    if status == 0:
+        for l in range(1, L):
+            ptrs[l] = (block if block != NULL else stack_block) + offset
+            offset += <Py_ssize_t>m * net.n[l]
+        ptrs[0] = X
+        ptrs[L] = out
+        forward(net, m, ptrs)
+    free(block)
+    if ptrs != A:
+        free(ptrs)
+    return status
+
+
 # ---------------------------------------------------------------------------------
 # Work buffers.
 
@@ -272,28 +323,23 @@ cdef class Engine:
                 return False
         return True
 
-    def feedforward(self, const floating[:, ::1] X, floating[:, ::1] out):
-        """out[...] = a^L for the rows of X: X (m, n_0), out (m, n_L)."""
-        cdef int m = X.shape[0], L = self.net.L
-        cdef floating** A
-        cdef floating* block = NULL
+    def feedforward(self, cnp.ndarray X, cnp.ndarray out):
+        """out[...] = a^L for the rows of X: X (m, n_0), out (m, n_L), C-contiguous,
+        of the parameters' dtype (checked by the caller)."""
+        cdef int m = <int>cnp.PyArray_DIM(out, 0)    # X may be one 1-d example
+        cdef int status
         if m == 0:
             return
-        A = <floating**>calloc(L + 1, sizeof(floating*))
-        if A == NULL:
+        if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
+            with nogil:
+                status = _feedforward(&self.net, m, <float*>cnp.PyArray_DATA(X),
+                                      <float*>cnp.PyArray_DATA(out))
+        else:
+            with nogil:
+                status = _feedforward(&self.net, m, <double*>cnp.PyArray_DATA(X),
+                                      <double*>cnp.PyArray_DATA(out))
+        if status != 0:
             raise MemoryError()
-        try:
-            with nogil:
-                block = _alloc_rows(&self.net, m, 1, L - 1, A)
-            if block == NULL and L > 1:
-                raise MemoryError()
-            A[0] = <floating*>&X[0, 0]    # read only: forward never writes A[0]
-            A[L] = &out[0, 0]
-            with nogil:
-                forward(&self.net, m, A)
-        finally:
-            free(block)
-            free(A)
 
     def gradient(self, const floating[:, ::1] X, const floating[:, ::1] Y,
                  nabla_w, nabla_b):
@@ -371,3 +417,42 @@ cdef class Engine:
             free(blocks[2])
             free(A)
             free(D)
+
+
+
+cdef bint _any_nonfinite(const void* data, Py_ssize_t n, bint is_float) noexcept nogil:
+    # A float is NaN or infinite exactly when its exponent bits are all ones. Testing
+    # the bits with integer ops (no branch, no float compare) lets the compiler
+    # vectorise the loop without -ffast-math.
+    cdef const uint64_t* d = <const uint64_t*>data
+    cdef const uint32_t* f = <const uint32_t*>data
+    cdef uint64_t EXP64 = 0x7ff0000000000000ULL
+    cdef uint32_t EXP32 = 0x7f800000U
+    cdef Py_ssize_t i
+    cdef int bad = 0
+    if is_float:
+        for i in range(n):
+            bad |= (f[i] & EXP32) == EXP32
+    else:
+        for i in range(n):
+            bad |= (d[i] & EXP64) == EXP64
+    return bad
+
+
+def all_finite(cnp.ndarray x):
+    """True when no element of ``x`` (float32 or float64, C-contiguous) is NaN or inf.
+
+    One pass with the GIL released and no temporary, unlike ``np.isfinite(x).all()``,
+    which allocates a boolean array as large as ``x``.
+    """
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
+    cdef const void* data = cnp.PyArray_DATA(x)
+    cdef bint bad
+    if not cnp.PyArray_IS_C_CONTIGUOUS(x) or typenum not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64):
+        raise TypeError("all_finite needs a C-contiguous float32 or float64 array")
+    if n < 65536:  # releasing the GIL costs more than checking a small array
+        return not _any_nonfinite(data, n, typenum == cnp.NPY_FLOAT32)
+    with nogil:
+        bad = _any_nonfinite(data, n, typenum == cnp.NPY_FLOAT32)
+    return not bad

@@ -9,6 +9,8 @@ import operator
 
 import numpy as np
 
+from ._backprop import all_finite
+
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -105,7 +107,7 @@ def _as_finite(arr, name, dtype):
     """C-contiguous ``dtype`` copy (or view) of ``arr``, refusing NaN and infinities."""
     with np.errstate(over="ignore"):  # float64 -> float32 overflow is reported below
         arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all():
+    if not all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinite values (after conversion to {dtype})")
     return arr
 

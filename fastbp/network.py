@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _validation as check
 from ._activations import ACTIVATIONS, OUTPUT_ONLY
-from ._backprop import Engine
+from ._backprop import Engine, all_finite
 from ._costs import COSTS, cost_sum_py as cost_sum
 
 INITS = ("normal", "scaled_normal", "xavier", "he")
@@ -144,8 +144,17 @@ class Network:
         -------
         ndarray of shape (m, n_L), or (n_L,) for a single example.
         """
-        X, single = check.check_features(X, "X", self._sizes[0], self._dtype, allow_1d=True)
-        out = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
+        if (type(X) is np.ndarray and X.dtype == self._dtype and X.flags.c_contiguous
+                and X.size and X.shape[-1] == self._sizes[0] and 1 <= X.ndim <= 2):
+            # Already in the engine's layout: skip the conversions, keep the checks
+            # that matter (latency of single-example inference is a design goal).
+            single = X.ndim == 1
+            if not all_finite(X):
+                raise ValueError("X contains NaN or infinite values")
+        else:
+            X, single = check.check_features(X, "X", self._sizes[0], self._dtype,
+                                             allow_1d=True)
+        out = np.empty((1 if single else X.shape[0], self._sizes[-1]), dtype=self._dtype)
         self._engine().feedforward(X, out)
         return out[0] if single else out
 

@@ -85,10 +85,15 @@ def test_float32_network_stays_float32(dtype):
 def test_single_example_and_predict():
     net = small_net()
     X, y = data()
-    np.testing.assert_array_equal(net.feedforward(X[2]), net.feedforward(X)[2])
+    # One example goes through GEMV, a batch through GEMM: equal up to rounding.
+    np.testing.assert_allclose(net.feedforward(X[2]), net.feedforward(X)[2], rtol=1e-14)
     assert net.feedforward(X[2]).shape == (3,)
     np.testing.assert_array_equal(net.predict(X), net.feedforward(X).argmax(axis=1))
     assert net.predict(X[2]) == net.predict(X)[2]
+    bad = X[2].copy()
+    bad[1] = np.inf
+    with pytest.raises(ValueError, match="X contains NaN"):
+        net.feedforward(bad)
     assert net.evaluate(X, y) == np.mean(net.predict(X) == y)
 
 
