@@ -361,3 +361,26 @@ def test_divergence_stops_with_a_clear_error():
     X = rng.normal(size=(50, 4)) * 100
     with pytest.raises(FloatingPointError, match="epoch 1.*learning rate"):
         net.fit(X, rng.normal(size=(50, 3)), epochs=5, batch_size=5, learning_rate=1e3)
+
+
+def test_ctrl_c_interrupts_a_long_fit_between_steps():
+    """The compiled epoch checks for signals every few milliseconds of work."""
+    import os
+    import signal
+    import threading
+    import time
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20000, 200))
+    y = rng.integers(0, 10, 20000)
+    net = fastbp.Network([200, 100, 10], seed=0)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    start = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            net.fit(X, y, epochs=10_000, batch_size=10, learning_rate=0.1)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - start < 30  # 10,000 epochs would take hours
+    assert all(np.isfinite(p).all() for p in net.weights + net.biases)
