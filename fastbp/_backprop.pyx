@@ -267,9 +267,9 @@ cdef floating* _alloc_rows(const Layers* net, int rows, int first, int last,
     return block
 
 
-cdef void* _data(arr) except NULL:
+cdef inline void* _data(cnp.ndarray arr) noexcept:
     """The data pointer of a NumPy array that the Python tier has validated."""
-    return <void*><size_t>arr.__array_interface__["data"][0]
+    return cnp.PyArray_DATA(arr)
 
 
 cdef class Engine:
