@@ -9,7 +9,7 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-MODULES = ["_blas", "_activations", "_costs", "_backprop"]
+MODULES = ["_blas", "_activations", "_costs", "_optimizers", "_backprop"]
 
 DEBUG = os.environ.get("FASTBP_DEBUG", "0") not in ("", "0")
 

@@ -20,11 +20,15 @@ cimport numpy as cnp
 
 cnp.import_array()
 
+import numpy as np
+
 from ._activations cimport Activation, activate, scale_by_derivative
 from ._activations import ACTIVATIONS
 from ._blas cimport gemm, gemv
 from ._costs cimport Cost, QUADRATIC, cost_sum
 from ._costs import COSTS
+from ._optimizers cimport ADAM, SGD, Hyper, update
+from ._optimizers import OPTIMIZERS
 
 # Between two checks for Ctrl-C, an epoch does about this many multiply-adds: a few
 # milliseconds of work, so an interrupt lands quickly without costing a GIL round
@@ -53,55 +57,93 @@ cdef inline Activation _activation(const Layers* net, int l) noexcept nogil:
 
 # ---------------------------------------------------------------------------------
 # The forward pass and the four equations.
+#
+# In training, In[l] is the input that layer l+1 sees: In[0] is the batch, and In[l]
+# is A[l] itself (the same buffer), or A[l] ⊙ M[l] when dropout masks hidden neuron
+# outputs. A[l] always keeps σ(z^l) unmasked, since σ'(z^l) is computed from it.
 
-cdef void forward(const Layers* net, int m, floating** A) noexcept nogil:
-    """Forward pass: A^l = σ(A^{l-1} (w^l)^T + b^l) for l = 1..L.
+cdef inline double _uniform(uint64_t* state) noexcept nogil:
+    """A uniform double in [0, 1) from splitmix64 (small, fast, and seedable)."""
+    state[0] += 0x9E3779B97F4A7C15ULL
+    cdef uint64_t z = state[0]
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL
+    z = z ^ (z >> 31)
+    return (z >> 11) * (1.0 / 9007199254740992.0)
 
-    A[0] holds the input batch (m, n_0); A[l] receives a^l for every example, (m, n_l).
-    z^l is not kept: BP1 and BP2 take σ'(z^l) from a^l.
+
+cdef void forward(const Layers* net, int m, floating** In, floating** A,
+                  floating** M, double dropout, uint64_t* rng) noexcept nogil:
+    """Forward pass: A^l = σ(In^{l-1} (w^l)^T + b^l) for l = 1..L.
+
+    In[0] holds the input batch (m, n_0); A[l] receives a^l for every example, (m, n_l).
+    z^l is not kept: BP1 and BP2 take σ'(z^l) from a^l. With M != NULL (training with
+    dropout), each hidden neuron is dropped with probability ``dropout``: M[l] holds
+    0 or 1/(1 - dropout) (inverted dropout, so inference needs no rescaling) and
+    In[l] = A[l] ⊙ M[l]; otherwise In[l] must be A[l].
     """
     cdef int l
+    cdef Py_ssize_t i, size
     cdef const int* n = net.n
+    cdef floating keep = <floating>(1 / (1 - dropout)) if dropout < 1 else 0
     for l in range(1, net.L + 1):
         if m == 1:
             # One example is a matrix-vector product, which BLAS does with less
-            # set-up than a GEMM: a[l] = w[l] @ a[l-1]
+            # set-up than a GEMM: a[l] = w[l] @ in[l-1]
             gemv(False, n[l], n[l - 1], <floating>1, <floating*>net.w[l], n[l - 1],
-                 A[l - 1], 1, <floating>0, A[l], 1)
+                 In[l - 1], 1, <floating>0, A[l], 1)
         else:
-            # A[l] = A[l-1] @ w[l].T
-            gemm(False, True, m, n[l], n[l - 1], <floating>1, A[l - 1], n[l - 1],
+            # A[l] = In[l-1] @ w[l].T
+            gemm(False, True, m, n[l], n[l - 1], <floating>1, In[l - 1], n[l - 1],
                  <floating*>net.w[l], n[l - 1], <floating>0, A[l], n[l])
         activate(_activation(net, l), A[l], <floating*>net.b[l], m, n[l])
+        if M != NULL and l < net.L:
+            size = <Py_ssize_t>m * n[l]
+            for i in range(size):
+                M[l][i] = keep if _uniform(rng) >= dropout else 0
+                In[l][i] = A[l][i] * M[l][i]
 
 
 cdef void bp1_output_error(const Layers* net, int m, const floating* AL,
-                           const floating* Y, floating* DL) noexcept nogil:
+                           const floating* Y, const floating* s,
+                           floating* DL) noexcept nogil:
     """BP1: δ^L = ∇_a C ⊙ σ'(z^L), for each of the m rows of A^L and Y, (m, n_L).
 
     Quadratic cost: ∇_a C_x = a^L - y, times σ'(z^L) (for a softmax output, the
     Jacobian product). Cross-entropy with a sigmoid output and log-likelihood with a
     softmax output: σ' cancels and δ^L = a^L - y exactly (book, ch. 3), which stays
     accurate where the output saturates. The Python API allows no other pairing.
+    With sample weights s (m,), row x is scaled by s_x: the error of Σ_x s_x C_x.
     """
-    cdef Py_ssize_t i, size = <Py_ssize_t>m * net.n[net.L]
+    cdef Py_ssize_t i, j, nL = net.n[net.L]
+    cdef Py_ssize_t size = <Py_ssize_t>m * nL
     for i in range(size):
         DL[i] = AL[i] - Y[i]
     if net.cost == QUADRATIC:
-        scale_by_derivative(net.output, DL, AL, m, net.n[net.L])
+        scale_by_derivative(net.output, DL, AL, m, nL)
+    if s != NULL:
+        for i in range(m):
+            for j in range(nL):
+                DL[i * nL + j] *= s[i]
 
 
 cdef void bp2_hidden_error(int m, int n_l, int n_next, const floating* w_next,
                            const floating* D_next, const floating* A_l,
-                           Activation f, floating* D_l) noexcept nogil:
+                           const floating* M_l, Activation f,
+                           floating* D_l) noexcept nogil:
     """BP2: δ^l = ((w^{l+1})^T δ^{l+1}) ⊙ σ'(z^l).
 
     With examples as rows: Δ^l = (Δ^{l+1} w^{l+1}) ⊙ σ'(Z^l), for Δ^{l+1} (m, n_{l+1}),
-    w^{l+1} (n_{l+1}, n_l), and A_l = a^l (m, n_l) supplying σ'(z^l).
+    w^{l+1} (n_{l+1}, n_l), and A_l = a^l (m, n_l) supplying σ'(z^l). A dropout mask
+    M_l (m, n_l), if not NULL, multiplies in too: a dropped neuron passes no error back.
     """
+    cdef Py_ssize_t i, size = <Py_ssize_t>m * n_l
     # D_l = D_next @ w_next
     gemm(False, False, m, n_l, n_next, <floating>1, D_next, n_next, w_next, n_l,
          <floating>0, D_l, n_l)
+    if M_l != NULL:
+        for i in range(size):
+            D_l[i] *= M_l[i]
     scale_by_derivative(f, D_l, A_l, m, n_l)
 
 
@@ -133,72 +175,115 @@ cdef void bp4_weight_gradient(int m, int n_l, int n_prev, const floating* D,
 
     Summed over the batch: out := alpha * (Δ^l)^T A^{l-1} + beta * out, for Δ^l (m, n_l),
     A^{l-1} (m, n_{l-1}) and out (n_l, n_{l-1}). With out = w^l, alpha = -η/m and
-    beta = 1, the gradient and the SGD update are one GEMM.
+    beta = 1 - ηλ/n (L2 weight decay), the gradient and the SGD update are one GEMM.
     """
     # out = alpha * D.T @ A_prev + beta * out
     gemm(True, False, n_l, n_prev, m, alpha, D, n_l, A_prev, n_prev, beta, out, n_prev)
 
 
-cdef void backward(const Layers* net, int m, floating** A, const floating* Y,
-                   floating** D, floating alpha, floating beta,
+cdef void backward(const Layers* net, int m, floating** In, floating** A,
+                   floating** M, const floating* Y, const floating* s, floating** D,
+                   floating alpha, floating beta_w, floating beta_b,
                    floating** out_w, floating** out_b) noexcept nogil:
-    """BP1, then BP2–BP4 from layer L down to 1, after ``forward`` filled A.
+    """BP1, then BP2–BP4 from layer L down to 1, after ``forward`` filled In and A.
 
-    For l = 1..L: out_w[l] := alpha * Σ_x ∂C_x/∂w^l + beta * out_w[l], and the same for
-    out_b[l]. D[l] (m, n_l) is scratch for Δ^l. ``out_w`` may be the network's own
+    For l = 1..L: out_w[l] := alpha * Σ_x s_x ∂C_x/∂w^l + beta_w * out_w[l], and
+    out_b[l] likewise with beta_b (s_x = 1 when s is NULL). D[l] (m, n_l) is scratch
+    for Δ^l; M is the dropout masks or NULL. ``out_w`` may be the network's own
     weights: δ^{l-1} (BP2) is computed before w^l is overwritten (BP4), so every error
     uses the parameters the forward pass saw.
     """
     cdef int l
     cdef const int* n = net.n
-    bp1_output_error(net, m, A[net.L], Y, D[net.L])
+    bp1_output_error(net, m, A[net.L], Y, s, D[net.L])
     for l in range(net.L, 0, -1):
         if l > 1:
             bp2_hidden_error(m, n[l - 1], n[l], <floating*>net.w[l], D[l], A[l - 1],
-                             net.hidden, D[l - 1])
-        bp3_bias_gradient(m, n[l], D[l], alpha, beta, out_b[l])
-        bp4_weight_gradient(m, n[l], n[l - 1], D[l], A[l - 1], alpha, beta, out_w[l])
+                             M[l - 1] if M != NULL else NULL, net.hidden, D[l - 1])
+        bp3_bias_gradient(m, n[l], D[l], alpha, beta_b, out_b[l])
+        bp4_weight_gradient(m, n[l], n[l - 1], D[l], In[l - 1], alpha, beta_w, out_w[l])
 
 
-cdef int sgd_epoch(const Layers* net, const floating* X, const floating* Y,
-                   const Py_ssize_t* order, Py_ssize_t n_samples, int batch_size,
-                   floating eta, floating** A, floating** D, floating* Yb,
-                   double* cost) except -1 nogil:
-    """One epoch of mini-batch SGD over the rows ``order`` of X (·, n_0) and Y (·, n_L).
+cdef struct Work:
+    # Buffers for one mini-batch, each entry l = 0..L pointing at (batch_size, n_l)
+    # values (void so the struct serves both dtypes; cast on use).
+    void** In       # In[0]: the gathered rows of X; In[l]: input to layer l+1
+    void** A        # a^l, l = 1..L
+    void** M        # dropout masks, l = 1..L-1, or NULL
+    void** D        # Δ^l, l = 1..L
+    void* Y         # the gathered targets (batch_size, n_L)
+    void* s         # the gathered sample weights (batch_size,), or NULL
+    void** gw       # gradient buffers (shaped like the parameters), for optimisers
+    void** gb       # other than plain SGD; NULL for SGD
+    void** s1w      # optimiser state (momentum velocity, Adam's first moment)
+    void** s1b
+    void** s2w      # Adam's second moment
+    void** s2b
 
-    Each step gathers its rows into the contiguous buffers A[0] and Yb, runs the forward
-    pass and backprop, and updates w ← w - (η/m) Σ_x ∇w C_x, b ← b - (η/m) Σ_x ∇b C_x
-    in place (m = batch_size, smaller for the last batch). ``cost`` receives the mean
-    of C_x over the epoch, each example's cost taken before its own step.
+
+cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
+                     const floating* Y, const floating* S, const Py_ssize_t* order,
+                     Py_ssize_t n_samples, int batch_size, Work* work, long* step,
+                     uint64_t* rng, double* cost) except -1 nogil:
+    """One epoch of mini-batch training over the rows ``order`` of X (·, n_0), Y (·, n_L)
+    and sample weights S (·,) (NULL: all 1).
+
+    Each step gathers its m rows into contiguous buffers, runs the forward pass and
+    backprop, and updates the parameters in place. Plain SGD folds the update into
+    BP3/BP4: w ← (1 - ηλ/n) w - (η/m) Σ_x s_x ∇w C_x, b ← b - (η/m) Σ_x s_x ∇b C_x.
+    Other optimisers take g = (1/m) Σ_x s_x ∇C_x into work.gw/gb and call ``update``.
+    ``step`` counts optimiser steps across epochs (Adam's bias correction needs it).
+    ``cost`` receives Σ_x s_x C_x / n_samples over the epoch, each example's cost
+    taken before its own step.
 
     Returns 0, or 1 as soon as a batch's cost is not finite (before that step's update).
     Raises KeyboardInterrupt between two steps on Ctrl-C.
     """
     cdef const int* n = net.n
     cdef int L = net.L, l, m
-    cdef Py_ssize_t start, r, row
-    cdef double batch_cost, total = 0, work = 0, step_work = 0
+    cdef Py_ssize_t start = 0, r, row
+    cdef double batch_cost, total = 0, done = 0, step_work = 0
+    cdef floating** In = <floating**>work.In
+    cdef floating** A = <floating**>work.A
+    cdef floating** M = <floating**>work.M
+    cdef floating* Yb = <floating*>work.Y
+    cdef floating* Sb = <floating*>work.s
+    cdef bint sgd = h.optimizer == SGD
     for l in range(1, L + 1):
         step_work += <double>n[l] * n[l - 1] * batch_size
     cost[0] = 0
-    start = 0
     while start < n_samples:
         m = <int>min(<Py_ssize_t>batch_size, n_samples - start)
         for r in range(m):
             row = order[start + r]
-            memcpy(A[0] + r * n[0], X + row * n[0], n[0] * sizeof(floating))
+            memcpy(In[0] + r * n[0], X + row * n[0], n[0] * sizeof(floating))
             memcpy(Yb + r * n[L], Y + row * n[L], n[L] * sizeof(floating))
-        forward(net, m, A)
-        batch_cost = cost_sum(net.cost, A[L], Yb, m, n[L])
+            if S != NULL:
+                Sb[r] = S[row]
+        forward(net, m, In, A, M, h.dropout, rng)
+        batch_cost = cost_sum(net.cost, A[L], Yb, Sb, m, n[L])
         if not isfinite(batch_cost):
             cost[0] = batch_cost
             return 1
         total += batch_cost
-        backward(net, m, A, Yb, D, -eta / m, <floating>1,
-                 <floating**>net.w, <floating**>net.b)
-        work += step_work
-        if work >= SIGNAL_CHECK_WORK:
-            work = 0
+        if sgd:
+            backward(net, m, In, A, M, Yb, Sb, <floating**>work.D, <floating>(-h.eta / m),
+                     <floating>(1 - h.eta * h.decay), <floating>1,
+                     <floating**>net.w, <floating**>net.b)
+        else:
+            backward(net, m, In, A, M, Yb, Sb, <floating**>work.D, <floating>(1.0 / m),
+                     <floating>0, <floating>0, <floating**>work.gw, <floating**>work.gb)
+            step[0] += 1
+            for l in range(1, L + 1):
+                update(h, step[0], <Py_ssize_t>n[l] * n[l - 1], <floating*>net.w[l],
+                       <floating*>work.gw[l], <floating*>work.s1w[l],
+                       <floating*>work.s2w[l] if work.s2w != NULL else NULL, True)
+                update(h, step[0], n[l], <floating*>net.b[l], <floating*>work.gb[l],
+                       <floating*>work.s1b[l],
+                       <floating*>work.s2b[l] if work.s2b != NULL else NULL, False)
+        done += step_work
+        if done >= SIGNAL_CHECK_WORK:
+            done = 0
             with gil:
                 PyErr_CheckSignals()
         start += m
@@ -235,7 +320,7 @@ cdef int _feedforward(const Layers* net, int m, floating* X, floating* out) noex
             offset += <Py_ssize_t>m * net.n[l]
         ptrs[0] = X
         ptrs[L] = out
-        forward(net, m, ptrs)
+        forward(net, m, ptrs, ptrs, <floating**>NULL, 0, NULL)
     free(block)
     if ptrs != A:
         free(ptrs)
@@ -244,28 +329,6 @@ cdef int _feedforward(const Layers* net, int m, floating* X, floating* out) noex
 
 # ---------------------------------------------------------------------------------
 # Work buffers.
-
-cdef floating* _alloc_rows(const Layers* net, int rows, int first, int last,
-                           floating** bufs) noexcept nogil:
-    """Point bufs[l] at a fresh (rows, n_l) buffer for l = first..last, all in one block.
-
-    Returns the block for ``free``, or NULL when out of memory (or nothing to allocate).
-    """
-    cdef Py_ssize_t total = 0, offset = 0
-    cdef int l
-    cdef floating* block
-    for l in range(first, last + 1):
-        total += <Py_ssize_t>rows * net.n[l]
-    if total == 0:
-        return NULL
-    block = <floating*>malloc(total * sizeof(floating))
-    if block == NULL:
-        return NULL
-    for l in range(first, last + 1):
-        bufs[l] = block + offset
-        offset += <Py_ssize_t>rows * net.n[l]
-    return block
-
 
 cdef inline void* _data(cnp.ndarray arr) noexcept:
     """The data pointer of a NumPy array that the Python tier has validated."""
@@ -341,83 +404,140 @@ cdef class Engine:
         if status != 0:
             raise MemoryError()
 
-    def gradient(self, const floating[:, ::1] X, const floating[:, ::1] Y,
-                 nabla_w, nabla_b):
-        """Fill nabla_w[l-1], nabla_b[l-1] with ∂C/∂w^l, ∂C/∂b^l of the mean cost.
+    def gradient(self, cnp.ndarray X, cnp.ndarray Y, S, double alpha, nabla_w, nabla_b):
+        """Fill nabla_w[l-1], nabla_b[l-1] with alpha * Σ_x s_x ∂C_x/∂w^l (and b^l).
 
-        X (m, n_0) and Y (m, n_L) are the batch; the nabla arrays are shaped like the
-        parameters. Returns Σ_x C_x over the batch.
+        X (m, n_0), Y (m, n_L) and the sample weights S (m,) or None (all 1) are the
+        batch; the nabla arrays are shaped like the parameters; alpha = 1/Σ_x s_x gives
+        the gradient of the (weighted) mean cost. Returns Σ_x s_x C_x.
         """
-        cdef int m = X.shape[0], L = self.net.L, l
-        cdef floating** A = <floating**>calloc(L + 1, sizeof(floating*))
-        cdef floating** D = <floating**>calloc(L + 1, sizeof(floating*))
-        cdef floating** gw = <floating**>calloc(L + 1, sizeof(floating*))
-        cdef floating** gb = <floating**>calloc(L + 1, sizeof(floating*))
-        cdef floating* blocks[2]
+        cdef int m = <int>cnp.PyArray_DIM(X, 0), L = self.net.L
+        dtype = X.dtype
+        A = _PtrTable([X] + [np.empty((m, n), dtype) for n in self.sizes[1:]])
+        D = _PtrTable([None] + [np.empty((m, n), dtype) for n in self.sizes[1:]])
+        gw = _PtrTable([None] + list(nabla_w))
+        gb = _PtrTable([None] + list(nabla_b))
+        cdef void* y = cnp.PyArray_DATA(Y)
+        cdef void* s = NULL if S is None else cnp.PyArray_DATA(S)
         cdef double total
-        blocks[0] = blocks[1] = NULL
-        try:
-            if A == NULL or D == NULL or gw == NULL or gb == NULL:
-                raise MemoryError()
-            for l in range(1, L + 1):
-                gw[l] = <floating*>_data(nabla_w[l - 1])
-                gb[l] = <floating*>_data(nabla_b[l - 1])
+        if dtype == np.float32:
             with nogil:
-                blocks[0] = _alloc_rows(&self.net, m, 1, L, A)
-                blocks[1] = _alloc_rows(&self.net, m, 1, L, D)
-            if blocks[0] == NULL or blocks[1] == NULL:
-                raise MemoryError()
-            A[0] = <floating*>&X[0, 0]    # read only
+                total = _gradient(&self.net, m, <float**>A.ptr, <float*>y, <float*>s,
+                                  <float**>D.ptr, <float>alpha, <float**>gw.ptr,
+                                  <float**>gb.ptr)
+        else:
             with nogil:
-                forward(&self.net, m, A)
-                total = cost_sum(self.net.cost, A[L], &Y[0, 0], m, self.net.n[L])
-                backward(&self.net, m, A, &Y[0, 0], D, <floating>1 / m, <floating>0,
-                         gw, gb)
-            return total
-        finally:
-            free(blocks[0])
-            free(blocks[1])
-            free(A)
-            free(D)
-            free(gw)
-            free(gb)
+                total = _gradient(&self.net, m, <double**>A.ptr, <double*>y, <double*>s,
+                                  <double**>D.ptr, alpha, <double**>gw.ptr,
+                                  <double**>gb.ptr)
+        return total
 
-    def sgd_epoch(self, const floating[:, ::1] X, const floating[:, ::1] Y,
-                  const Py_ssize_t[::1] order, int batch_size, double eta):
-        """One epoch of SGD in place over the rows ``order`` of X and Y.
+    def train_epoch(self, cnp.ndarray X, cnp.ndarray Y, S, cnp.ndarray order,
+                    int batch_size, dict hyper, dict state, long step, uint64_t seed):
+        """One epoch of training in place over the rows ``order`` (intp) of X and Y.
 
-        Returns ``(status, cost)``: status 0 and the epoch's mean training cost, or
-        status 1 and the first non-finite batch cost (training stopped before that
+        S: sample weights (n,) or None. ``hyper``: optimizer (name), eta, decay (λ/n),
+        mu, beta1, beta2, epsilon, dropout. ``state``: optimiser arrays, lists shaped
+        like the parameters under keys "s1w", "s1b" (momentum, Adam) and "s2w", "s2b"
+        (Adam); empty for SGD. ``step``: optimiser steps so far. ``seed``: dropout RNG.
+
+        Returns ``(status, cost, step)``: status 0 and the epoch's mean training cost,
+        or status 1 and the first non-finite batch cost (training stopped before that
         step's update).
         """
-        cdef int L = self.net.L, status
-        cdef Py_ssize_t n_samples = order.shape[0]
-        cdef floating** A = <floating**>calloc(L + 1, sizeof(floating*))
-        cdef floating** D = <floating**>calloc(L + 1, sizeof(floating*))
-        cdef floating* blocks[3]
+        cdef Hyper h
+        cdef Work work
+        cdef int status
         cdef double cost = 0
-        blocks[0] = blocks[1] = blocks[2] = NULL
-        try:
-            if A == NULL or D == NULL:
-                raise MemoryError()
-            with nogil:
-                blocks[0] = _alloc_rows(&self.net, batch_size, 0, L, A)
-                blocks[1] = _alloc_rows(&self.net, batch_size, 1, L, D)
-                blocks[2] = <floating*>malloc(
-                    <Py_ssize_t>batch_size * self.net.n[L] * sizeof(floating))
-            if blocks[0] == NULL or blocks[1] == NULL or blocks[2] == NULL:
-                raise MemoryError()
-            with nogil:
-                status = sgd_epoch(&self.net, &X[0, 0], &Y[0, 0], &order[0], n_samples,
-                                   batch_size, <floating>eta, A, D, blocks[2], &cost)
-            return status, cost
-        finally:
-            free(blocks[0])
-            free(blocks[1])
-            free(blocks[2])
-            free(A)
-            free(D)
+        cdef uint64_t rng = seed
+        cdef Py_ssize_t n_samples = cnp.PyArray_DIM(order, 0)
+        cdef bint dropout = hyper["dropout"] > 0
+        h.optimizer = OPTIMIZERS[hyper["optimizer"]]
+        h.eta, h.decay, h.mu = hyper["eta"], hyper["decay"], hyper["mu"]
+        h.beta1, h.beta2, h.epsilon = hyper["beta1"], hyper["beta2"], hyper["epsilon"]
+        h.dropout = hyper["dropout"]
 
+        dtype = X.dtype
+        L = self.net.L
+        rows = lambda n: np.empty((batch_size, n), dtype)
+        A_arrays = [None] + [rows(n) for n in self.sizes[1:]]
+        In_arrays = [rows(self.sizes[0])] + [
+            rows(n) if dropout and l < L else A_arrays[l]
+            for l, n in enumerate(self.sizes[1:], start=1)]
+        M_arrays = [None] + [rows(n) if l < L else None
+                             for l, n in enumerate(self.sizes[1:], start=1)]
+        tables = {
+            "In": _PtrTable(In_arrays), "A": _PtrTable(A_arrays),
+            "M": _PtrTable(M_arrays) if dropout else None,
+            "D": _PtrTable([None] + [rows(n) for n in self.sizes[1:]]),
+        }
+        Yb, Sb = rows(self.sizes[L]), np.empty(batch_size, dtype)
+        if h.optimizer != SGD:
+            tables["gw"] = _PtrTable([None] + [np.empty_like(w) for w in self.weights])
+            tables["gb"] = _PtrTable([None] + [np.empty_like(b) for b in self.biases])
+        for key in ("s1w", "s1b", "s2w", "s2b"):
+            tables[key] = _PtrTable([None] + state[key]) if key in state else None
+        work.In, work.A = (<_PtrTable>tables["In"]).ptr, (<_PtrTable>tables["A"]).ptr
+        work.M = _table_ptr(tables["M"])
+        work.D = (<_PtrTable>tables["D"]).ptr
+        work.Y = cnp.PyArray_DATA(Yb)
+        work.s = NULL if S is None else cnp.PyArray_DATA(Sb)
+        work.gw, work.gb = _table_ptr(tables.get("gw")), _table_ptr(tables.get("gb"))
+        work.s1w, work.s1b = _table_ptr(tables["s1w"]), _table_ptr(tables["s1b"])
+        work.s2w, work.s2b = _table_ptr(tables["s2w"]), _table_ptr(tables["s2b"])
+
+        cdef const Py_ssize_t* idx = <const Py_ssize_t*>cnp.PyArray_DATA(order)
+        cdef void* x = cnp.PyArray_DATA(X)
+        cdef void* y = cnp.PyArray_DATA(Y)
+        cdef void* s = NULL if S is None else cnp.PyArray_DATA(S)
+        if dtype == np.float32:
+            with nogil:
+                status = train_epoch(&self.net, &h, <float*>x, <float*>y, <float*>s,
+                                     idx, n_samples, batch_size, &work, &step, &rng, &cost)
+        else:
+            with nogil:
+                status = train_epoch(&self.net, &h, <double*>x, <double*>y, <double*>s,
+                                     idx, n_samples, batch_size, &work, &step, &rng, &cost)
+        return status, cost, step
+
+    @property
+    def sizes(self):
+        """Neurons per layer, input first."""
+        return [self.net.n[l] for l in range(self.net.L + 1)]
+
+
+cdef double _gradient(const Layers* net, int m, floating** A, const floating* Y,
+                      const floating* s, floating** D, floating alpha,
+                      floating** gw, floating** gb) noexcept nogil:
+    """Forward pass and backprop of one batch into gw, gb; returns Σ_x s_x C_x."""
+    forward(net, m, A, A, <floating**>NULL, 0, NULL)
+    cdef double total = cost_sum(net.cost, A[net.L], Y, s, m, net.n[net.L])
+    backward(net, m, A, A, <floating**>NULL, Y, s, D, alpha, <floating>0, <floating>0,
+             gw, gb)
+    return total
+
+
+cdef class _PtrTable:
+    """A C array of the data pointers of ``arrays`` (None gives NULL), kept alive."""
+    cdef void** ptr
+    cdef list arrays
+
+    def __cinit__(self, arrays):
+        cdef Py_ssize_t i
+        self.arrays = list(arrays)
+        self.ptr = <void**>calloc(len(self.arrays) + 1, sizeof(void*))
+        if self.ptr == NULL:
+            raise MemoryError()
+        for i, arr in enumerate(self.arrays):
+            if arr is not None:
+                self.ptr[i] = cnp.PyArray_DATA(<cnp.ndarray?>arr)
+
+    def __dealloc__(self):
+        free(self.ptr)
+
+
+cdef inline void** _table_ptr(table):
+    return NULL if table is None else (<_PtrTable>table).ptr
 
 
 cdef bint _any_nonfinite(const void* data, Py_ssize_t n, bint is_float) noexcept nogil:

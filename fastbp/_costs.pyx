@@ -26,30 +26,39 @@ cdef inline double _safe_log(double a, double eps) noexcept nogil:
     return log(a)
 
 
-cdef double cost_sum(Cost c, const floating* A, const floating* Y,
-                     Py_ssize_t m, Py_ssize_t n) noexcept nogil:
-    """Return Σ_x C_x over the m rows of A and Y (both (m, n) row-major), in double."""
-    cdef Py_ssize_t i, size = m * n
-    cdef double total = 0, d, y
-    cdef double eps = FLT_EPSILON if floating is float else DBL_EPSILON
+cdef double _row_cost(Cost c, const floating* a, const floating* y, Py_ssize_t n,
+                      double eps) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef double total = 0, d, yj
     if c == QUADRATIC:
-        for i in range(size):
-            d = <double>Y[i] - <double>A[i]
+        for j in range(n):
+            d = <double>y[j] - <double>a[j]
             total += d * d
         return 0.5 * total
-    if c == CROSS_ENTROPY:
-        for i in range(size):
-            y = Y[i]
-            # Terms with a zero coefficient are skipped, so 0 · ln 0 never makes a NaN.
-            if y != 0:
-                total -= y * _safe_log(A[i], eps)
-            if y != 1:
-                total -= (1 - y) * _safe_log(1 - <double>A[i], eps)
-        return total
-    for i in range(size):  # LOG_LIKELIHOOD
-        y = Y[i]
-        if y != 0:
-            total -= y * _safe_log(A[i], eps)
+    for j in range(n):
+        yj = y[j]
+        # Terms with a zero coefficient are skipped, so 0 · ln 0 never makes a NaN.
+        if yj != 0:
+            total -= yj * _safe_log(a[j], eps)
+        if c == CROSS_ENTROPY and yj != 1:
+            total -= (1 - yj) * _safe_log(1 - <double>a[j], eps)
+    return total
+
+
+cdef double cost_sum(Cost c, const floating* A, const floating* Y, const floating* s,
+                     Py_ssize_t m, Py_ssize_t n) noexcept nogil:
+    """Return Σ_x s_x C_x over the m rows of A and Y (both (m, n) row-major), in double.
+
+    ``s`` holds one weight per row, or is NULL for weights of 1.
+    """
+    cdef Py_ssize_t i
+    cdef double total = 0
+    cdef double eps = FLT_EPSILON if floating is float else DBL_EPSILON
+    for i in range(m):
+        if s == NULL:
+            total += _row_cost(c, A + i * n, Y + i * n, n, eps)
+        else:
+            total += s[i] * _row_cost(c, A + i * n, Y + i * n, n, eps)
     return total
 
 
@@ -62,5 +71,5 @@ def cost_sum_py(str name, const floating[:, ::1] A, const floating[:, ::1] Y):
     if A.shape[0] == 0:
         return total
     with nogil:
-        total = cost_sum(c, &A[0, 0], &Y[0, 0], A.shape[0], A.shape[1])
+        total = cost_sum(c, &A[0, 0], &Y[0, 0], <floating*>NULL, A.shape[0], A.shape[1])
     return total

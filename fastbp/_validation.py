@@ -149,3 +149,19 @@ def check_targets(y, name, n_outputs, n_rows, dtype):
         raise ValueError(f"{name} has {arr.shape[1]} columns, but the network's output "
                          f"layer has {n_outputs} neurons")
     return _as_finite(arr, name, dtype)
+
+
+def check_sample_weight(sample_weight, n_rows, dtype):
+    """Return None, or ``sample_weight`` as a (n_rows,) array of non-negative weights."""
+    if sample_weight is None:
+        return None
+    arr = as_numeric_array(sample_weight, "sample_weight")
+    if arr.shape != (n_rows,):
+        raise ValueError(f"sample_weight must have shape ({n_rows},), one weight per row "
+                         f"of X; got {arr.shape}")
+    arr = _as_finite(arr, "sample_weight", dtype)
+    if (arr < 0).any():
+        raise ValueError("sample_weight must be non-negative")
+    if not arr.sum(dtype=np.float64) > 0:
+        raise ValueError("sample_weight must have a positive sum")
+    return arr

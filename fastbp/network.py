@@ -10,7 +10,7 @@ import zipfile
 
 import numpy as np
 
-from . import _validation as check
+from . import _training, _validation as check
 from ._activations import ACTIVATIONS, OUTPUT_ONLY
 from ._backprop import Engine, all_finite
 from ._costs import COSTS, cost_sum_py as cost_sum
@@ -91,6 +91,8 @@ class Network:
         self._weights, self._biases = _initial_parameters(
             self._sizes, self._init, self._rng, self._dtype)
         self._engine_cache = None
+        self._opt_state = None
+        self._examples_seen = 0
         self.history = {}
 
     # -- properties ---------------------------------------------------------------
@@ -158,13 +160,16 @@ class Network:
         self._engine().feedforward(X, out)
         return out[0] if single else out
 
-    def backprop(self, X, Y):
+    def backprop(self, X, Y, sample_weight=None):
         """Return ``(nabla_b, nabla_w)``, the gradient of the mean cost over the rows of X.
 
         Parameters
         ----------
         X : array_like of shape (m, n_0)
         Y : array_like of shape (m, n_L), or integer class labels of shape (m,)
+        sample_weight : array_like of shape (m,), optional
+            Non-negative weights: the cost becomes the weighted mean
+            Σ_x s_x C_x / Σ_x s_x.
 
         Returns
         -------
@@ -172,20 +177,25 @@ class Network:
         nabla_w : list of ndarray, shaped like ``weights``: ∂C/∂w^l.
         """
         X, Y = self._check_data(X, Y)
+        S = check.check_sample_weight(sample_weight, X.shape[0], self._dtype)
         nabla_w = [np.empty_like(w) for w in self._weights]
         nabla_b = [np.empty_like(b) for b in self._biases]
-        self._engine().gradient(X, Y, nabla_w, nabla_b)
+        total_weight = X.shape[0] if S is None else float(S.sum(dtype=np.float64))
+        self._engine().gradient(X, Y, S, 1.0 / total_weight, nabla_w, nabla_b)
         return nabla_b, nabla_w
 
-    def total_cost(self, X, Y):
+    def total_cost(self, X, Y, l2=0.0):
         """Return the mean cost C = (1/m) Σ_x C_x over the rows of X (m, n_0).
 
-        Y is an (m, n_L) target array or integer class labels (m,).
+        Y is an (m, n_L) target array or integer class labels (m,). With ``l2`` = λ,
+        adds the book's regularisation term (λ/2m) Σ_l ‖w^l‖², with m = len(X).
         """
         X, Y = self._check_data(X, Y)
-        A = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
-        self._engine().feedforward(X, A)
-        return cost_sum(self._cost, A, Y) / X.shape[0]
+        l2 = _training._non_negative(l2, "l2")
+        cost = self._mean_cost(self._forward_checked(X), Y)
+        if l2:
+            cost += 0.5 * l2 / X.shape[0] * sum(float(np.vdot(w, w)) for w in self._weights)
+        return cost
 
     def predict(self, X):
         """Return the class index argmax_j a^L_j of each row of X (or of one example)."""
@@ -198,15 +208,20 @@ class Network:
         """
         X, _ = check.check_features(X, "X", self._sizes[0], self._dtype)
         labels = self._check_labels(y, X.shape[0])
-        return float(np.mean(self.predict(X) == labels))
+        return float(np.mean(self._forward_checked(X).argmax(axis=1) == labels))
 
     def fit(self, X, y, epochs, batch_size, learning_rate, validation_data=None,
-            shuffle=True, seed=None):
-        """Train by mini-batch stochastic gradient descent.
+            shuffle=True, seed=None, *, l2=0.0, optimizer="sgd", momentum=0.0,
+            nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8, schedule="constant",
+            power_t=0.5, early_stopping=False, n_iter_no_change=10, tol=1e-4,
+            validation_fraction=0.1, dropout=0.0, sample_weight=None,
+            monitor_training=False, callback=None):
+        """Train by mini-batch gradient descent, continuing from the current parameters.
 
-        Each step takes m = ``batch_size`` examples and updates
-        w^l ← w^l - (η/m) Σ_x ∂C_x/∂w^l and b^l ← b^l - (η/m) Σ_x ∂C_x/∂b^l.
-        Each epoch is one call into the compiled engine, with the GIL released.
+        Each step takes m = ``batch_size`` examples. Plain SGD updates
+        w^l ← (1 - ηλ/n) w^l - (η/m) Σ_x ∂C_x/∂w^l and b^l ← b^l - (η/m) Σ_x ∂C_x/∂b^l,
+        λ = ``l2`` and n = len(X). Each epoch is one call into the compiled engine, with
+        the GIL released; nothing is allocated per step.
 
         Parameters
         ----------
@@ -216,63 +231,85 @@ class Network:
         batch_size : int >= 1
             Examples per step (the last step of an epoch takes what is left).
         learning_rate : float > 0
-            η.
+            η (the initial η under a schedule).
         validation_data : tuple (X_val, y_val) or None
-            Evaluated after each epoch; y_val holds labels (or one-hot rows).
+            Evaluated after each epoch; y_val holds labels or targets like ``y``.
         shuffle : bool
             Visit the examples in a new random order every epoch.
         seed : int or None
-            Seeds the shuffling; None continues the network's own random stream.
+            Seeds shuffling, dropout and the validation split; None continues the
+            network's own random stream (seeded by ``Network(seed=...)``).
+        l2 : float >= 0
+            λ of the book's L2 regularisation: the cost gains (λ/2n) Σ_l ‖w^l‖².
+            Biases are not decayed.
+        optimizer : {"sgd", "adam"}
+        momentum : float in [0, 1)
+            With ``optimizer="sgd"``: v ← μ v - η g, w ← w + v.
+        nesterov : bool
+            Nesterov's momentum: w ← w + μ v - η g (after updating v).
+        beta_1, beta_2, epsilon : float
+            Adam's parameters.
+        schedule : {"constant", "invscaling", "plateau"}
+            "invscaling": η_t = η / (t + 1)^power_t, t the number of examples seen
+            before the epoch (as scikit-learn). "plateau": the book's rule: halve η
+            when the validation score has not improved for ``n_iter_no_change``
+            epochs, and stop once it has fallen to η/128.
+        power_t : float >= 0
+        early_stopping : bool
+            Stop when the validation score (accuracy for class labels, minus the
+            cost for other targets) has not improved by more than ``tol`` for
+            ``n_iter_no_change`` epochs, and restore the best parameters seen.
+        n_iter_no_change : int >= 1
+        tol : float >= 0
+        validation_fraction : float in [0, 1)
+            Held out of X for validation when early stopping or the plateau schedule
+            needs validation data and none is given.
+        dropout : float in [0, 1)
+            Probability of dropping each hidden neuron in each training step
+            (inverted dropout: inference needs no change).
+        sample_weight : array_like of shape (n,), optional
+            Non-negative example weights, normalised to mean 1, so each step
+            follows the weighted mean cost.
+        monitor_training : bool
+            After each epoch, recompute the training cost over all of X and the
+            training accuracy (costs one forward pass over X per epoch).
+        callback : callable or None
+            ``callback(net, epoch, history)`` after each epoch; returning True stops.
 
         Returns
         -------
         history : dict of lists, one entry per epoch
-            "train_cost": mean C_x over the epoch, each example's cost taken just
-            before its own step; "val_accuracy" and "val_cost" when validation_data
-            is given. Also kept as ``self.history``.
+            "train_cost": the mean cost over the epoch, each example's cost taken
+            just before its own step (or, with ``monitor_training``, recomputed
+            after the epoch, with "train_accuracy"); "val_cost" and "val_accuracy"
+            with validation data; "learning_rate". Costs include the L2 term. Also
+            kept as ``self.history``.
         """
-        X, Y = self._check_data(X, y)
-        epochs = check.check_int(epochs, "epochs")
-        batch_size = check.check_int(batch_size, "batch_size")
-        eta = check.check_positive_float(learning_rate, "learning_rate")
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise TypeError("validation_data must be a tuple (X_val, y_val)")
-            X_val, _ = check.check_features(validation_data[0], "validation_data[0]",
-                                            self._sizes[0], self._dtype)
-            y_val = self._check_labels(validation_data[1], X_val.shape[0],
-                                       "validation_data[1]")
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
-        if seed is None:
-            rng = self._rng
-        else:
-            try:
-                rng = np.random.default_rng(check.check_int(seed, "seed", minimum=0))
-            except OverflowError:  # pragma: no cover - guarded by check_int
-                raise ValueError("seed is too large") from None
+        options = _training.check_options(
+            l2=l2, optimizer=optimizer,
+            momentum=momentum, nesterov=nesterov, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, schedule=schedule, power_t=power_t,
+            early_stopping=early_stopping, n_iter_no_change=n_iter_no_change, tol=tol,
+            validation_fraction=validation_fraction, dropout=dropout,
+            monitor_training=monitor_training, callback=callback)
+        return self._train(X, y, epochs, batch_size, learning_rate, validation_data,
+                           shuffle, seed, sample_weight, options, append=False)
 
-        engine = self._engine()
-        n = X.shape[0]
-        order = np.arange(n, dtype=np.intp)
-        history = {"train_cost": []}
-        if validation_data is not None:
-            history.update(val_cost=[], val_accuracy=[])
-        self.history = history
-        for epoch in range(1, epochs + 1):
-            if shuffle:
-                order = rng.permutation(n).astype(np.intp, copy=False)
-            status, cost = engine.sgd_epoch(X, Y, order, min(batch_size, n), eta)
-            if status != 0:
-                raise FloatingPointError(
-                    f"training diverged in epoch {epoch}: a mini-batch cost became "
-                    f"{cost}; the learning rate ({eta}) is probably too high")
-            history["train_cost"].append(cost)
-            if validation_data is not None:
-                A = self.feedforward(X_val)
-                history["val_accuracy"].append(float(np.mean(A.argmax(axis=1) == y_val)))
-                history["val_cost"].append(self._cost_of_output(A, y_val))
-        return history
+    def partial_fit(self, X, y, batch_size, learning_rate, *, shuffle=True, seed=None,
+                    sample_weight=None, l2=0.0, optimizer="sgd", momentum=0.0,
+                    nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                    dropout=0.0):
+        """One pass over X (n, n_0) and y, for data that arrive in chunks.
+
+        The same step as ``fit``; optimiser state (momentum, Adam's moments and step
+        count) carries over from call to call, and each call appends one entry to
+        ``self.history``. ``l2``'s n is the size of this chunk.
+        """
+        options = _training.check_options(
+            l2=l2, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
+            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, dropout=dropout)
+        return self._train(X, y, 1, batch_size, learning_rate, None, shuffle, seed,
+                           sample_weight, options, append=True)
 
     # -- persistence --------------------------------------------------------------
 
@@ -350,11 +387,152 @@ class Network:
             return arr.argmax(axis=1)
         return check.check_labels(arr, name, self._sizes[-1], n_rows)
 
-    def _cost_of_output(self, A, labels):
-        """Mean cost of outputs A (m, n_L) against integer labels (m,)."""
-        Y = np.zeros_like(A)
-        Y[np.arange(len(labels)), labels] = 1
-        return cost_sum(self._cost, A, Y) / len(labels)
+    def _forward_checked(self, X):
+        """a^L for an X that has passed ``check_features``."""
+        A = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
+        self._engine().feedforward(X, A)
+        return A
+
+    def _mean_cost(self, A, Y):
+        """Mean cost of outputs A against targets Y, both (m, n_L)."""
+        return cost_sum(self._cost, A, Y) / A.shape[0]
+
+    def _train(self, X, y, epochs, batch_size, learning_rate, validation_data, shuffle,
+               seed, sample_weight, opts, append):
+        X, Y = self._check_data(X, y)
+        n = X.shape[0]
+        classify = _is_classification(y, Y)
+        S = check.check_sample_weight(sample_weight, n, self._dtype)
+        if S is not None:
+            S = np.ascontiguousarray(S * (n / S.sum(dtype=np.float64)), dtype=self._dtype)
+        epochs = check.check_int(epochs, "epochs")
+        batch_size = min(check.check_int(batch_size, "batch_size"), n)
+        eta0 = check.check_positive_float(learning_rate, "learning_rate")
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+        rng = self._rng if seed is None else np.random.default_rng(
+            check.check_int(seed, "seed", minimum=0))
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a tuple (X_val, y_val)")
+            X_val, _ = check.check_features(validation_data[0], "validation_data[0]",
+                                            self._sizes[0], self._dtype)
+            Y_val = check.check_targets(validation_data[1], "validation_data[1]",
+                                        self._sizes[-1], X_val.shape[0], self._dtype)
+        elif opts.get("early_stopping") or opts.get("schedule") == "plateau":
+            n_val = int(round(opts["validation_fraction"] * n))
+            if not 1 <= n_val < n:
+                raise ValueError(
+                    f"validation_fraction={opts['validation_fraction']} leaves no "
+                    f"validation or no training examples out of {n}; pass "
+                    f"validation_data or change validation_fraction")
+            rows = rng.permutation(n)
+            X_val, Y_val = X[rows[:n_val]], Y[rows[:n_val]]
+            X, Y = X[rows[n_val:]], Y[rows[n_val:]]
+            S = None if S is None else np.ascontiguousarray(S[rows[n_val:]])
+            n -= n_val
+        else:
+            X_val = None
+        # All arguments are valid: from here on the network changes.
+
+        engine = self._engine()
+        state = self._optimizer_state(_training.engine_optimizer(opts))
+        hyper = dict(optimizer=state["kind"], eta=eta0, decay=opts["l2"] / n,
+                     mu=opts["momentum"], beta1=opts["beta_1"], beta2=opts["beta_2"],
+                     epsilon=opts["epsilon"], dropout=opts["dropout"])
+        l2_term = 0.5 * opts["l2"] / n
+        train_monitor = _training.Monitor(self, X, Y, classify, opts["l2"], n)
+        val_monitor = None if X_val is None else _training.Monitor(
+            self, X_val, Y_val, _is_classification(None, Y_val), opts["l2"], n)
+        history = self.history if append and self.history else {}
+        for key in ["train_cost", "learning_rate"] + \
+                (["train_accuracy"] if opts.get("monitor_training") and classify else []) + \
+                ([] if val_monitor is None else
+                 ["val_cost"] + (["val_accuracy"] if val_monitor.classify else [])):
+            history.setdefault(key, [])
+        self.history = history
+
+        schedule = opts.get("schedule", "constant")
+        best_score, best_params, stale, halvings = -np.inf, None, 0, 0
+        order = np.arange(n, dtype=np.intp)
+        for epoch in range(1, epochs + 1):
+            if schedule == "invscaling":
+                hyper["eta"] = eta0 / (self._examples_seen + 1) ** opts["power_t"]
+            else:
+                hyper["eta"] = eta0 / 2 ** halvings
+            if shuffle:
+                order = rng.permutation(n).astype(np.intp, copy=False)
+            before = [p.copy() for p in self._weights + self._biases]
+            # Dropout draws its seed only when used, so the shuffling stays
+            # rng.permutation(n) per epoch, reproducible by other implementations.
+            dropout_seed = int(rng.integers(2**63)) if hyper["dropout"] else 0
+            status, cost, state["step"] = engine.train_epoch(
+                X, Y, S, order, batch_size, hyper, state, state["step"], dropout_seed)
+            if status != 0:
+                if not all(np.isfinite(p).all() for p in self._weights + self._biases):
+                    for p, saved in zip(self._weights + self._biases, before):
+                        np.copyto(p, saved)
+                raise FloatingPointError(
+                    f"training diverged in epoch {epoch}: a mini-batch cost became "
+                    f"{cost}; the learning rate ({hyper['eta']}) is probably too high. "
+                    f"The network keeps the last parameters with a finite cost.")
+            self._examples_seen += n
+            history["learning_rate"].append(hyper["eta"])
+            if opts.get("monitor_training"):
+                cost, accuracy = train_monitor()
+                if classify:
+                    history["train_accuracy"].append(accuracy)
+                history["train_cost"].append(cost)
+            else:
+                history["train_cost"].append(
+                    cost + l2_term * sum(float(np.vdot(w, w)) for w in self._weights))
+            if val_monitor is not None:
+                val_cost, val_accuracy = val_monitor()
+                history["val_cost"].append(val_cost)
+                if val_monitor.classify:
+                    history["val_accuracy"].append(val_accuracy)
+                score = val_accuracy if val_monitor.classify else -val_cost
+                if score > best_score + opts["tol"]:
+                    best_score, stale = score, 0
+                    if opts.get("early_stopping"):
+                        best_params = [p.copy() for p in self._weights + self._biases]
+                else:
+                    stale += 1
+            callback = opts.get("callback")
+            if callback is not None and callback(self, epoch, history):
+                break
+            if val_monitor is not None and stale >= opts["n_iter_no_change"]:
+                if opts.get("early_stopping"):
+                    break
+                if schedule == "plateau":
+                    halvings, stale = halvings + 1, 0
+                    if halvings >= _training.PLATEAU_HALVINGS:
+                        break
+        if best_params is not None:
+            for p, best in zip(self._weights + self._biases, best_params):
+                np.copyto(p, best)
+        return history
+
+    def _optimizer_state(self, kind):
+        """Momentum / Adam state arrays, kept across fit calls while the kind stays."""
+        state = self._opt_state
+        if state is None or state["kind"] != kind:
+            state = {"kind": kind, "step": 0}
+            if kind != "sgd":
+                state["s1w"] = [np.zeros_like(w) for w in self._weights]
+                state["s1b"] = [np.zeros_like(b) for b in self._biases]
+            if kind == "adam":
+                state["s2w"] = [np.zeros_like(w) for w in self._weights]
+                state["s2b"] = [np.zeros_like(b) for b in self._biases]
+            self._opt_state = state
+        return state
+
+
+def _is_classification(y, Y):
+    """Whether targets are classes: integer labels, or one-hot rows."""
+    if y is not None and np.ndim(y) == 1:
+        return True
+    return bool(((Y == 0) | (Y == 1)).all() and (Y.sum(axis=1) == 1).all())
 
 
 def load(path):

@@ -104,7 +104,7 @@ def test_fit_learns_a_separable_problem_and_reports_history():
     net = fastbp.Network([2, 8, 2], cost="cross_entropy", seed=0)
     history = net.fit(X, y, epochs=20, batch_size=10, learning_rate=1.0,
                       validation_data=(X, y))
-    assert set(history) == {"train_cost", "val_cost", "val_accuracy"}
+    assert set(history) == {"train_cost", "val_cost", "val_accuracy", "learning_rate"}
     assert all(len(v) == 20 for v in history.values())
     assert history["train_cost"][-1] < history["train_cost"][0]
     assert history["val_accuracy"][-1] > 0.95

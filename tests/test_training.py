@@ -1,0 +1,227 @@
+"""Training options beyond plain SGD: each checked against its formula, step by step."""
+import numpy as np
+import pytest
+
+import fastbp
+
+
+def make(seed=0, sizes=(4, 6, 3), **kwargs):
+    net = fastbp.Network(list(sizes), seed=seed, **kwargs)
+    rng = np.random.default_rng(seed + 100)
+    X = rng.normal(size=(12, sizes[0]))
+    y = rng.integers(0, sizes[-1], 12)
+    return net, X, y
+
+
+def params(net):
+    return [p.copy() for p in net.weights + net.biases]
+
+
+def grads(net, X, y):
+    nabla_b, nabla_w = net.backprop(X, y)
+    return nabla_w + nabla_b
+
+
+def assert_params(net, expected, rtol=1e-12):
+    for got, want in zip(net.weights + net.biases, expected):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-13)
+
+
+def full_batch(net, X, y, epochs=1, **kwargs):
+    return net.fit(X, y, epochs=epochs, batch_size=len(X), learning_rate=0.5,
+                   shuffle=False, **kwargs)
+
+
+def test_l2_is_weight_decay_on_weights_only():
+    net, X, y = make()
+    lam, eta, n = 3.0, 0.5, len(X)
+    L = len(net.weights)
+    expected = [((1 - eta * lam / n) * p if i < L else p) - eta * g
+                for i, (p, g) in enumerate(zip(params(net), grads(net, X, y)))]
+    history = full_batch(net, X, y, l2=lam)
+    assert_params(net, expected)
+    # The reported cost includes the (λ/2n) Σ‖w‖² term, like network2.
+    assert history["train_cost"][0] > 0
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentum_two_steps(nesterov):
+    net, X, y = make()
+    mu, eta = 0.9, 0.5
+    p = params(net)
+    v = [np.zeros_like(q) for q in p]
+    for _ in range(2):
+        twin = fastbp.Network(net.sizes, seed=0)
+        twin.weights, twin.biases = [q.copy() for q in p[:2]], [q.copy() for q in p[2:]]
+        g = grads(twin, X, y)
+        v = [mu * vi - eta * gi for vi, gi in zip(v, g)]
+        p = [pi + (mu * vi - eta * gi if nesterov else vi) for pi, vi, gi in zip(p, v, g)]
+    full_batch(net, X, y, epochs=2, momentum=mu, nesterov=nesterov)
+    assert_params(net, p, rtol=1e-10)
+
+
+def test_adam_two_steps_and_state_carries_over_partial_fit():
+    net, X, y = make()
+    twin = fastbp.Network(net.sizes, seed=0)
+    b1, b2, eps, eta = 0.9, 0.999, 1e-8, 0.5
+    p = params(net)
+    m = [np.zeros_like(q) for q in p]
+    v = [np.zeros_like(q) for q in p]
+    for t in (1, 2):
+        probe = fastbp.Network(net.sizes, seed=0)
+        probe.weights, probe.biases = [q.copy() for q in p[:2]], [q.copy() for q in p[2:]]
+        g = grads(probe, X, y)
+        m = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g)]
+        v = [b2 * vi + (1 - b2) * gi * gi for vi, gi in zip(v, g)]
+        eta_t = eta * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        p = [pi - eta_t * mi / (np.sqrt(vi) + eps) for pi, mi, vi in zip(p, m, v)]
+    full_batch(net, X, y, epochs=2, optimizer="adam")
+    assert_params(net, p, rtol=1e-10)
+    for _ in range(2):
+        twin.partial_fit(X, y, batch_size=len(X), learning_rate=0.5, shuffle=False,
+                         optimizer="adam")
+    assert_params(twin, p, rtol=1e-10)
+    assert len(twin.history["train_cost"]) == 2
+
+
+def test_sample_weight_equals_repeating_rows():
+    net, X, y = make()
+    twin = fastbp.Network(net.sizes, seed=0)
+    counts = np.array([1, 2, 3, 1, 1, 2, 1, 1, 4, 1, 1, 2])
+    nabla_b, nabla_w = net.backprop(X, y, sample_weight=counts)
+    rep_b, rep_w = twin.backprop(np.repeat(X, counts, axis=0), np.repeat(y, counts))
+    for a, b in zip(nabla_b + nabla_w, rep_b + rep_w):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    full_batch(net, X, y, sample_weight=counts)
+    twin.fit(np.repeat(X, counts, axis=0), np.repeat(y, counts), epochs=1,
+             batch_size=counts.sum(), learning_rate=0.5, shuffle=False)
+    assert_params(net, params(twin), rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.ones(5), "shape"), (-np.ones(12), "non-negative"), (np.zeros(12), "positive sum"),
+    (np.full(12, np.nan), "NaN"), (np.array(["a"] * 12), "real numbers"),
+])
+def test_bad_sample_weight_is_refused(bad, message):
+    net, X, y = make()
+    before = params(net)
+    with pytest.raises((ValueError, TypeError), match=message):
+        full_batch(net, X, y, sample_weight=bad)
+    assert_params(net, before, rtol=0)
+
+
+def test_dropout_trains_reproducibly_and_leaves_inference_alone():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 2))
+    y = (X[:, 0] * X[:, 1] > 0).astype(int)
+    nets = [fastbp.Network([2, 32, 2], cost="cross_entropy", seed=1) for _ in range(3)]
+    for net, p in zip(nets, (0.2, 0.2, 0.0)):
+        net.fit(X, y, epochs=60, batch_size=10, learning_rate=1.0, dropout=p, seed=5)
+    assert_params(nets[0], params(nets[1]), rtol=0)          # same seed, same masks
+    assert not np.allclose(nets[0].weights[0], nets[2].weights[0])  # masks did something
+    assert nets[0].evaluate(X, y) > 0.85
+    np.testing.assert_array_equal(nets[0].feedforward(X), nets[0].feedforward(X))
+
+
+def test_vanishing_dropout_is_plain_sgd():
+    """With p → 0 every mask entry is 1/(1 - p) = 1: the masked forward pass, BP2 and
+    BP4 must then reduce exactly to the unmasked ones."""
+    net, X, y = make()
+    twin = fastbp.Network(net.sizes, seed=0)
+    full_batch(net, X, y, dropout=1e-300)
+    full_batch(twin, X, y)
+    assert_params(net, params(twin), rtol=0)
+
+
+def test_invscaling_schedule():
+    net, X, y = make()
+    history = full_batch(net, X, y, epochs=3, schedule="invscaling", power_t=0.5)
+    np.testing.assert_allclose(history["learning_rate"],
+                               [0.5, 0.5 / np.sqrt(13), 0.5 / np.sqrt(25)])
+
+
+def test_plateau_schedule_halves_and_stops_at_one_128th():
+    net, X, y = make()
+    # A rate too small to change any prediction: the validation score never improves.
+    history = net.fit(X, y, epochs=100, batch_size=4, learning_rate=1e-12,
+                      validation_data=(X, y), schedule="plateau", n_iter_no_change=2)
+    rates = history["learning_rate"]
+    assert rates[:3] == [1e-12] * 3
+    assert rates[-1] == pytest.approx(1e-12 / 64)
+    assert len(rates) == 1 + 2 * 7
+
+
+def test_early_stopping_restores_best_parameters():
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(60, 4)), rng.integers(0, 3, 60)   # noise: val accuracy wanders
+    Xv, yv = rng.normal(size=(40, 4)), rng.integers(0, 3, 40)
+    net = fastbp.Network([4, 16, 3], seed=0)
+    snapshots = []
+    history = net.fit(X, y, epochs=200, batch_size=5, learning_rate=2.0,
+                      validation_data=(Xv, yv), early_stopping=True, n_iter_no_change=5,
+                      callback=lambda n, e, h: snapshots.append(params(n)))
+    scores = history["val_accuracy"]
+    assert len(scores) < 200
+    best = int(np.argmax(scores))
+    assert len(scores) == best + 1 + 5
+    assert_params(net, snapshots[best], rtol=0)
+    assert net.evaluate(Xv, yv) == pytest.approx(max(scores))
+
+
+def test_early_stopping_holds_out_a_validation_fraction():
+    net, X, y = make()
+    X, y = np.tile(X, (10, 1)), np.tile(y, 10)
+    history = net.fit(X, y, epochs=3, batch_size=10, learning_rate=0.5,
+                      early_stopping=True, validation_fraction=0.25)
+    assert len(history["val_accuracy"]) == 3
+
+
+def test_callback_can_stop_and_sees_history():
+    net, X, y = make()
+    seen = []
+
+    def callback(network, epoch, history):
+        seen.append((network is net, epoch, len(history["train_cost"])))
+        return epoch == 3
+
+    history = full_batch(net, X, y, epochs=10, callback=callback)
+    assert seen == [(True, 1, 1), (True, 2, 2), (True, 3, 3)]
+    assert len(history["train_cost"]) == 3
+
+
+def test_monitor_training_recomputes_cost_and_accuracy():
+    net, X, y = make()
+    history = full_batch(net, X, y, epochs=2, monitor_training=True, l2=1.0)
+    assert history["train_cost"][-1] == pytest.approx(net.total_cost(X, y, l2=1.0), rel=1e-12)
+    assert history["train_accuracy"][-1] == net.evaluate(X, y)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"l2": -1.0}, "l2"), ({"l2": float("nan")}, "l2"), ({"optimizer": "rmsprop"}, "optimizer"),
+    ({"momentum": 1.0}, "momentum"), ({"momentum": -0.1}, "momentum"),
+    ({"nesterov": True}, "nesterov"), ({"optimizer": "adam", "momentum": 0.9}, "momentum"),
+    ({"beta_1": 1.0}, "beta_1"), ({"beta_2": -0.5}, "beta_2"), ({"epsilon": 0.0}, "epsilon"),
+    ({"schedule": "cosine"}, "schedule"), ({"power_t": -1.0}, "power_t"),
+    ({"early_stopping": "yes"}, "early_stopping"), ({"n_iter_no_change": 0}, "n_iter_no_change"),
+    ({"tol": -1.0}, "tol"), ({"validation_fraction": 1.0}, "validation_fraction"),
+    ({"early_stopping": True, "validation_fraction": 0.0}, "validation_fraction"),
+    ({"dropout": 1.0}, "dropout"), ({"dropout": -0.2}, "dropout"),
+    ({"callback": 3}, "callback"), ({"monitor_training": 1}, "monitor_training"),
+])
+def test_bad_training_options_are_refused(kwargs, message):
+    net, X, y = make()
+    before = params(net)
+    with pytest.raises((ValueError, TypeError), match=message):
+        full_batch(net, X, y, **kwargs)
+    assert_params(net, before, rtol=0)
+
+
+def test_seed_reproduces_every_optimizer():
+    for opts in ({}, {"momentum": 0.9}, {"optimizer": "adam"}, {"dropout": 0.3}):
+        runs = []
+        for _ in range(2):
+            net, X, y = make(seed=4)
+            net.fit(X, y, epochs=3, batch_size=5, learning_rate=0.1, seed=9, **opts)
+            runs.append(params(net))
+        for a, b in zip(*runs):
+            np.testing.assert_array_equal(a, b)
