@@ -25,7 +25,7 @@ import numpy as np
 from ._activations cimport Activation, activate, scale_by_derivative
 from ._activations import ACTIVATIONS
 from ._blas cimport gemm, gemv
-from ._costs cimport Cost, QUADRATIC, cost_sum
+from ._costs cimport Cost, LOG_LIKELIHOOD, QUADRATIC, cost_sum
 from ._costs import COSTS
 from ._optimizers cimport ADAM, SGD, Hyper, update
 from ._optimizers import OPTIMIZERS
@@ -111,14 +111,25 @@ cdef void bp1_output_error(const Layers* net, int m, const floating* AL,
 
     Quadratic cost: ∇_a C_x = a^L - y, times σ'(z^L) (for a softmax output, the
     Jacobian product). Cross-entropy with a sigmoid output and log-likelihood with a
-    softmax output: σ' cancels and δ^L = a^L - y exactly (book, ch. 3), which stays
-    accurate where the output saturates. The Python API allows no other pairing.
-    With sample weights s (m,), row x is scaled by s_x: the error of Σ_x s_x C_x.
+    softmax output: σ' cancels and δ^L = a^L - y exactly (book, ch. 3; for targets
+    whose rows do not sum to 1, a^L Σ_j y_j - y), which stays accurate where the
+    output saturates. The Python API allows no other pairing. With sample weights s (m,), row x is scaled by s_x: the error of Σ_x s_x C_x.
     """
     cdef Py_ssize_t i, j, nL = net.n[net.L]
     cdef Py_ssize_t size = <Py_ssize_t>m * nL
-    for i in range(size):
-        DL[i] = AL[i] - Y[i]
+    cdef floating total
+    if net.cost == LOG_LIKELIHOOD:
+        # Through the softmax, ∇_a C = -y/a gives δ^L = a^L Σ_j y_j - y: the familiar
+        # a^L - y whenever the target row sums to 1, and still exact when it does not.
+        for i in range(m):
+            total = 0
+            for j in range(nL):
+                total += Y[i * nL + j]
+            for j in range(nL):
+                DL[i * nL + j] = AL[i * nL + j] * total - Y[i * nL + j]
+    else:
+        for i in range(size):
+            DL[i] = AL[i] - Y[i]
     if net.cost == QUADRATIC:
         scale_by_derivative(net.output, DL, AL, m, nL)
     if s != NULL:

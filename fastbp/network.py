@@ -6,6 +6,7 @@ BP1–BP4 and the SGD updates) runs in the compiled ``fastbp._backprop`` engine.
 import json
 import os
 import tempfile
+import threading
 import zipfile
 
 import numpy as np
@@ -91,6 +92,8 @@ class Network:
         self._weights, self._biases = _initial_parameters(
             self._sizes, self._init, self._rng, self._dtype)
         self._engine_cache = None
+        self._train_lock = threading.Lock()
+        self._trainer = None
         self._opt_state = None
         self._examples_seen = 0
         self.history = {}
@@ -342,7 +345,16 @@ class Network:
     # -- internals ----------------------------------------------------------------
 
     def _engine(self):
-        """The compiled engine over the current parameter arrays (rebuilt if replaced)."""
+        """The compiled engine over the current parameter arrays (rebuilt if replaced).
+
+        Refuses use from another thread while ``fit`` runs: the engine updates the
+        parameters in place without the GIL, so a concurrent reader would see a
+        half-applied step.
+        """
+        if self._trainer is not None and self._trainer != threading.get_ident():
+            raise RuntimeError("this network is being trained in another thread; use "
+                               "it once fit returns, or predict with a copy "
+                               "(copy.deepcopy(net))")
         engine = self._engine_cache
         if engine is None or not engine.matches(self._weights, self._biases):
             self._check_parameters(self._weights, self._biases, "weights")
@@ -350,6 +362,19 @@ class Network:
                             self._output_activation, self._cost)
             self._engine_cache = engine
         return engine
+
+    def __getstate__(self):
+        # The engine (raw pointers) and the lock are rebuilt, not pickled.
+        state = self.__dict__.copy()
+        for key in ("_engine_cache", "_train_lock", "_trainer"):
+            del state[key]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._engine_cache = None
+        self._train_lock = threading.Lock()
+        self._trainer = None
 
     def _check_parameters(self, weights, biases, name):
         """Refuse parameter lists the engine cannot use in place."""
@@ -397,8 +422,18 @@ class Network:
         """Mean cost of outputs A against targets Y, both (m, n_L)."""
         return cost_sum(self._cost, A, Y) / A.shape[0]
 
-    def _train(self, X, y, epochs, batch_size, learning_rate, validation_data, shuffle,
-               seed, sample_weight, opts, append):
+    def _train(self, *args, **kwargs):
+        if not self._train_lock.acquire(blocking=False):
+            raise RuntimeError("this network is already being trained in another thread")
+        try:
+            self._trainer = threading.get_ident()
+            return self._train_locked(*args, **kwargs)
+        finally:
+            self._trainer = None
+            self._train_lock.release()
+
+    def _train_locked(self, X, y, epochs, batch_size, learning_rate, validation_data,
+                      shuffle, seed, sample_weight, opts, append):
         X, Y = self._check_data(X, y)
         n = X.shape[0]
         classify = _is_classification(y, Y)

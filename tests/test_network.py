@@ -384,3 +384,42 @@ def test_ctrl_c_interrupts_a_long_fit_between_steps():
         timer.cancel()
     assert time.perf_counter() - start < 30  # 10,000 epochs would take hours
     assert all(np.isfinite(p).all() for p in net.weights + net.biases)
+
+
+def test_pickle_round_trip_is_exact_and_keeps_training_identically():
+    import pickle
+    net = small_net(dtype="float32")
+    X, y = data(30)
+    net.fit(X, y, epochs=2, batch_size=4, learning_rate=0.5, momentum=0.5)
+    twin = pickle.loads(pickle.dumps(net))
+    for a, b in zip(twin.weights + twin.biases, net.weights + net.biases):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    # The random stream and optimiser state came along: training continues alike.
+    for n in (net, twin):
+        n.fit(X, y, epochs=2, batch_size=4, learning_rate=0.5, momentum=0.5)
+    for a, b in zip(twin.weights + twin.biases, net.weights + net.biases):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_use_from_another_thread_during_fit_is_refused():
+    import threading
+    net = small_net()
+    X, y = data(200)
+    errors = []
+
+    def probe(network, epoch, history):
+        def use():
+            for call in (lambda: network.feedforward(X),
+                         lambda: network.fit(X, y, epochs=1, batch_size=2, learning_rate=1.0)):
+                try:
+                    call()
+                except RuntimeError as exc:
+                    errors.append(str(exc))
+        thread = threading.Thread(target=use)
+        thread.start()
+        thread.join()
+
+    net.fit(X, y, epochs=1, batch_size=2, learning_rate=1.0, callback=probe)
+    assert len(errors) == 2 and all("being trained in another thread" in e for e in errors)
+    net.feedforward(X)  # and usable again afterwards
