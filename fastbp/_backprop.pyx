@@ -41,14 +41,7 @@ cdef enum:
     STACK_ELEMENTS = 2048
 
 
-cdef struct Layers:
-    int L               # number of weight layers
-    int* n              # n[l] = n_l, l = 0..L
-    void** w            # w[l] -> w^l, (n_l, n_{l-1}) row-major, l = 1..L (w[0] unused)
-    void** b            # b[l] -> b^l, (n_l,)
-    Activation hidden   # σ for layers 1..L-1
-    Activation output   # σ for layer L
-    Cost cost
+# ``Layers`` and ``Engine``'s fields are declared in _backprop.pxd, for cimport.
 
 
 cdef inline Activation _activation(const Layers* net, int l) noexcept nogil:
@@ -302,10 +295,12 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
     return 0
 
 
-cdef int _feedforward(const Layers* net, int m, floating* X, floating* out) noexcept nogil:
-    """out = a^L for the m rows of X; returns 0, or -1 when out of memory.
+cdef int feedforward_rows(const Layers* net, int m, const floating* X,
+                          floating* out) noexcept nogil:
+    """out = a^L for the m rows of X (m, n_0); out is (m, n_L). Returns 0, or -1 when
+    out of memory. Safe to call from many threads at once on one network.
 
-    X is only read. Hidden activations of a few examples live on the stack, so
+    Part of the C-level API (see _backprop.pxd). X is only read. Hidden activations of a few examples live on the stack, so
     single-example inference does not touch the allocator.
     """
     cdef floating* A[MAX_STACK_LAYERS + 1]
@@ -329,7 +324,7 @@ cdef int _feedforward(const Layers* net, int m, floating* X, floating* out) noex
         for l in range(1, L):
             ptrs[l] = (block if block != NULL else stack_block) + offset
             offset += <Py_ssize_t>m * net.n[l]
-        ptrs[0] = X
+        ptrs[0] = <floating*>X    # only read
         ptrs[L] = out
         forward(net, m, ptrs, ptrs, <floating**>NULL, 0, NULL)
     free(block)
@@ -360,8 +355,6 @@ cdef class Engine:
     cost : str
         Cost name.
     """
-    cdef Layers net
-    cdef readonly tuple weights, biases
 
     def __cinit__(self, weights, biases, str hidden, str output, str cost):
         cdef int l, L = len(weights)
@@ -406,11 +399,11 @@ cdef class Engine:
             return
         if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
             with nogil:
-                status = _feedforward(&self.net, m, <float*>cnp.PyArray_DATA(X),
+                status = feedforward_rows(&self.net, m, <float*>cnp.PyArray_DATA(X),
                                       <float*>cnp.PyArray_DATA(out))
         else:
             with nogil:
-                status = _feedforward(&self.net, m, <double*>cnp.PyArray_DATA(X),
+                status = feedforward_rows(&self.net, m, <double*>cnp.PyArray_DATA(X),
                                       <double*>cnp.PyArray_DATA(out))
         if status != 0:
             raise MemoryError()

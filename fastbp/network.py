@@ -314,6 +314,14 @@ class Network:
         return self._train(X, y, 1, batch_size, learning_rate, None, shuffle, seed,
                            sample_weight, options, append=True)
 
+    def compiled(self):
+        """Return the compiled engine over the current parameters, for Cython code.
+
+        ``fastbp._backprop.Engine`` exposes the C-level API declared in
+        ``fastbp/_backprop.pxd`` (``feedforward_rows``, callable without the GIL).
+        """
+        return self._engine()
+
     # -- persistence --------------------------------------------------------------
 
     def save(self, path):

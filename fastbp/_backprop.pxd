@@ -1,0 +1,32 @@
+# The C-level API of fastbp's engine, for other Cython code:
+#
+#     from fastbp._backprop cimport Engine, feedforward_rows
+#     cdef Engine engine = net.compiled()      # net: a fastbp.Network
+#     with nogil:
+#         status = feedforward_rows(&engine.net, m, &X[0, 0], &out[0, 0])
+#
+# X is (m, n_0) and out (m, n_L), C-contiguous, of the network's dtype (float or double).
+# Keep a reference to the engine while calling: it keeps the parameter arrays alive.
+from cython cimport floating
+
+from ._activations cimport Activation
+from ._costs cimport Cost
+
+
+cdef struct Layers:
+    int L               # number of weight layers
+    int* n              # n[l] = n_l, l = 0..L
+    void** w            # w[l] -> w^l, (n_l, n_{l-1}) row-major, l = 1..L (w[0] unused)
+    void** b            # b[l] -> b^l, (n_l,)
+    Activation hidden   # σ for layers 1..L-1
+    Activation output   # σ for layer L
+    Cost cost
+
+
+cdef class Engine:
+    cdef Layers net
+    cdef readonly tuple weights, biases
+
+
+cdef int feedforward_rows(const Layers* net, int m, const floating* X,
+                          floating* out) noexcept nogil
