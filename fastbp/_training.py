@@ -65,14 +65,12 @@ class Monitor:
     def __init__(self, net, X, Y, classify, l2, n_train):
         self.net, self.X, self.Y, self.classify = net, X, Y, classify
         self.labels = Y.argmax(axis=1) if classify else None
-        self.l2_scale = 0.5 * l2 / n_train
+        self.l2, self.n_train = l2, n_train
 
     def __call__(self):
         """Return (cost, accuracy or None)."""
         A = self.net._forward_checked(self.X)
-        cost = self.net._mean_cost(A, self.Y)
-        if self.l2_scale:
-            cost += self.l2_scale * sum(float(np.vdot(w, w)) for w in self.net.weights)
+        cost = self.net._mean_cost(A, self.Y) + self.net._l2_term(self.l2, self.n_train)
         accuracy = float(np.mean(A.argmax(axis=1) == self.labels)) if self.classify else None
         return cost, accuracy
 

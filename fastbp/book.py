@@ -499,11 +499,7 @@ class Network2(Network):
             json.dump(data, f)
 
     def _total_cost(self, data, lmbda):
-        cost = float(self._net.total_cost(data.X, data.Y))
-        if lmbda:
-            cost += 0.5 * (lmbda / data.n) * sum(float(np.vdot(w, w))
-                                                 for w in self._net.weights)
-        return cost
+        return float(self._net.total_cost(data.X, data.Y, l2=lmbda))
 
 
 def load(filename):

@@ -1,31 +1,62 @@
-"""The ``fastbp`` command line: ``fastbp train`` trains a network and reports accuracy.
+"""The ``fastbp`` command line.
 
-With no data option it trains on the UCI 8x8 digits that ship with the package (a few
-seconds); ``--mnist DIR`` trains the book's [784, 30, 10] network on MNIST.
+``fastbp train`` trains a network and reports per-epoch progress and the final test
+accuracy; ``fastbp predict MODEL DATA`` applies a saved network; ``fastbp bench`` runs the
+benchmark suite of a source checkout. ``fastbp COMMAND --help`` documents each.
+
+Exit status: 0 on success; 2 for bad arguments or unusable input (a missing or malformed
+file, a learning rate that makes training diverge), with a one-line ``fastbp: error:``
+message and never a traceback; 1 when the command cannot run here (no benchmark suite
+installed, a download that failed); 130 when interrupted.
 """
 import argparse
+import math
+import os
+import subprocess
 import sys
 import time
+import zipfile
+from pathlib import Path
 
 import numpy as np
 
 from . import __version__, datasets
+from . import _training
+from . import _validation as check
 from ._activations import ACTIVATIONS, OUTPUT_ONLY
 from ._costs import COSTS
-from .network import INITS, Network
+from ._progress import NoBar, ProgressBar
+from .network import INITS, Network, load
 
-# The digits set has no standard split: a fixed shuffle gives 1,197 training,
-# 300 validation and 300 test images, the same on every run.
-_DIGITS_SPLIT = (1197, 300)
+# The digits set has no standard split: a fixed shuffle (``_split``) gives 1,197
+# training, 300 validation and 300 test images, the same on every run.
+
+# An epoch is trained in chunks (so that a progress bar can advance within it) when
+# examples x weights reaches this: about a second on one core in float64 with
+# mini-batches of 10 ([784, 30, 10] on the 50,000 MNIST images is 1.2e9, a quarter of a
+# second). It depends on the sizes only, never on the terminal or the clock, so a run
+# gives the same network whether its output goes to a terminal or to a file. Chunking
+# costs a few per cent (one extra gather of the rows, per-call checks).
+_CHUNK_WORK = 4e9
+_CHUNKS_PER_EPOCH = 50
+
+# Thread-count variables of the BLAS libraries NumPy and SciPy may be built with. They
+# are read when the library loads, and the library loads as soon as fastbp is imported.
+_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                     "BLIS_NUM_THREADS")
+
+_PLOT_HINT = 'pip install "fastbp[plot]"'
 
 
-def _digits_split(dtype):
-    X, y = datasets.load_digits(dtype=dtype)
-    order = np.random.default_rng(0).permutation(len(y))
-    n_train, n_val = _DIGITS_SPLIT
-    parts = np.split(order, [n_train, n_train + n_val])
-    return tuple((X[rows], y[rows]) for rows in parts)
+class UsageError(Exception):
+    """A bad argument or unusable input: exit status 2."""
 
+
+class CannotRun(Exception):
+    """The command cannot run in this installation: exit status 1."""
+
+
+# -- argument types ---------------------------------------------------------------
 
 def _widths(text):
     try:
@@ -47,75 +78,633 @@ def _positive_int(text):
     return value
 
 
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def _fraction(text):
+    value = _non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+# -- the parser -------------------------------------------------------------------
+
+_TRAIN_EPILOG = """\
+data:
+  Without --mnist or --data, trains on the UCI 8x8 digits shipped with fastbp.
+  --data FILE.npz   arrays X (n, n_features) and y (n,) of integer class labels
+                    0..K-1; optionally X_val/y_val and X_test/y_test.
+  --data FILE.csv   one example per row, comma-separated numbers, the integer class
+                    label in the last column; a first line that is not numeric is
+                    taken as a header and skipped (.csv.gz is read too).
+  Features are used as given: scale them to about [0, 1] as for the digits and MNIST.
+  A missing validation or test set is split off the training rows by a fixed shuffle
+  (seed 0, whatever --seed is): one sixth of the rows each, as for the digits.
+
+training:
+  --l2 is the book's lambda, with n the number of training examples: the cost gains
+  (lambda/2n) sum w^2 and each step decays w by (1 - eta lambda/n).
+  The run trains exactly what fastbp.Network(SIZES, ..., init=INIT, seed=SEED)
+  .fit(X, y, EPOCHS, BATCH_SIZE, LEARNING_RATE, l2=..., ...) trains, one compiled call
+  per epoch.
+  Epochs of at least 4e9 examples x weights (about a second or more) are trained in
+  50 chunks of whole mini-batches instead, so that a progress bar can advance within
+  them on a terminal. The chunking depends on the sizes only, not on the terminal, and
+  keeps the shuffled order, the mini-batches, the L2 decay (up to the last bit of
+  1 - eta lambda/n) and the momentum and Adam state of an unchunked epoch; only
+  --dropout draws its masks per chunk, so they differ from an unchunked run's.
+
+threads:
+  --threads N limits the BLAS library to N threads: through threadpoolctl when it is
+  installed, otherwise by running the command again in a child process with
+  OPENBLAS_NUM_THREADS=N (and OMP_, MKL_, BLIS_NUM_THREADS), since the BLAS library
+  reads those only when it loads, and it loads as soon as fastbp is imported.
+
+output:
+  One line per epoch (training cost, validation accuracy, time), a progress bar within
+  long epochs when standard output is a terminal, then the test accuracy. With --plot,
+  the training cost and accuracy are measured over the whole training set after each
+  epoch, like the validation ones, and the line shows the training accuracy too.
+"""
+
+_PREDICT_EPILOG = """\
+DATA is a .npy array, a .npz file (its array X, or its only array) or a .csv file of
+comma-separated numbers (a first line that is not numeric is skipped as a header). Rows
+are examples; a .csv or .npz row with one column more than the network has inputs is
+taken to end with a label, which is ignored, so a file made for `fastbp train --data`
+works as it is. Features are cast to the network's dtype.
+Prints one predicted class (argmax of the output) per line, or with --proba the output
+activations a^L as comma-separated rows, written with enough digits to round-trip.
+"""
+
+_BENCH_EPILOG = """\
+The benchmark suite (fastbp against NumPy, the book's loop, PyTorch, scikit-learn and JAX)
+lives in the benchmarks/ folder of the source repository and is not part of the installed
+package. In a source checkout (an in-place build or `pip install -e .`), `fastbp bench
+ARGS...` runs `python benchmarks/run.py ARGS...`, for example `fastbp bench --quick`;
+`fastbp bench -- --help` shows its options. Elsewhere it says so and exits with status 1.
+Extras for the peers: pip install -e ".[bench]".
+"""
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="fastbp", description="Feed-forward networks trained by backpropagation.")
+        prog="fastbp", description="Feed-forward networks trained by backpropagation.",
+        epilog="Run `fastbp COMMAND --help` for the options of each command.")
     parser.add_argument("--version", action="version", version=f"fastbp {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser(
         "train", help="train a network and report per-epoch accuracy",
-        description="Train a network by mini-batch SGD and report per-epoch validation "
-                    "accuracy and the final test accuracy. Without --mnist it uses the "
-                    "8x8 digits shipped with fastbp.")
-    train.add_argument("--mnist", metavar="DIR",
-                       help="directory with the four MNIST IDX files (gzipped or not)")
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_TRAIN_EPILOG,
+        description="Train a network by mini-batch gradient descent and report per-epoch\n"
+                    "validation accuracy and the final test accuracy. Without --mnist or\n"
+                    "--data it uses the 8x8 digits shipped with fastbp.")
+    source = train.add_mutually_exclusive_group()
+    source.add_argument("--mnist", metavar="DIR", nargs="?", const="",
+                        help="MNIST from the four IDX files in DIR (gzipped or not); "
+                             "without DIR, from the download cache (~/.cache/fastbp or "
+                             "$FASTBP_DATA)")
+    source.add_argument("--data", metavar="FILE",
+                        help="a .npz or .csv file of features and labels (see below)")
+    train.add_argument("--download", action="store_true",
+                       help="with --mnist: fetch missing MNIST files (SHA-256 checked)")
     train.add_argument("--hidden", type=_widths, default=[30], metavar="N[,N...]",
-                       help="hidden layer widths (default: 30)")
+                       help="hidden layer widths (default: 30); the input and output "
+                            "widths come from the data")
     train.add_argument("--activation", default="sigmoid",
-                       choices=sorted(set(ACTIVATIONS) - OUTPUT_ONLY))
+                       choices=sorted(set(ACTIVATIONS) - OUTPUT_ONLY),
+                       help="hidden activation (default: sigmoid)")
     train.add_argument("--output-activation", default=None, choices=sorted(ACTIVATIONS),
                        help="default: the hidden activation (softmax for log_likelihood)")
-    train.add_argument("--cost", default="quadratic", choices=sorted(COSTS))
-    train.add_argument("--init", default="normal", choices=INITS)
+    train.add_argument("--cost", default="quadratic", choices=sorted(COSTS),
+                       help="default: quadratic")
+    train.add_argument("--init", default="normal", choices=INITS, help="default: normal")
     train.add_argument("--epochs", type=_positive_int, default=None,
-                       help="default: 30 on the digits, 3 on MNIST")
-    train.add_argument("--batch-size", type=_positive_int, default=10)
-    train.add_argument("--learning-rate", type=float, default=3.0)
+                       help="default: 30, or 3 with --mnist")
+    train.add_argument("--batch-size", type=_positive_int, default=10,
+                       help="mini-batch size m (default: 10)")
+    train.add_argument("--learning-rate", type=float, default=3.0,
+                       help="eta (default: 3.0)")
+    train.add_argument("--l2", type=_non_negative_float, default=0.0, metavar="LAMBDA",
+                       help="L2 regularisation lambda (default: 0)")
+    train.add_argument("--optimizer", default="sgd", choices=_training.OPTIMIZERS,
+                       help="default: sgd")
+    train.add_argument("--momentum", type=_fraction, default=0.0, metavar="MU",
+                       help="momentum for sgd, in [0, 1) (default: 0)")
+    train.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
+    train.add_argument("--dropout", type=_fraction, default=0.0, metavar="P",
+                       help="dropout probability of hidden neurons (default: 0)")
     train.add_argument("--dtype", default="float64", choices=["float64", "float32"])
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_non_negative_int, default=0,
+                       help="seeds initialisation, shuffling and dropout (default: 0)")
+    train.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                       help="BLAS threads (default: the library's own choice)")
     train.add_argument("--save", metavar="PATH", help="write the trained network here (.npz)")
+    train.add_argument("--plot", metavar="PATH",
+                       help="write a PNG of the learning curves (needs matplotlib: "
+                            f"{_PLOT_HINT})")
+    train.add_argument("--quiet", "-q", action="store_true",
+                       help="print only the test accuracy")
+
+    predict = commands.add_parser(
+        "predict", help="predict classes with a saved network",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_PREDICT_EPILOG,
+        description="Apply a network saved by `fastbp train --save` (or Network.save) to\n"
+                    "the examples in DATA.")
+    predict.add_argument("model", metavar="MODEL", help="a saved network (.npz)")
+    predict.add_argument("data", metavar="DATA", help="features: .npy, .npz or .csv")
+    predict.add_argument("--proba", action="store_true",
+                         help="print the output activations instead of classes")
+    predict.add_argument("--output", "-o", metavar="FILE",
+                         help="write to FILE instead of standard output")
+    predict.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                         help="BLAS threads (see `fastbp train --help`)")
+
+    commands.add_parser(
+        "bench", help="run the benchmark suite (source checkout only)",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_BENCH_EPILOG,
+        usage="fastbp bench [ARGS...]",
+        description="Run the benchmark suite, benchmarks/run.py, with ARGS.")
     return parser
 
 
-def train(args):
-    if args.mnist is not None:
-        name = "MNIST"
-        (X, y), validation, test = datasets.load_mnist(args.mnist, dtype=args.dtype)
-        epochs = 3 if args.epochs is None else args.epochs
+# -- data -------------------------------------------------------------------------
+
+def _digits_split(dtype):
+    X, y = datasets.load_digits(dtype=dtype)
+    return _split(X, y, validation=True, test=True)
+
+
+def _split(X, y, validation, test):
+    """Split off a validation and/or a test set: a fixed shuffle, one sixth of rows each.
+
+    Returns (train, validation or None, test or None), each an (X, y) pair, training
+    rows first in the shuffled order (for the digits: 1,197 / 300 / 300).
+    """
+    n = len(y)
+    held = max(1, int(n / 6 + 0.5))
+    n_train = n - held * (validation + test)
+    if n_train < 1:
+        raise UsageError(f"{n} examples are too few to split off validation and test "
+                         f"sets; give more, or X_val/y_val and X_test/y_test")
+    order = np.random.default_rng(0).permutation(n)
+    bounds = [n_train, n_train + held * validation]
+    rows = np.split(order, bounds)
+    parts = [(X[r], y[r]) for r in rows]
+    return parts[0], parts[1] if validation else None, parts[2] if test else None
+
+
+def _is_header(line):
+    try:
+        [float(field) for field in line.split(",")]
+    except ValueError:
+        return True
+    return False
+
+
+def _read_csv(path):
+    import gzip
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    with opener(path, "rt") as f:
+        first = f.readline()
+    if not first.strip():
+        raise UsageError(f"{path}: empty file")
+    try:
+        table = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64,
+                           skiprows=1 if _is_header(first) else 0)
+    except ValueError as exc:
+        raise UsageError(f"{path}: not a table of comma-separated numbers ({exc})")
+    if table.size == 0:
+        raise UsageError(f"{path}: no rows of data")
+    return table
+
+
+def _labels(values, where):
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise UsageError(f"{where}: labels must be one-dimensional, got shape {values.shape}")
+    if values.dtype.kind == "f":
+        if not (np.isfinite(values).all() and (values == np.round(values)).all()):
+            raise UsageError(f"{where}: labels must be integers (class indices 0..K-1)")
+    elif values.dtype.kind not in "iub":
+        raise UsageError(f"{where}: labels must be integers, got dtype {values.dtype}")
+    if len(values) and values.min() < 0:
+        raise UsageError(f"{where}: labels must be class indices >= 0, got {values.min():g}")
+    return values.astype(np.int64)
+
+
+def _features(values, where, dtype):
+    values = np.asarray(values)
+    if values.ndim != 2 or values.shape[1] < 1 or values.shape[0] < 1:
+        raise UsageError(f"{where}: features must be a non-empty 2-D array, got shape "
+                         f"{values.shape}")
+    if values.dtype.kind not in "fiub":
+        raise UsageError(f"{where}: features must be numbers, got dtype {values.dtype}")
+    values = np.ascontiguousarray(values, dtype=dtype)
+    if not np.isfinite(values).all():
+        raise UsageError(f"{where}: features contain NaN or infinite values")
+    return values
+
+
+def _load_npz(path):
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise UsageError(f"{path}: no such file")
+        raise UsageError(f"{path}: not a readable .npz file ({exc})")
+
+
+def _load_data_file(path, dtype):
+    """Train, validation and test sets from a .npz or .csv file (see --help)."""
+    if not os.path.isfile(path):
+        raise UsageError(f"--data {path}: no such file")
+    lower = path.lower()
+    given = {}
+    if lower.endswith(".npz"):
+        arrays = _load_npz(path)
+        if "X" not in arrays or "y" not in arrays:
+            raise UsageError(f"--data {path}: needs arrays X and y, found "
+                             f"{', '.join(sorted(arrays)) or 'none'}")
+        for suffix in ("", "_val", "_test"):
+            xk, yk = "X" + suffix, "y" + suffix
+            if (xk in arrays) != (yk in arrays):
+                raise UsageError(f"--data {path}: has {xk if xk in arrays else yk} "
+                                 f"without {yk if xk in arrays else xk}")
+            if xk in arrays:
+                X = _features(arrays[xk], f"{path}: {xk}", dtype)
+                y = _labels(arrays[yk], f"{path}: {yk}")
+                if len(X) != len(y):
+                    raise UsageError(f"{path}: {xk} has {len(X)} rows but {yk} has "
+                                     f"{len(y)} labels")
+                given[suffix] = (X, y)
+    elif lower.endswith((".csv", ".csv.gz")):
+        table = _read_csv(path)
+        if table.shape[1] < 2:
+            raise UsageError(f"--data {path}: needs at least two columns (features, "
+                             f"then the label)")
+        given[""] = (_features(table[:, :-1], path, dtype),
+                     _labels(table[:, -1], f"{path}: last column"))
     else:
-        name = "UCI digits (8x8)"
-        (X, y), validation, test = _digits_split(args.dtype)
-        epochs = 30 if args.epochs is None else args.epochs
+        raise UsageError(f"--data {path}: expected a .npz or .csv file")
+    widths = {X.shape[1] for X, _ in given.values()}
+    if len(widths) > 1:
+        raise UsageError(f"--data {path}: the sets have different numbers of features "
+                         f"{sorted(widths)}")
+    train, validation, test = _split(*given[""], validation="_val" not in given,
+                                     test="_test" not in given)
+    return train, given.get("_val", validation), given.get("_test", test)
+
+
+def _load_training_data(args):
+    """(name, train, validation, test, default epochs) for ``fastbp train``."""
+    if args.mnist is not None:
+        try:
+            train, validation, test = datasets.load_mnist(
+                args.mnist or None, download=args.download, dtype=args.dtype)
+        except FileNotFoundError as exc:
+            raise UsageError(f"--mnist: {exc}")
+        return "MNIST", train, validation, test, 3
+    if args.data is not None:
+        train, validation, test = _load_data_file(args.data, args.dtype)
+        return os.path.basename(args.data), train, validation, test, 30
+    return ("UCI digits (8x8)", *_digits_split(args.dtype), 30)
+
+
+def _read_features(path, n_inputs, dtype):
+    """Rows of features for ``fastbp predict`` (see its --help)."""
+    if not os.path.isfile(path):
+        raise UsageError(f"{path}: no such file")
+    lower = path.lower()
+    if lower.endswith(".npy"):
+        try:
+            X = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise UsageError(f"{path}: not a readable .npy file ({exc})")
+        if X.ndim == 1:
+            X = X[None, :]
+    elif lower.endswith(".npz"):
+        arrays = _load_npz(path)
+        if "X" in arrays:
+            X = arrays["X"]
+        elif len(arrays) == 1:
+            X = next(iter(arrays.values()))
+        else:
+            raise UsageError(f"{path}: no array X among {', '.join(sorted(arrays)) or 'none'}")
+    elif lower.endswith((".csv", ".csv.gz")):
+        X = _read_csv(path)
+    else:
+        raise UsageError(f"{path}: expected a .npy, .npz or .csv file")
+    if X.ndim == 2 and X.shape[1] == n_inputs + 1 and not lower.endswith(".npy"):
+        X = X[:, :-1]  # a trailing label column, as `fastbp train --data` reads
+    if X.ndim != 2 or X.shape[1] != n_inputs:
+        raise UsageError(f"{path}: the network takes {n_inputs} features per row, the file "
+                         f"has shape {X.shape}")
+    return _features(X, path, dtype)
+
+
+# -- training ---------------------------------------------------------------------
+
+def _check_writable(path, option):
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UsageError(f"{option} {path}: directory {directory} does not exist")
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path}: is a directory")
+
+
+def _check_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UsageError(f"--plot needs matplotlib: {_PLOT_HINT}")
+
+
+def _chunk_size(sizes, n, batch_size):
+    """Examples per fit call within an epoch: n, or whole mini-batches for long epochs."""
+    work = n * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    batch_size = min(batch_size, n)
+    if work < _CHUNK_WORK:
+        return n
+    batches = math.ceil(n / batch_size)
+    return min(n, math.ceil(batches / _CHUNKS_PER_EPOCH) * batch_size)
+
+
+def _train_epoch(net, X, y, options, bar):
+    """Train one epoch; return the training cost as ``fit`` reports it.
+
+    One ``fit`` call, or for long epochs (``_chunk_size``) consecutive ``fit`` calls over
+    chunks of whole mini-batches of the permutation that ``fit`` itself would draw, each
+    with l2 scaled so that the decay factor 1 - ηλ/n is that of the whole epoch.
+    """
+    n = len(y)
+    chunk = _chunk_size(net.sizes, n, options["batch_size"])
+    if chunk >= n:
+        return net.fit(X, y, epochs=1, **options)["train_cost"][0]
+    # What fit(shuffle=True) draws from the network's stream (seeded by Network(seed=)):
+    # an unchunked epoch would visit the examples in this order.
+    order = net._rng.permutation(n)
+    l2, total = options["l2"], 0.0
+    for start in range(0, n, chunk):
+        rows = order[start:start + chunk]
+        history = net.fit(X[rows], y[rows], epochs=1, shuffle=False,
+                          **dict(options, l2=l2 * len(rows) / n))
+        # Each chunk's cost includes the L2 term (λ/2n) Σ w² at its end; the epoch's
+        # includes it once, at the end of the epoch.
+        total += len(rows) * (history["train_cost"][0] - net._l2_term(l2, n))
+        bar.update(start + len(rows))
+    return total / n + net._l2_term(l2, n)
+
+
+def _measure(net, X, y, l2, n_train):
+    """(cost with fit's L2 term, accuracy) of ``net`` on (X, y), as fit's monitors do."""
+    return net.total_cost(X, y) + net._l2_term(l2, n_train), net.evaluate(X, y)
+
+
+def _plot(history, path, title, cost_name):
+    """Write a PNG with two panels, cost and accuracy per epoch; return the Figure."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4))
+    ax_cost, ax_accuracy = fig.subplots(1, 2)
+    epochs = np.arange(1, len(history["train_cost"]) + 1)
+    ax_cost.plot(epochs, history["train_cost"], marker=".", label="training")
+    ax_cost.plot(epochs, history["val_cost"], marker=".", label="validation")
+    ax_cost.set(xlabel="epoch", ylabel=f"cost ({cost_name})", title="Cost")
+    ax_accuracy.plot(epochs, 100 * np.asarray(history["train_accuracy"]), marker=".",
+                     label="training")
+    ax_accuracy.plot(epochs, 100 * np.asarray(history["val_accuracy"]), marker=".",
+                     label="validation")
+    ax_accuracy.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
+    for ax in (ax_cost, ax_accuracy):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=100)
+    return fig
+
+
+def train(args):
+    """``fastbp train``: returns the trained network (its ``history`` is the run's)."""
+    if args.download and args.mnist is None:
+        raise UsageError("--download needs --mnist")
+    # Check everything that does not need the data before loading it.
+    check.check_positive_float(args.learning_rate, "learning_rate")
+    options = dict(batch_size=args.batch_size, learning_rate=args.learning_rate,
+                   l2=args.l2, optimizer=args.optimizer, momentum=args.momentum,
+                   nesterov=args.nesterov, dropout=args.dropout)
+    _training.check_options(**{k: v for k, v in options.items()
+                               if k not in ("batch_size", "learning_rate")})
+    Network([1, *args.hidden, 2], activation=args.activation,
+            output_activation=args.output_activation, cost=args.cost, init=args.init,
+            dtype=args.dtype)
+    for path, option in ((args.save, "--save"), (args.plot, "--plot")):
+        if path:
+            _check_writable(path, option)
+    if args.plot:
+        _check_matplotlib()
+
+    name, (X, y), validation, test, epochs = _load_training_data(args)
+    epochs = epochs if args.epochs is None else args.epochs
     n_classes = int(max(y.max(), validation[1].max(), test[1].max())) + 1
     net = Network([X.shape[1], *args.hidden, n_classes], activation=args.activation,
                   output_activation=args.output_activation, cost=args.cost,
                   init=args.init, dtype=args.dtype, seed=args.seed)
-    print(f"{name}: {len(y)} training, {len(validation[1])} validation, "
-          f"{len(test[1])} test examples; network {net.sizes}, {args.dtype}")
+    say = (lambda *a, **k: None) if args.quiet else print
+    threads = "" if args.threads is None else \
+        f", {args.threads} BLAS thread{'s' * (args.threads > 1)}"
+    say(f"{name}: {len(y)} training, {len(validation[1])} validation, "
+        f"{len(test[1])} test examples; network {net.sizes}, {args.dtype}{threads}",
+        flush=True)
+    show_bar = not args.quiet and _is_terminal(sys.stdout)
+    history = {key: [] for key in ["train_cost", "val_cost", "val_accuracy"]
+               + (["train_accuracy"] if args.plot else [])}
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
-        history = net.fit(X, y, epochs=1, batch_size=args.batch_size,
-                          learning_rate=args.learning_rate, validation_data=validation)
+        bar = ProgressBar(len(y), sys.stdout, prefix=f"epoch {epoch:3d}/{epochs}") \
+            if show_bar else NoBar()
+        try:
+            cost = _train_epoch(net, X, y, options, bar)
+        finally:
+            bar.close()
         seconds = time.perf_counter() - start
-        print(f"epoch {epoch:3d}/{epochs}  cost {history['train_cost'][0]:.4f}  "
-              f"validation accuracy {100 * history['val_accuracy'][0]:6.2f}%  "
-              f"({seconds:.2f} s)", flush=True)
-    print(f"test accuracy {100 * net.evaluate(*test):.2f}%")
+        if args.plot:
+            cost, train_accuracy = _measure(net, X, y, args.l2, len(y))
+            history["train_accuracy"].append(train_accuracy)
+        val_cost, val_accuracy = _measure(net, *validation, args.l2, len(y))
+        history["train_cost"].append(cost)
+        history["val_cost"].append(val_cost)
+        history["val_accuracy"].append(val_accuracy)
+        say(f"epoch {epoch:3d}/{epochs}  cost {cost:.4f}  "
+            + (f"training accuracy {100 * train_accuracy:6.2f}%  " if args.plot else "")
+            + f"validation accuracy {100 * val_accuracy:6.2f}%  ({seconds:.2f} s)",
+            flush=True)
+    net.history = history
+    print(f"test accuracy {100 * net.evaluate(*test):.2f}%", flush=True)
     if args.save:
         net.save(args.save)
-        print(f"saved to {args.save}")
+        say(f"saved to {args.save}")
+    if args.plot:
+        _plot(history, args.plot, f"{name}: network {net.sizes}", args.cost)
+        say(f"learning curves in {args.plot}")
     return net
 
 
-def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _is_terminal(stream):
     try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# -- predict ----------------------------------------------------------------------
+
+def predict(args):
+    """``fastbp predict``: classes (or outputs) of a saved network, one row per line."""
+    if args.output:
+        _check_writable(args.output, "--output")
+    try:
+        net = load(args.model)
+    except FileNotFoundError:
+        raise UsageError(f"{args.model}: no such file")
+    X = _read_features(args.data, net.sizes[0], net.dtype)
+    if args.proba:
+        rows = net.feedforward(X)
+        digits = 17 if net.dtype == np.float64 else 9
+        text = "".join(",".join(f"{v:.{digits}g}" for v in row) + "\n" for row in rows)
+    else:
+        text = "".join(f"{c}\n" for c in net.predict(X))
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+# -- bench ------------------------------------------------------------------------
+
+def _benchmark_script():
+    """benchmarks/run.py of the source checkout this fastbp runs from, or None."""
+    root = Path(__file__).resolve().parent.parent
+    script, project = root / "benchmarks" / "run.py", root / "pyproject.toml"
+    try:
+        if script.is_file() and 'name = "fastbp"' in project.read_text(encoding="utf-8"):
+            return script
+    except OSError:
+        pass
+    return None
+
+
+def bench(argv):
+    """``fastbp bench ARGS...``: run benchmarks/run.py ARGS...; return its exit status."""
+    script = _benchmark_script()
+    if script is None:
+        raise CannotRun("the benchmark suite ships with the source repository, not with "
+                        "the installed package: in a checkout of fastbp, run "
+                        "`python benchmarks/run.py` (or `fastbp bench` from an editable "
+                        "install)")
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    return subprocess.call([sys.executable, str(script), *argv])
+
+
+# -- threads and main -------------------------------------------------------------
+
+def _rerun_with_thread_variables(argv, threads):
+    """Run the command again in a child whose BLAS reads ``threads`` at load time.
+
+    Returns its exit status, or None when the variables are already in effect here.
+    """
+    if all(os.environ.get(name) == str(threads) for name in _THREAD_VARIABLES):
+        return None
+    env = dict(os.environ, **{name: str(threads) for name in _THREAD_VARIABLES})
+    # Not `python -m fastbp`: that would import whatever fastbp the current directory
+    # holds (an unbuilt source tree, say), not necessarily this one.
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+            "from fastbp.cli import main; sys.exit(main())")
+    return subprocess.call([sys.executable, "-c", code, package_parent, *argv], env=env)
+
+
+def _blas_limits(threads):
+    """A context manager limiting BLAS to ``threads`` threads, or None without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
+def _run(args):
+    if args.command == "train":
         train(args)
-    except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as exc:
-        parser.exit(2, f"fastbp: error: {exc}\n")
+    else:
+        predict(args)
     return 0
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    parser = build_parser()
+    try:
+        # Everything after `bench` goes to benchmarks/run.py, except a lone --help.
+        if argv[:1] == ["bench"] and argv[1:2] not in (["-h"], ["--help"]):
+            return bench(argv[1:])
+        args = parser.parse_args(argv)
+        if args.command == "bench":  # only `fastbp bench --help` gets here
+            return 0  # pragma: no cover - argparse exits on --help
+        if args.threads is None:
+            return _run(args)
+        limits = _blas_limits(args.threads)
+        if limits is None:
+            status = _rerun_with_thread_variables(argv, args.threads)
+            return _run(args) if status is None else status
+        with limits:
+            return _run(args)
+    except BrokenPipeError:  # pragma: no cover - `fastbp predict ... | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except UsageError as exc:
+        return _fail(2, exc)
+    except CannotRun as exc:
+        return _fail(1, exc)
+    except (ValueError, TypeError, FloatingPointError, FileNotFoundError,
+            IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        return _fail(2, exc)
+    except OSError as exc:  # a failed download, a full disk
+        return _fail(1, exc)
+    except KeyboardInterrupt:
+        return _fail(130, "interrupted")
+
+
+def _fail(status, exc):
+    message = " ".join(str(exc).split())
+    sys.stdout.flush()
+    sys.stderr.write(f"fastbp: error: {message}\n")
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover

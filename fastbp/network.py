@@ -149,8 +149,8 @@ class Network:
         -------
         ndarray of shape (m, n_L), or (n_L,) for a single example.
         """
-        if (type(X) is np.ndarray and X.dtype == self._dtype and X.flags.c_contiguous
-                and X.size and X.shape[-1] == self._sizes[0] and 1 <= X.ndim <= 2):
+        if (type(X) is np.ndarray and 1 <= X.ndim <= 2 and X.dtype == self._dtype
+                and X.flags.c_contiguous and X.size and X.shape[-1] == self._sizes[0]):
             # Already in the engine's layout: skip the conversions, keep the checks
             # that matter (latency of single-example inference is a design goal).
             single = X.ndim == 1
@@ -197,7 +197,7 @@ class Network:
         l2 = _training._non_negative(l2, "l2")
         cost = self._mean_cost(self._forward_checked(X), Y)
         if l2:
-            cost += 0.5 * l2 / X.shape[0] * sum(float(np.vdot(w, w)) for w in self._weights)
+            cost += self._l2_term(l2, X.shape[0])
         return cost
 
     def predict(self, X):
@@ -426,6 +426,13 @@ class Network:
         self._engine().feedforward(X, A)
         return A
 
+    def _l2_term(self, l2, n):
+        """The book's regularisation term (λ/2n) Σ_l ‖w^l‖², summed in float64."""
+        if not l2:
+            return 0.0
+        return 0.5 * l2 / n * sum(float(np.square(w, dtype=np.float64).sum())
+                                  for w in self._weights)
+
     def _mean_cost(self, A, Y):
         """Mean cost of outputs A against targets Y, both (m, n_L)."""
         return cost_sum(self._cost, A, Y) / A.shape[0]
@@ -451,6 +458,9 @@ class Network:
         epochs = check.check_int(epochs, "epochs")
         batch_size = min(check.check_int(batch_size, "batch_size"), n)
         eta0 = check.check_positive_float(learning_rate, "learning_rate")
+        with np.errstate(over="ignore"):
+            if not np.isfinite(self._dtype.type(eta0)):
+                raise ValueError(f"learning_rate={eta0} does not fit in {self._dtype}")
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
         rng = self._rng if seed is None else np.random.default_rng(
@@ -483,7 +493,6 @@ class Network:
         hyper = dict(optimizer=state["kind"], eta=eta0, decay=opts["l2"] / n,
                      mu=opts["momentum"], beta1=opts["beta_1"], beta2=opts["beta_2"],
                      epsilon=opts["epsilon"], dropout=opts["dropout"])
-        l2_term = 0.5 * opts["l2"] / n
         train_monitor = _training.Monitor(self, X, Y, classify, opts["l2"], n)
         val_monitor = None if X_val is None else _training.Monitor(
             self, X_val, Y_val, _is_classification(None, Y_val), opts["l2"], n)
@@ -511,14 +520,20 @@ class Network:
             dropout_seed = int(rng.integers(2**63)) if hyper["dropout"] else 0
             status, cost, state["step"] = engine.train_epoch(
                 X, Y, S, order, batch_size, hyper, state, state["step"], dropout_seed)
-            if status != 0:
-                if not all(np.isfinite(p).all() for p in self._weights + self._biases):
+            # A non-finite batch cost stops the epoch before its update; an update that
+            # overflows shows in the parameters. Either way, go back to the start of
+            # the epoch if the parameters themselves are no longer finite.
+            finite = all(all_finite(p) for p in self._weights + self._biases)
+            if status != 0 or not finite:
+                if not finite:
                     for p, saved in zip(self._weights + self._biases, before):
                         np.copyto(p, saved)
+                what = f"a mini-batch cost became {cost}" if status != 0 else \
+                    "an update overflowed the parameters"
                 raise FloatingPointError(
-                    f"training diverged in epoch {epoch}: a mini-batch cost became "
-                    f"{cost}; the learning rate ({hyper['eta']}) is probably too high. "
-                    f"The network keeps the last parameters with a finite cost.")
+                    f"training diverged in epoch {epoch}: {what}; the learning rate "
+                    f"({hyper['eta']}) is probably too high. The network keeps the last "
+                    f"parameters with a finite cost.")
             self._examples_seen += n
             history["learning_rate"].append(hyper["eta"])
             if opts.get("monitor_training"):
@@ -527,8 +542,7 @@ class Network:
                     history["train_accuracy"].append(accuracy)
                 history["train_cost"].append(cost)
             else:
-                history["train_cost"].append(
-                    cost + l2_term * sum(float(np.vdot(w, w)) for w in self._weights))
+                history["train_cost"].append(cost + self._l2_term(opts["l2"], n))
             if val_monitor is not None:
                 val_cost, val_accuracy = val_monitor()
                 history["val_cost"].append(val_cost)

@@ -1,4 +1,10 @@
-"""The ``fastbp`` command line, run as a user would run it."""
+"""The ``fastbp`` command line, run as a user would run it.
+
+Subprocesses run ``python -m fastbp`` from a temporary directory, importing the same
+fastbp as this test session; most option checks call ``cli.main`` in-process (fast).
+"""
+import gzip
+import io
 import os
 import subprocess
 import sys
@@ -9,13 +15,56 @@ import pytest
 import fastbp
 from fastbp import cli
 
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastbp.__file__)))
 
-def run(*args):
+
+def run(*args, cwd=None, env=None, timeout=300):
     """Run ``python -m fastbp`` in a subprocess, outside the repository."""
-    return subprocess.run([sys.executable, "-m", "fastbp", *args], capture_output=True,
-                          text=True, cwd=os.path.dirname(os.path.abspath(fastbp.__file__)) + "/..",
-                          timeout=300)
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT,
+                                                      env.get("PYTHONPATH")]))
+    cwd = cwd or os.path.realpath(os.path.join(PACKAGE_PARENT, os.pardir))
+    return subprocess.run([sys.executable, "-m", "fastbp", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=timeout)
 
+
+def main(capsys, *args):
+    """``cli.main`` in-process: (exit status, stdout, stderr)."""
+    try:
+        status = cli.main([str(a) for a in args])
+    except SystemExit as exc:  # argparse: --help, --version, usage errors
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def train_net(*args):
+    """The network ``fastbp train ARGS`` trains, in-process (output not checked)."""
+    return cli.train(cli.build_parser().parse_args(["train", *map(str, args)]))
+
+
+def parameters(net):
+    return net.weights + net.biases
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    """A small 3-class problem written as .npz (X, y only) and as .csv with a header."""
+    rng = np.random.default_rng(5)
+    centres = rng.uniform(0, 1, (3, 6))
+    y = rng.integers(0, 3, 240)
+    X = np.clip(centres[y] + 0.15 * rng.standard_normal((240, 6)), 0, 1)
+    npz, csv = tmp_path / "data.npz", tmp_path / "data.csv"
+    np.savez(npz, X=X, y=y)
+    with open(csv, "w") as f:
+        f.write(",".join([f"f{i}" for i in range(6)] + ["label"]) + "\n")
+        for row, label in zip(X, y):
+            f.write(",".join(repr(float(v)) for v in row) + f",{label}\n")
+    return X, y, npz, csv
+
+
+# -- train ------------------------------------------------------------------------
 
 def test_train_on_shipped_digits(tmp_path):
     result = run("train", "--epochs", "5", "--save", str(tmp_path / "net.npz"))
@@ -25,6 +74,7 @@ def test_train_on_shipped_digits(tmp_path):
     assert sum(line.startswith("epoch ") for line in lines) == 5
     accuracy = float(lines[-2].split()[-1].rstrip("%"))
     assert lines[-2].startswith("test accuracy") and accuracy > 80
+    assert "\r" not in result.stdout  # no progress bar into a pipe
     net = fastbp.load(tmp_path / "net.npz")
     assert net.sizes == [64, 30, 10]
 
@@ -37,9 +87,314 @@ def test_default_run_reaches_high_accuracy(capsys):
     assert net.evaluate(X, y) > 0.93
 
 
+def test_run_is_exactly_network_fit():
+    """The command line trains what the documented Network(...).fit call trains."""
+    net = train_net("--epochs", 3, "--l2", 0.5, "--momentum", 0.3, "--batch-size", 7,
+                    "--learning-rate", 0.5, "--cost", "cross_entropy", "--seed", 4,
+                    "--dropout", 0.1)
+    (X, y), _, _ = cli._digits_split("float64")
+    ref = fastbp.Network([64, 30, 10], cost="cross_entropy", init="normal", seed=4)
+    history = ref.fit(X, y, 3, 7, 0.5, l2=0.5, momentum=0.3, dropout=0.1)
+    for p, q in zip(parameters(net), parameters(ref)):
+        np.testing.assert_array_equal(p, q)
+    np.testing.assert_allclose(net.history["train_cost"], history["train_cost"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("option", [
+    ["--l2", "2"], ["--momentum", "0.5"], ["--momentum", "0.5", "--nesterov"],
+    ["--optimizer", "adam", "--learning-rate", "0.01"], ["--dropout", "0.2"],
+    ["--batch-size", "20"], ["--learning-rate", "1"], ["--seed", "1"], ["--init", "he"],
+    ["--activation", "tanh", "--learning-rate", "0.1"], ["--cost", "cross_entropy"],
+    ["--cost", "log_likelihood", "--learning-rate", "0.1"], ["--hidden", "20,15"],
+])
+def test_each_option_reaches_the_network(option):
+    base = train_net("--epochs", 2)
+    net = train_net("--epochs", 2, *option)
+    if net.sizes != base.sizes:
+        assert option[0] == "--hidden" and net.sizes == [64, 20, 15, 10]
+    else:
+        assert any(not np.array_equal(p, q) for p, q in zip(parameters(net),
+                                                             parameters(base)))
+    if "--cost" in option:
+        assert net.cost == option[1]
+
+
+def test_dtype_float32_saves_a_float32_model(tmp_path, capsys):
+    status, out, err = main(capsys, "train", "--epochs", 2, "--dtype", "float32",
+                            "--save", tmp_path / "net32.npz")
+    assert status == 0, err
+    assert "float32" in out.splitlines()[0]
+    net = fastbp.load(tmp_path / "net32.npz")
+    assert net.dtype == np.float32 and all(p.dtype == np.float32 for p in parameters(net))
+
+
+def test_quiet_prints_only_the_test_accuracy(capsys):
+    status, out, err = main(capsys, "train", "--epochs", 2, "--quiet")
+    assert status == 0 and err == ""
+    assert len(out.splitlines()) == 1 and out.startswith("test accuracy ")
+
+
+def test_npz_data_is_split_deterministically(dataset, capsys):
+    X, y, npz, _ = dataset
+    status, out, err = main(capsys, "train", "--data", npz, "--epochs", 3)
+    assert status == 0, err
+    assert out.splitlines()[0] == ("data.npz: 160 training, 40 validation, 40 test "
+                                   "examples; network [6, 30, 3], float64")
+    first = train_net("--data", npz, "--epochs", 3)
+    again = train_net("--data", npz, "--epochs", 3)
+    for p, q in zip(parameters(first), parameters(again)):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_npz_with_test_and_validation_sets(dataset, tmp_path, capsys):
+    X, y, _, _ = dataset
+    path = tmp_path / "sets.npz"
+    np.savez(path, X=X[:200], y=y[:200], X_test=X[200:], y_test=y[200:])
+    status, out, err = main(capsys, "train", "--data", path, "--epochs", 1)
+    assert status == 0, err
+    assert out.startswith("sets.npz: 167 training, 33 validation, 40 test")
+    np.savez(path, X=X[:150], y=y[:150], X_val=X[150:200], y_val=y[150:200],
+             X_test=X[200:], y_test=y[200:])
+    status, out, err = main(capsys, "train", "--data", path, "--epochs", 1)
+    assert status == 0, err
+    assert out.startswith("sets.npz: 150 training, 50 validation, 40 test")
+
+
+def test_csv_data_equals_npz_data(dataset, tmp_path):
+    X, y, npz, csv = dataset
+    from_npz = train_net("--data", npz, "--epochs", 3)
+    from_csv = train_net("--data", csv, "--epochs", 3)
+    assert from_csv.sizes == [6, 30, 3] and from_csv.evaluate(X, y) > 0.9
+    for p, q in zip(parameters(from_npz), parameters(from_csv)):
+        np.testing.assert_array_equal(p, q)
+    gz = tmp_path / "data.csv.gz"  # without the header, gzipped
+    with open(csv, "rb") as f, gzip.open(gz, "wb") as g:
+        g.writelines(f.readlines()[1:])
+    for p, q in zip(parameters(from_npz), parameters(train_net("--data", gz, "--epochs", 3))):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_mnist_download_is_passed_on(monkeypatch, capsys):
+    calls = []
+
+    def fake_load_mnist(path=None, download=False, dtype="float64"):
+        calls.append((path, download, dtype))
+        return cli._digits_split(dtype)
+
+    monkeypatch.setattr(cli.datasets, "load_mnist", fake_load_mnist)
+    status, out, err = main(capsys, "train", "--mnist", "--download", "--dtype", "float32")
+    assert status == 0, err
+    assert calls == [(None, True, "float32")]
+    assert out.startswith("MNIST: ") and out.count("\nepoch ") == 3  # MNIST's default
+    main(capsys, "train", "--mnist", "some/dir", "--epochs", 1)
+    assert calls[-1] == ("some/dir", False, "float64")
+
+
+# -- progress bar and chunked epochs ----------------------------------------------
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("option", [["--l2", "3", "--momentum", "0.4"],
+                                    ["--optimizer", "adam", "--learning-rate", "0.01",
+                                     "--l2", "1", "--batch-size", "16"]])
+def test_chunked_epochs_train_like_whole_epochs(monkeypatch, option):
+    args = ["--epochs", 3, "--seed", 2, *option]
+    whole = train_net(*args)
+    monkeypatch.setattr(cli, "_CHUNK_WORK", 0)  # chunk every epoch, as for big ones
+    assert cli._chunk_size(whole.sizes, 1197, 10) == 30  # 120 batches -> 40 chunks
+    chunked = train_net(*args)
+    for p, q in zip(parameters(whole), parameters(chunked)):
+        np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
+    for key in ("train_cost", "val_cost", "val_accuracy"):
+        np.testing.assert_allclose(chunked.history[key], whole.history[key], rtol=1e-9)
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "_CHUNK_WORK", 0)
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    cli.main(["train", "--epochs", "2"])
+    out = sys.stdout.getvalue()
+    assert out.count("\repoch   1/2 [") > 10 and "] 1,197/1,197" in out
+    lines = out.replace("\r", "\n").splitlines()
+    assert sum(line.startswith("epoch   2/2  cost ") for line in lines) == 1
+    assert "test accuracy" in lines[-1]
+    monkeypatch.undo()
+    monkeypatch.setattr(cli, "_CHUNK_WORK", 0)
+    status, out, _ = main(capsys, "train", "--epochs", 2)
+    assert status == 0 and "\r" not in out and "1,197/" not in out
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_progress_bar_on_a_real_terminal(tmp_path):
+    """A long epoch (examples x weights >= 4e9), run with stdout on a pseudo-terminal."""
+    rng = np.random.default_rng(0)
+    n = 24_000  # 16,000 for training x 287,000 weights = 4.6e9
+    X = rng.uniform(0, 1, (n, 64)).astype(np.float32)
+    np.savez(tmp_path / "big.npz", X=X, y=rng.integers(0, 10, n))
+    sizes = [64, 500, 500, 10]
+    assert n * 2 // 3 * sum(a * b for a, b in zip(sizes, sizes[1:])) >= cli._CHUNK_WORK
+    master, slave = os.openpty()
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fastbp", "train", "--data", str(tmp_path / "big.npz"),
+         "--hidden", "500,500", "--epochs", "1", "--batch-size", "100",
+         "--dtype", "float32", "--threads", "1"],
+        stdout=slave, stderr=subprocess.PIPE, cwd=tmp_path, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    out = b"".join(chunks).decode()
+    assert out.count("\repoch   1/1 [") >= 10 and "] 16,000/16,000" in out
+    assert "test accuracy" in out
+
+
+# -- plot -------------------------------------------------------------------------
+
+def test_plot_writes_a_png_with_two_panels(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")
+    figures = []
+    real_plot = cli._plot
+    monkeypatch.setattr(cli, "_plot", lambda *a: figures.append(real_plot(*a)))
+    path = tmp_path / "curves.png"
+    status, out, err = main(capsys, "train", "--epochs", 4, "--plot", path)
+    assert status == 0, err
+    assert out.count("training accuracy") == 4 and f"learning curves in {path}" in out
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert path.stat().st_size > 10_000
+    (fig,) = figures
+    assert len(fig.axes) == 2
+    for ax in fig.axes:
+        assert [line.get_label() for line in ax.get_lines()] == ["training", "validation"]
+        assert all(len(line.get_xdata()) == 4 for line in ax.get_lines())
+
+
+def test_plot_without_matplotlib_exits_2_before_training(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import raises ImportError
+    status, out, err = main(capsys, "train", "--plot", tmp_path / "curves.png")
+    assert status == 2 and out == ""
+    assert err == 'fastbp: error: --plot needs matplotlib: pip install "fastbp[plot]"\n'
+
+
+# -- threads ----------------------------------------------------------------------
+
+def test_threads_limit_blas_with_threadpoolctl(monkeypatch, capsys):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    seen = []
+    real_train = cli.train
+
+    def spy(args):
+        seen.extend(info["num_threads"] for info in threadpoolctl.threadpool_info()
+                    if info["user_api"] == "blas")
+        return real_train(args)
+
+    monkeypatch.setattr(cli, "train", spy)
+    status, out, err = main(capsys, "train", "--epochs", 1, "--threads", 1)
+    assert status == 0, err
+    assert seen and set(seen) == {1}
+    assert "1 BLAS thread" in out.splitlines()[0]
+
+
+def test_threads_without_threadpoolctl_rerun_with_the_variables(tmp_path):
+    # A threadpoolctl that cannot be imported, and records the variable it saw.
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "threadpoolctl.py").write_text(
+        "import os\n"
+        f"with open({str(tmp_path / 'seen.txt')!r}, 'a') as f:\n"
+        "    f.write(os.environ.get('OPENBLAS_NUM_THREADS', '-') + '\\n')\n"
+        "raise ImportError('not installed')\n")
+    env = {k: v for k, v in os.environ.items() if k not in cli._THREAD_VARIABLES}
+    env["PYTHONPATH"] = str(fake)
+    (tmp_path / "fastbp").mkdir()  # a decoy the child must not import from its cwd
+    (tmp_path / "fastbp" / "__init__.py").write_text("raise ImportError('decoy')\n")
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+         "from fastbp.cli import main; sys.exit(main())", PACKAGE_PARENT,
+         "train", "--epochs", "1", "--threads", "1"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "1 BLAS thread" in result.stdout and result.stdout.count("test accuracy") == 1
+    assert (tmp_path / "seen.txt").read_text().split() == ["-", "1"]
+
+
+# -- predict ----------------------------------------------------------------------
+
+def test_predict_round_trip(dataset, tmp_path):
+    X, y, npz, csv = dataset
+    model = tmp_path / "model.npz"
+    assert run("train", "--data", csv, "--epochs", 3, "--save", model,
+               cwd=tmp_path).returncode == 0
+    net = fastbp.load(model)
+    result = run("predict", model, csv, cwd=tmp_path)  # the label column is ignored
+    assert result.returncode == 0, result.stderr
+    assert [int(c) for c in result.stdout.split()] == net.predict(X).tolist()
+    np.save(tmp_path / "X.npy", X[:7])
+    result = run("predict", model, "X.npy", "--proba", "--output", "proba.csv",
+                 cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout == "", result.stderr
+    proba = np.loadtxt(tmp_path / "proba.csv", delimiter=",")
+    np.testing.assert_array_equal(proba, net.feedforward(X[:7]))
+
+
+def test_predict_npz_and_float32(dataset, tmp_path, capsys):
+    X, y, npz, _ = dataset
+    model = tmp_path / "m32.npz"
+    train_net("--data", npz, "--epochs", 2, "--dtype", "float32").save(model)
+    capsys.readouterr()
+    net = fastbp.load(model)
+    status, out, err = main(capsys, "predict", model, npz)  # uses the array X
+    assert status == 0, err
+    assert [int(c) for c in out.split()] == net.predict(X).tolist()
+    status, out, err = main(capsys, "predict", model, npz, "--proba")
+    rows = np.array([[np.float32(v) for v in line.split(",")] for line in out.splitlines()])
+    np.testing.assert_array_equal(rows, net.feedforward(X.astype(np.float32)))
+
+
+# -- bench ------------------------------------------------------------------------
+
+def test_bench_runs_the_suite_of_a_checkout():
+    if cli._benchmark_script() is None:
+        pytest.skip("fastbp is not running from a source checkout with benchmarks/")
+    result = run("bench", "--", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "usage: run.py" in result.stdout and "--quick" in result.stdout
+
+
+def test_bench_without_the_suite_exits_1(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "_benchmark_script", lambda: None)
+    status, out, err = main(capsys, "bench", "--quick")
+    assert status == 1 and out == ""
+    assert err.startswith("fastbp: error: the benchmark suite ships with the source "
+                          "repository") and err.count("\n") == 1
+
+
+# -- help, version and bad arguments ------------------------------------------------
+
 def test_version():
     result = run("--version")
     assert result.returncode == 0 and result.stdout.strip() == f"fastbp {fastbp.__version__}"
+
+
+@pytest.mark.parametrize("command, text", [
+    ([], "COMMAND"), (["train"], "--threads N"), (["predict"], "--proba"),
+    (["bench"], "benchmarks/run.py"),
+])
+def test_help_everywhere(capsys, command, text):
+    status, out, err = main(capsys, *command, "--help")
+    assert status == 0 and text in out and out.startswith("usage: fastbp")
 
 
 @pytest.mark.parametrize("args, message", [
@@ -50,6 +405,9 @@ def test_version():
     (["train", "--mnist", "/nonexistent/dir"], "nonexistent"),
     (["frobnicate"], "invalid choice"),
     ([], "required"),
+    (["train", "--threads", "0"], "--threads"),
+    (["predict", "/nonexistent/model.npz", "x.csv"], "nonexistent"),
+    (["train", "--data", "/nonexistent/data.csv"], "no such file"),
 ])
 def test_bad_arguments_exit_2_with_a_message(args, message):
     result = run(*args)
@@ -58,8 +416,50 @@ def test_bad_arguments_exit_2_with_a_message(args, message):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (["train", "--l2", "-1"], "argument --l2"),
+    (["train", "--momentum", "1"], "argument --momentum"),
+    (["train", "--dropout", "x"], "argument --dropout"),
+    (["train", "--seed", "-3"], "argument --seed"),
+    (["train", "--nesterov"], "nesterov=True needs momentum"),
+    (["train", "--optimizer", "adam", "--momentum", "0.5"], "momentum and nesterov apply"),
+    (["train", "--mnist", "d", "--data", "f.csv"], "not allowed with argument"),
+    (["train", "--download"], "--download needs --mnist"),
+    (["train", "--data", "{tmp}/data.txt"], "expected a .npz or .csv file"),
+    (["train", "--data", "{tmp}/bad.csv"], "not a table of comma-separated numbers"),
+    (["train", "--data", "{tmp}/fraction.csv"], "labels must be integers"),
+    (["train", "--data", "{tmp}/noy.npz"], "needs arrays X and y"),
+    (["train", "--data", "{tmp}/broken.npz"], "not a readable .npz file"),
+    (["train", "--data", "{tmp}/tiny.csv"], "too few"),
+    (["train", "--save", "{tmp}/no/such/dir/net.npz"], "does not exist"),
+    (["train", "--learning-rate", "10", "--activation", "identity"], "diverged"),
+    (["predict", "{tmp}/model.npz", "{tmp}/wide.csv"], "takes 64 features"),
+    (["predict", "{tmp}/data.txt", "{tmp}/wide.csv"], "not a readable fastbp network"),
+    (["predict", "{tmp}/model.npz"], "required: DATA"),
+    (["train", "--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_more_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, message):
+    (tmp_path / "data.txt").write_text("1,2,3\n")
+    (tmp_path / "bad.csv").write_text("1,2,3\n4,five,6\n")
+    (tmp_path / "fraction.csv").write_text("0.1,0.2,1.5\n" * 10)
+    (tmp_path / "tiny.csv").write_text("0.1,0.2,1\n0.3,0.4,0\n")
+    (tmp_path / "wide.csv").write_text(",".join(["0.5"] * 70) + "\n")
+    np.savez(tmp_path / "noy.npz", X=np.zeros((10, 2)))
+    (tmp_path / "broken.npz").write_bytes((tmp_path / "noy.npz").read_bytes()[:100])
+    fastbp.Network([64, 5, 10]).save(tmp_path / "model.npz")
+    args = [a.format(tmp=tmp_path) for a in args]
+    status, out, err = main(capsys, *args)
+    assert status == 2
+    assert message in err
+    assert err.endswith("\n") and "Traceback" not in err
+    last = err.splitlines()[-1]
+    assert last.startswith(("fastbp: error: ", "fastbp train: error: ",
+                            "fastbp predict: error: ")) and message in last
+
+
 def test_splits_are_disjoint_and_cover_digits():
     parts = cli._digits_split("float64")
+    assert [len(y) for _, y in parts] == [1197, 300, 300]
     X_all, _ = fastbp.datasets.load_digits()
     stacked = np.vstack([X for X, _ in parts])
     assert stacked.shape == X_all.shape

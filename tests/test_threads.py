@@ -1,0 +1,190 @@
+"""Threads: the compiled passes release the GIL, and concurrent use gives the serial bits.
+
+Inference from many threads on one network, backprop from many threads on one
+network, and training of different networks in different threads must give exactly
+(bit for bit) what the same calls give one after another.
+"""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastbp
+
+DTYPES = ["float64", "float32"]
+N_THREADS = 8
+
+
+def run_in_threads(functions, timeout=120):
+    """Start all functions at the same moment (a barrier); return their results in
+    order, re-raising the first exception any of them raised."""
+    barrier = threading.Barrier(len(functions))
+    results = [None] * len(functions)
+    errors = []
+
+    def runner(i, fn):
+        try:
+            barrier.wait()
+            results[i] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=runner, args=(i, fn), daemon=True)
+               for i, fn in enumerate(functions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+        assert not t.is_alive(), "a thread did not finish"
+    if errors:
+        raise errors[0]
+    return results
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_feedforward_from_8_threads_on_one_network_equals_serial(dtype):
+    net = fastbp.Network([100, 64, 10], seed=0, dtype=dtype)
+    rng = np.random.default_rng(1)
+    # Each thread has its own batch, so a shared buffer would show as crosstalk.
+    batches = [rng.normal(size=(2000, 100)).astype(dtype) for _ in range(N_THREADS)]
+    serial = [net.feedforward(X) for X in batches]
+    rounds = 5
+
+    def work(i):
+        out = []
+        for r in range(rounds):
+            X = batches[(i + r) % N_THREADS]
+            out.append(((i + r) % N_THREADS, net.feedforward(X)))
+        return out
+
+    for outputs in run_in_threads([lambda i=i: work(i) for i in range(N_THREADS)]):
+        for k, A in outputs:
+            assert A.dtype == dtype
+            np.testing.assert_array_equal(A, serial[k])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mixed_inference_paths_from_threads_equal_serial(dtype):
+    """Single examples (GEMV, stack buffers), small and large batches, non-contiguous
+    input (converted per call) and predict, all at once."""
+    net = fastbp.Network([100, 64, 32, 10], activation="tanh", cost="log_likelihood",
+                         seed=2, dtype=dtype)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3000, 100)).astype(dtype)
+    calls = [
+        lambda: [net.feedforward(X[i]) for i in range(200)],
+        lambda: [net.feedforward(X[i:i + 3]) for i in range(0, 600, 3)],
+        lambda: [net.feedforward(X) for _ in range(2)],
+        lambda: [net.feedforward(np.asfortranarray(X[:1000])) for _ in range(2)],
+        lambda: [net.predict(X[::2]) for _ in range(2)],
+        lambda: [net.feedforward(X[1000:3000]) for _ in range(2)],
+    ] * 2
+    serial = [call() for call in calls]
+    for _ in range(2):
+        for got, want in zip(run_in_threads(calls), serial):
+            assert len(got) == len(want)
+            for a, b in zip(got, want):
+                np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backprop_from_threads_on_one_network_equals_serial(dtype):
+    net = fastbp.Network([100, 64, 10], seed=4, dtype=dtype)
+    rng = np.random.default_rng(5)
+    data = [(rng.normal(size=(1000, 100)).astype(dtype), rng.integers(0, 10, 1000))
+            for _ in range(4)]
+    serial = [net.backprop(X, y) for X, y in data]
+    calls = [lambda X=X, y=y: [net.backprop(X, y) for _ in range(3)] for X, y in data]
+    for results, (want_b, want_w) in zip(run_in_threads(calls), serial):
+        for got_b, got_w in results:
+            for a, b in zip(got_b + got_w, want_b + want_w):
+                np.testing.assert_array_equal(a, b)
+
+
+def _training_setups(dtype):
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(3000, 30)).astype(dtype)
+    y = rng.integers(0, 10, 3000)
+    return [
+        (dict(sizes=[30, 40, 10], seed=7, dtype=dtype),
+         X, y, dict(epochs=5, batch_size=10, learning_rate=0.5, seed=11)),
+        (dict(sizes=[30, 20, 20, 10], activation="tanh", cost="log_likelihood",
+              seed=8, dtype=dtype),
+         X[::-1], y[::-1], dict(epochs=5, batch_size=7, learning_rate=0.1, seed=12)),
+    ]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fit_of_two_networks_in_two_threads_is_bit_identical_to_serial(dtype):
+    setups = _training_setups(dtype)
+
+    def train(setup):
+        kwargs, X, y, fit_kwargs = setup
+        net = fastbp.Network(**kwargs)
+        history = net.fit(X, y, **fit_kwargs)
+        return [p.copy() for p in net.weights + net.biases], history["train_cost"]
+
+    serial = [train(s) for s in setups]
+    for _ in range(2):
+        threaded = run_in_threads([lambda s=s: train(s) for s in setups])
+        for (params, costs), (want_params, want_costs) in zip(threaded, serial):
+            assert costs == want_costs
+            for a, b in zip(params, want_params):
+                assert a.dtype == dtype
+                np.testing.assert_array_equal(a, b)
+
+
+def _max_gap_while(call, setup_seconds=0.0):
+    """Run ``call`` in a worker thread while this thread ticks every ~1 ms; return
+    (duration of the call, longest stretch of it in which this thread could not run
+    Python code)."""
+    window = {}
+    done = threading.Event()
+
+    def worker():
+        try:
+            window["start"] = time.perf_counter()
+            call()
+            window["end"] = time.perf_counter()
+        finally:
+            done.set()
+
+    ticks = []
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    while not done.is_set():
+        ticks.append(time.perf_counter())
+        time.sleep(0.001)
+    thread.join()
+    assert "end" in window, "the call failed"
+    start, end = window["start"], window["end"]
+    inside = [start] + [t for t in ticks if start < t < end] + [end]
+    return end - start, max(b - a for a, b in zip(inside, inside[1:]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_feedforward_and_fit_release_the_gil(dtype):
+    """While one long compiled call runs, another thread keeps running Python code."""
+    rng = np.random.default_rng(9)
+    net = fastbp.Network([100, 256, 256, 10], seed=0, dtype=dtype)
+    X = rng.normal(size=(20000, 100)).astype(dtype)
+    y = rng.integers(0, 10, 20000)
+    net.feedforward(X[:10])  # build the engine outside the measured window
+    for name, call in [
+        ("feedforward", lambda: net.feedforward(X)),
+        ("fit", lambda: net.fit(X[:5000], y[:5000], epochs=1, batch_size=10,
+                                learning_rate=0.1, seed=0)),
+    ]:
+        # Holding the GIL through the compiled part would make the gap nearly the
+        # whole call, every time; on a busy machine one attempt may be starved of CPU.
+        attempts = []
+        for _ in range(3):
+            duration, gap = _max_gap_while(call)
+            attempts.append((round(duration, 3), round(gap, 3)))
+            assert duration > 0.05, f"{name}: too short to tell ({duration:.3f} s)"
+            if gap < 0.5 * duration:
+                break
+        else:
+            pytest.fail(f"{name} held the GIL: (call seconds, longest stretch without "
+                        f"Python in another thread) = {attempts}")
