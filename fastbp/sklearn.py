@@ -1,0 +1,723 @@
+"""scikit-learn estimators on the fastbp engine: ``MLPClassifier`` and ``MLPRegressor``.
+
+They follow :class:`sklearn.neural_network.MLPClassifier` and ``MLPRegressor`` with the
+stochastic solvers ("sgd", "adam"): the same parameter names and meanings, the same
+initialisation (Glorot uniform, drawn from ``random_state`` in scikit-learn's order),
+the same update rules, L2 penalty, learning-rate schedules, stopping rules and fitted
+attributes (``coefs_`` in scikit-learn's (n_in, n_out) layout). Every epoch runs in
+fastbp's compiled loop (``fastbp.Network.fit``) instead of NumPy.
+
+Needs scikit-learn >= 1.6 (``pip install "fastbp[sklearn]"``); ``import fastbp`` does
+not import this module.
+
+Differences from scikit-learn, all documented on the classes:
+
+- the classifier uses a softmax output with the log-likelihood cost for two classes
+  too (scikit-learn: one logistic output), so ``coefs_[-1]`` has 2 columns, not 1;
+- no "lbfgs" solver, no sparse input, no multi-label classification, no Poisson loss;
+- ``sample_weight`` is normalised to mean 1 over the training set and each step takes
+  the weighted *sum* over its batch divided by the batch size (scikit-learn divides
+  each batch by its own sum of weights);
+- the random streams differ: with the same ``random_state`` the initial parameters
+  equal scikit-learn's, but the shuffling does not.
+"""
+import copy
+import numbers
+import warnings
+import numpy as np
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.utils.validation import validate_data
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "fastbp.sklearn needs scikit-learn >= 1.6: pip install 'fastbp[sklearn]' "
+        f"({exc})") from exc
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from .network import Network
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+# scikit-learn's activation names -> fastbp's.
+_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
+                "relu": "relu"}
+_SOLVERS = ("sgd", "adam")
+_LEARNING_RATES = ("constant", "invscaling", "adaptive")
+# scikit-learn's "adaptive" schedule stops once the rate has fallen to this value.
+_ADAPTIVE_MIN_RATE = 1e-6
+
+
+class _BaseMLP(BaseEstimator):
+    """Shared fitting code; see MLPClassifier and MLPRegressor."""
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, dtype="float64"):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.dtype = dtype
+
+    # -- scikit-learn layout of the parameters ------------------------------------
+
+    @property
+    def coefs_(self):
+        """Weight matrices in scikit-learn's layout: ``coefs_[i]`` is (n_in, n_out).
+
+        Each is a transposed *view* of fastbp's w^{i+1} (``network_.weights[i]``), so
+        editing it in place edits the network. Assigning a list copies it in.
+        """
+        if "network_" not in self.__dict__:
+            raise AttributeError("coefs_: this estimator is not fitted yet")
+        return [w.T for w in self.network_.weights]
+
+    @coefs_.setter
+    def coefs_(self, value):
+        net = self.network_
+        net.weights = [np.array(np.asarray(c).T, dtype=net.dtype, order="C")
+                       for c in value]
+
+    @property
+    def intercepts_(self):
+        """Bias vectors: ``intercepts_[i]`` is fastbp's b^{i+1} (live), shape (n_out,)."""
+        if "network_" not in self.__dict__:
+            raise AttributeError("intercepts_: this estimator is not fitted yet")
+        return list(self.network_.biases)
+
+    @intercepts_.setter
+    def intercepts_(self, value):
+        net = self.network_
+        net.biases = [np.array(b, dtype=net.dtype, order="C") for b in value]
+
+    def __sklearn_is_fitted__(self):
+        return "network_" in self.__dict__
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # Unpickled from a read-only memory map (joblib's mmap_mode="r"), the
+        # arrays are read-only, which the engine refuses: deepcopy makes them writeable
+        # (parameters and optimiser state alike).
+        net = self.__dict__.get("network_")
+        if net is not None and not all(p.flags.writeable
+                                       for p in net.weights + net.biases):
+            self.network_ = copy.deepcopy(net)
+
+    # -- parameter checks ---------------------------------------------------------
+
+    def _checked_params(self):
+        """Validate the constructor parameters (at fit time, as scikit-learn does)."""
+        sizes = self.hidden_layer_sizes
+        if not hasattr(sizes, "__iter__"):
+            sizes = [sizes]
+        sizes = list(sizes)
+        for s in sizes:
+            if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral) \
+                    or s <= 0:
+                raise ValueError(f"hidden_layer_sizes must be positive integers, got "
+                                 f"{self.hidden_layer_sizes!r}")
+        _choice(self.activation, "activation", tuple(_ACTIVATIONS))
+        _choice(self.solver, "solver", _SOLVERS)
+        _choice(self.learning_rate, "learning_rate", _LEARNING_RATES)
+        _real(self.alpha, "alpha", low=0)
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            _integer(self.batch_size, "batch_size", low=1, auto=True)
+        _real(self.learning_rate_init, "learning_rate_init", low=0, low_open=True)
+        _real(self.power_t, "power_t", low=0)
+        _integer(self.max_iter, "max_iter", low=1)
+        _integer(self.n_iter_no_change, "n_iter_no_change", low=1)
+        _real(self.tol, "tol", low=0)
+        _real(self.momentum, "momentum", low=0, high=1, high_open=True)
+        _real(self.validation_fraction, "validation_fraction", low=0, high=1,
+              low_open=True, high_open=True)
+        _real(self.beta_1, "beta_1", low=0, high=1, high_open=True)
+        _real(self.beta_2, "beta_2", low=0, high=1, high_open=True)
+        _real(self.epsilon, "epsilon", low=0, low_open=True)
+        for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got "
+                                 f"{getattr(self, name)!r}")
+        try:
+            dtype = np.dtype(self.dtype)
+        except TypeError:
+            dtype = None
+        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        return sizes, dtype
+
+    # -- fitting ------------------------------------------------------------------
+
+    def _fit(self, X, y, sample_weight, incremental, classes=None):
+        hidden, dtype = self._checked_params()
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        first_pass = "network_" not in self.__dict__ or (
+            not self.warm_start and not incremental)
+        X, Y, y_score = self._validate_input(X, y, dtype, incremental, first_pass,
+                                             classes)
+        n = X.shape[0]
+        sample_weight = _check_sample_weight(sample_weight, n, dtype)
+
+        rs = check_random_state(self.random_state)
+        sizes = [X.shape[1]] + hidden + [Y.shape[1]]
+        if first_pass:
+            self._initialize(sizes, dtype, rs)
+        elif self.network_.sizes != sizes:
+            raise ValueError(f"the data need a network of layer sizes {sizes}, but the "
+                             f"fitted one has {self.network_.sizes}")
+        elif not incremental:
+            # warm_start: keep the parameters, start a new optimiser (as scikit-learn).
+            self._restart_optimizer()
+
+        if self.early_stopping:
+            # As scikit-learn: stratified for two classes only (its multiclass
+            # targets are indicator columns, which it does not stratify on).
+            stratify = y_score if self._stratify and self.n_outputs_ == 2 else None
+            parts = train_test_split(X, Y, y_score, *([] if sample_weight is None else
+                                                      [sample_weight]),
+                                     random_state=rs, test_size=self.validation_fraction,
+                                     stratify=stratify)
+            X, X_val, Y, _, _, y_val = parts[:6]
+            sw_val = None
+            if sample_weight is not None:
+                sample_weight, sw_val = parts[6:]
+                if not sample_weight.sum() > 0:
+                    raise ValueError("sample_weight is zero on the whole training part "
+                                     "of the early-stopping split")
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
+            validation = (X_val, y_val, sw_val)
+        else:
+            validation = None
+        X = np.ascontiguousarray(X)
+        Y = np.ascontiguousarray(Y)
+        n = X.shape[0]
+        batch_size = self._batch_size(n)
+
+        if incremental:
+            self._partial_pass(X, Y, sample_weight, batch_size, rs)
+        else:
+            self._fit_epochs(X, Y, sample_weight, batch_size, validation, rs)
+        return self
+
+    def _initialize(self, sizes, dtype, rs):
+        """A new network with scikit-learn's initial parameters (Glorot uniform)."""
+        activation = _ACTIVATIONS[self.activation]
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        weights, biases = [], []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            coef = rs.uniform(-bound, bound, (fan_in, fan_out))
+            intercept = rs.uniform(-bound, bound, fan_out)
+            weights.append(np.ascontiguousarray(coef.T, dtype=dtype))
+            biases.append(np.ascontiguousarray(intercept, dtype=dtype))
+        net = Network(sizes, activation=activation,
+                      output_activation=self._output_activation, cost=self._cost,
+                      init="xavier", dtype=dtype, seed=0)
+        net.weights, net.biases = weights, biases
+        self.network_ = net
+        self.n_layers_ = len(sizes)
+        self.n_outputs_ = sizes[-1]
+        self.out_activation_ = self._output_activation
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        self._current_learning_rate = float(self.learning_rate_init)
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = np.inf
+
+    def _restart_optimizer(self):
+        """Fresh optimiser state (momentum, Adam's moments) on the same parameters."""
+        old = self.network_
+        net = Network(old.sizes, activation=old.activation,
+                      output_activation=old.output_activation, cost=old.cost,
+                      init="xavier", dtype=old.dtype, seed=0)
+        net.weights = [w.copy() for w in old.weights]
+        net.biases = [b.copy() for b in old.biases]
+        self.network_ = net
+        self._current_learning_rate = float(self.learning_rate_init)
+
+    def _batch_size(self, n):
+        if isinstance(self.batch_size, str):  # "auto"
+            return min(200, n)
+        if self.batch_size > n:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
+                          "It is going to be clipped")
+        return int(np.clip(self.batch_size, 1, n))
+
+    def _options(self, n, batch_size, sample_weight):
+        """Keyword arguments of Network.fit/partial_fit for n training examples."""
+        # scikit-learn adds 0.5 * alpha * ||W||^2 / batch_size to each batch's loss;
+        # fastbp's book-style term is (l2 / 2n) ||W||^2, so l2 = alpha * n / batch_size.
+        opts = dict(l2=float(self.alpha) * n / batch_size, optimizer=self.solver,
+                    sample_weight=sample_weight, shuffle=bool(self.shuffle))
+        if self.solver == "adam":
+            opts.update(beta_1=float(self.beta_1), beta_2=float(self.beta_2),
+                        epsilon=float(self.epsilon))
+        else:
+            momentum = float(self.momentum)
+            opts.update(momentum=momentum,
+                        nesterov=bool(self.nesterovs_momentum) and momentum > 0)
+        return opts
+
+    def _penalty(self, batch_size):
+        """scikit-learn's per-batch L2 term 0.5 * alpha * sum ||W||^2 / batch_size."""
+        if not self.alpha:
+            return 0.0
+        return 0.5 * float(self.alpha) / batch_size * sum(
+            float(np.square(w, dtype=np.float64).sum()) for w in self.network_.weights)
+
+    def _record_loss(self, cost, batch_size):
+        """Append one epoch's training loss (scikit-learn's scale) to loss_curve_."""
+        if self._loss_per_output and self.n_outputs_ > 1:
+            penalty = self._penalty(batch_size)
+            cost = (cost - penalty) / self.n_outputs_ + penalty
+        self.loss_ = float(cost)
+        self.loss_curve_.append(self.loss_)
+        if self.verbose:
+            print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+
+    def _update_no_improvement_count(self, validation):
+        """scikit-learn's rule: count epochs that did not improve by more than tol."""
+        if validation is not None:
+            X_val, y_val, sw_val = validation
+            score = self._validation_score(X_val, y_val, sw_val)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                net = self.network_
+                self._best_parameters = [p.copy() for p in net.weights + net.biases]
+        else:
+            loss = self.loss_curve_[-1]
+            if loss > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if loss < self.best_loss_:
+                self.best_loss_ = loss
+
+    def _plateau_reached(self):
+        """After n_iter_no_change + 1 epochs without improvement: stop (True), or, with
+        learning_rate="adaptive" and solver="sgd", divide the rate by 5 (False)."""
+        if self._no_improvement_count <= self.n_iter_no_change:
+            return None
+        what = "Validation score" if self.early_stopping else "Training loss"
+        msg = (f"{what} did not improve more than tol={self.tol:f} for "
+               f"{self.n_iter_no_change} consecutive epochs.")
+        if (self.solver == "sgd" and self.learning_rate == "adaptive"
+                and self._current_learning_rate > _ADAPTIVE_MIN_RATE):
+            self._current_learning_rate /= 5.0
+            self._no_improvement_count = 0
+            if self.verbose:
+                print(f"{msg} Setting learning rate to {self._current_learning_rate:f}")
+            return False
+        if self.verbose:
+            print(f"{msg} Stopping.")
+        return True
+
+    def _fit_epochs(self, X, Y, sample_weight, batch_size, validation, rs):
+        """Up to max_iter epochs, in as few calls into the compiled loop as possible.
+
+        The callback after each epoch applies scikit-learn's stopping rule; a call ends
+        early only to stop, or to divide the rate by 5 under "adaptive".
+        """
+        n = X.shape[0]
+        net = self.network_
+        opts = self._options(n, batch_size, sample_weight)
+        if self.solver == "sgd" and self.learning_rate == "invscaling":
+            opts["schedule"] = "invscaling"
+            opts["power_t"] = float(self.power_t)
+        self.n_iter_ = 0
+        self._best_parameters = None
+        outcome = {}
+
+        def after_epoch(net_, epoch, history):
+            self.n_iter_ += 1
+            self.t_ += n
+            self._record_loss(history["train_cost"][-1], batch_size)
+            self._update_no_improvement_count(validation)
+            plateau = self._plateau_reached()
+            if plateau is not None:
+                outcome["stop"] = plateau
+                return True
+            return False
+
+        while True:
+            outcome.clear()
+            net.fit(X, Y, self.max_iter - self.n_iter_, batch_size,
+                    self._current_learning_rate,
+                    seed=int(rs.randint(np.iinfo(np.int32).max)),
+                    callback=after_epoch, **opts)
+            if outcome.get("stop") is True:
+                break
+            if outcome.get("stop") is False and self.n_iter_ < self.max_iter:
+                continue  # "adaptive": go on at the new rate
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                          f"reached and the optimization hasn't converged yet.",
+                          ConvergenceWarning)
+            break
+        if validation is not None and self._best_parameters is not None:
+            for p, best in zip(net.weights + net.biases, self._best_parameters):
+                np.copyto(p, best)
+        self._best_parameters = None
+
+    def _partial_pass(self, X, Y, sample_weight, batch_size, rs):
+        """One epoch over X (partial_fit), with scikit-learn's rate schedules."""
+        n = X.shape[0]
+        opts = self._options(n, batch_size, sample_weight)
+        rate = self._current_learning_rate
+        if self.solver == "sgd" and self.learning_rate == "invscaling":
+            rate = float(self.learning_rate_init) / (self.t_ + 1) ** float(self.power_t)
+        history = self.network_.partial_fit(
+            X, Y, batch_size, rate, seed=int(rs.randint(np.iinfo(np.int32).max)), **opts)
+        self.n_iter_ += 1
+        self.t_ += n
+        self._record_loss(history["train_cost"][-1], batch_size)
+        self._update_no_improvement_count(None)
+        self._plateau_reached()
+
+    # -- prediction -----------------------------------------------------------------
+
+    def _forward(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=self.network_.dtype, order="C")
+        return self.network_.feedforward(X)
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier trained by fastbp's compiled backpropagation.
+
+    A drop-in for :class:`sklearn.neural_network.MLPClassifier` with ``solver="sgd"``
+    or ``"adam"``: same parameters, same meaning, same fitted attributes. The output
+    layer is a softmax over ``len(classes_)`` units trained with the log-likelihood
+    (cross-entropy) loss, for two classes as well (scikit-learn uses one logistic unit
+    there; the model class is the same, the parameterisation has one more column).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int, default=(100,)
+        Neurons in each hidden layer.
+    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+        Hidden-layer activation ("logistic" is fastbp's "sigmoid").
+    solver : {"sgd", "adam"}, default="adam"
+    alpha : float >= 0, default=1e-4
+        L2 penalty, exactly as scikit-learn: each mini-batch of size ``batch_size``
+        adds 0.5 * alpha * sum_l ||W_l||^2 / batch_size to its loss (weights only, not
+        intercepts). On the engine this is the book's ``l2`` with
+        λ = alpha * n / batch_size, n the number of training examples, i.e. weight
+        decay w <- (1 - η * alpha / batch_size) w each step (through momentum or Adam
+        like any other gradient). Only a smaller last batch of an epoch differs:
+        fastbp decays it by η * alpha / batch_size, scikit-learn by η * alpha / its size.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; "auto" is min(200, n_samples). Larger than n_samples: clipped
+        with a warning.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        The schedule for ``solver="sgd"`` (Adam keeps ``learning_rate_init``):
+        "invscaling": η_t = learning_rate_init / (t + 1)^power_t with t the number of
+        examples seen (fastbp's ``schedule="invscaling"``); "adaptive": scikit-learn's
+        rule, dividing η by 5 whenever the stopping criterion below is met, and
+        stopping once η <= 1e-6 (fastbp's own ``schedule="plateau"`` halves η instead,
+        and needs validation data, so it is not used).
+    learning_rate_init : float > 0, default=0.001
+    power_t : float >= 0, default=0.5
+    max_iter : int >= 1, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Shuffle the training data each epoch.
+    random_state : int, RandomState instance or None, default=None
+        Draws the initial parameters (the same values as scikit-learn's MLP with the
+        same seed), the early-stopping split, and the seed of fastbp's shuffling.
+    tol : float >= 0, default=1e-4
+        Training stops (or, "adaptive", η is divided by 5) when the training loss has
+        not decreased by at least ``tol`` for more than ``n_iter_no_change``
+        consecutive epochs (the validation accuracy, with ``early_stopping``).
+    verbose : bool, default=False
+        Print the loss after each epoch.
+    warm_start : bool, default=False
+        ``fit`` continues from the fitted parameters (with a fresh optimiser state,
+        as scikit-learn).
+    momentum : float in [0, 1), default=0.9
+        SGD momentum.
+    nesterovs_momentum : bool, default=True
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified), stop when
+        the validation accuracy has not improved by ``tol`` for more than
+        ``n_iter_no_change`` epochs, and keep the best parameters seen.
+    validation_fraction : float in (0, 1), default=0.1
+    beta_1, beta_2 : float in [0, 1), default=0.9, 0.999
+    epsilon : float > 0, default=1e-8
+        Adam's parameters.
+    n_iter_no_change : int >= 1, default=10
+    dtype : {"float64", "float32"}, default="float64"
+        fastbp's own: dtype of the parameters and of every computation; X is
+        converted to it.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted (any labels ``np.unique`` can sort: ints, strings).
+    network_ : fastbp.Network
+        The trained network; ``network_.weights[i]`` is ``coefs_[i].T``.
+    coefs_ : list of ndarray
+        ``coefs_[i]`` of shape (n_in, n_out), a transposed view of the live weights.
+    intercepts_ : list of ndarray
+    loss_ : float
+        Training loss of the last epoch (mean log-loss plus the L2 term, as
+        scikit-learn).
+    loss_curve_ : list of float
+        Training loss of each epoch (one entry per ``partial_fit`` call).
+    best_loss_ : float or None
+        Lowest training loss seen (None with ``early_stopping``).
+    validation_scores_ : list of float or None
+        Validation accuracy of each epoch, with ``early_stopping``.
+    best_validation_score_ : float or None
+        Best validation accuracy, with ``early_stopping``.
+    n_iter_ : int
+        Epochs run by the last ``fit`` (incremented by each ``partial_fit``).
+    t_ : int
+        Training examples seen.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        When X has string column names (pandas).
+    n_layers_, n_outputs_ : int
+    out_activation_ : str
+        "softmax".
+    """
+
+    _output_activation = "softmax"
+    _cost = "log_likelihood"
+    _loss_per_output = False
+    _stratify = True
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X (n_samples, n_features) and class labels y (n_samples,).
+
+        ``sample_weight`` (n_samples,), optional: non-negative weights.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over X and y, continuing from the current state.
+
+        ``classes`` (all the labels y may ever hold) is required on the first call and
+        must not change afterwards.
+        """
+        if "classes_" not in self.__dict__:
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to "
+                                 "partial_fit.")
+        elif classes is not None and not np.array_equal(
+                np.asarray(self.classes_), unique_labels(classes)):
+            raise ValueError(f"`classes={classes!r}` is not the same as on last call to "
+                             f"partial_fit, was: {self.classes_!r}")
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def _validate_input(self, X, y, dtype, incremental, first_pass, classes):
+        X, y = validate_data(self, X, y, reset=first_pass, dtype=dtype, order="C",
+                             multi_output=False)
+        check_classification_targets(y)
+        if incremental and "classes_" not in self.__dict__:
+            check_classification_targets(np.asarray(classes))
+            self.classes_ = unique_labels(classes)
+        elif not incremental and (first_pass or "classes_" not in self.__dict__):
+            self.classes_ = unique_labels(y)
+        elif self.warm_start and not incremental:
+            if set(unique_labels(y)) != set(self.classes_):
+                raise ValueError(
+                    f"warm_start can only be used where `y` has the same classes as in "
+                    f"the previous call to fit. Previously got {self.classes_}, `y` "
+                    f"has {unique_labels(y)}")
+        if len(self.classes_) < 2:
+            raise ValueError(f"MLPClassifier needs samples of at least 2 classes in the "
+                             f"data, but the data contain only one class: "
+                             f"{self.classes_[0]!r}")
+        codes = np.searchsorted(self.classes_, y)
+        codes = np.minimum(codes, len(self.classes_) - 1)
+        if not np.array_equal(np.asarray(self.classes_)[codes], y):
+            unknown = np.setdiff1d(unique_labels(y), self.classes_)
+            raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` "
+                             f"has {self.classes_}. 'y' has {unknown}.")
+        Y = np.zeros((len(codes), len(self.classes_)), dtype=dtype)
+        Y[np.arange(len(codes)), codes] = 1
+        return X, Y, codes
+
+    def _validation_score(self, X_val, codes_val, sw_val):
+        A = self.network_.feedforward(X_val)
+        return float(accuracy_score(codes_val, A.argmax(axis=1), sample_weight=sw_val))
+
+    def predict(self, X):
+        """The most probable class of each row of X."""
+        codes = self._forward(X).argmax(axis=1)
+        return self.classes_[codes]
+
+    def predict_proba(self, X):
+        """Class probabilities (n_samples, n_classes), columns ordered as ``classes_``."""
+        return self._forward(X)
+
+    def predict_log_proba(self, X):
+        """Logarithm of ``predict_proba``."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor trained by fastbp's compiled backpropagation.
+
+    A drop-in for :class:`sklearn.neural_network.MLPRegressor` with ``solver="sgd"``
+    or ``"adam"``: an identity output layer with one unit per target column (y may be
+    (n_samples,) or (n_samples, n_outputs)) and the squared-error loss.
+
+    The loss. fastbp's "quadratic" cost is ½‖y − a‖², summed over the outputs;
+    scikit-learn's squared loss is ½ mean_outputs (y − a)². scikit-learn nevertheless
+    back-propagates δ = a − y, the gradient of the *summed* form, so training with
+    fastbp's cost takes exactly scikit-learn's steps. The reported ``loss_``,
+    ``loss_curve_`` and ``best_loss_`` (and so the ``tol`` stopping rule) use
+    scikit-learn's scale: the data term is divided by n_outputs (the L2 term is not).
+    They agree for a single output.
+
+    Parameters
+    ----------
+    Those of :class:`fastbp.sklearn.MLPClassifier`, with one difference:
+    ``early_stopping`` monitors the validation R² (``score``), and the held-out split
+    is not stratified.
+
+    Attributes
+    ----------
+    network_, coefs_, intercepts_, loss_, loss_curve_, best_loss_,
+    validation_scores_, best_validation_score_, n_iter_, t_, n_features_in_,
+    feature_names_in_, n_layers_, n_outputs_ : as for MLPClassifier.
+    out_activation_ : str
+        "identity".
+    """
+
+    _output_activation = "identity"
+    _cost = "quadratic"
+    _loss_per_output = True
+    _stratify = False
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X (n_samples, n_features) and targets y (n_samples[, n_outputs]).
+
+        ``sample_weight`` (n_samples,), optional: non-negative weights.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over X and y, continuing from the current state."""
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _validate_input(self, X, y, dtype, incremental, first_pass, classes):
+        X, y = validate_data(self, X, y, reset=first_pass, dtype=dtype, order="C",
+                             multi_output=True, y_numeric=True)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        Y = np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)
+        return X, Y, y
+
+    def _validation_score(self, X_val, y_val, sw_val):
+        A = self.network_.feedforward(X_val)
+        if not np.isfinite(A).all():
+            return np.nan
+        return float(r2_score(y_val, A.reshape(y_val.shape), sample_weight=sw_val))
+
+    def predict(self, X):
+        """Predicted targets: (n_samples,) for one output, else (n_samples, n_outputs)."""
+        A = self._forward(X)
+        return A.ravel() if A.shape[1] == 1 else A
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+
+# -- argument checks ----------------------------------------------------------------
+
+def _choice(value, name, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+
+
+def _integer(value, name, low, auto=False):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        extra = ' or "auto"' if auto else ""
+        raise ValueError(f"{name} must be an integer{extra}, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+
+
+def _real(value, name, low=None, high=None, low_open=False, high_open=False):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
+            or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
+
+
+def _check_sample_weight(sample_weight, n, dtype):
+    """None, or non-negative finite weights (n,) with a positive sum.
+
+    Weights that are all equal are dropped (None): the step is then the same.
+    """
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Number):
+        sample_weight = np.full(n, sample_weight, dtype=np.float64)
+    sw = np.asarray(sample_weight, dtype=np.float64)
+    if sw.ndim != 1:
+        raise ValueError(f"Sample weights must be 1D array or scalar, got shape "
+                         f"{sw.shape}")
+    if sw.shape[0] != n:
+        raise ValueError(f"sample_weight.shape == {sw.shape}, expected ({n},)!")
+    if not np.isfinite(sw).all() or (sw < 0).any():
+        raise ValueError("sample_weight must be finite and non-negative")
+    if not sw.sum() > 0:
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    if (sw == sw[0]).all():
+        return None
+    return np.ascontiguousarray(sw, dtype=dtype)
