@@ -15,9 +15,10 @@ Differences from scikit-learn, all documented on the classes:
 - the classifier uses a softmax output with the log-likelihood cost for two classes
   too (scikit-learn: one logistic output), so ``coefs_[-1]`` has 2 columns, not 1;
 - no "lbfgs" solver, no sparse input, no multi-label classification, no Poisson loss;
-- ``sample_weight`` is normalised to mean 1 over the training set and each step takes
-  the weighted *sum* over its batch divided by the batch size (scikit-learn divides
-  each batch by its own sum of weights);
+- ``sample_weight``: fastbp normalises the weights to mean 1 over the training set and
+  divides each step's weighted sum by the batch size; scikit-learn divides each batch
+  by its own sum of weights. The same steps for unweighted data and for full batches
+  (the L2 term is scaled to match), close otherwise;
 - the random streams differ: with the same ``random_state`` the initial parameters
   equal scikit-learn's, but the shuffling does not.
 """
@@ -184,7 +185,7 @@ class _BaseMLP(BaseEstimator):
         X, Y, y_score = self._validate_input(X, y, dtype, incremental, first_pass,
                                              classes)
         n = X.shape[0]
-        sample_weight = _check_sample_weight(sample_weight, n, dtype)
+        sample_weight = _check_sample_weight(sample_weight, n)
 
         rs = check_random_state(self.random_state)
         sizes = [X.shape[1]] + hidden + [Y.shape[1]]
@@ -283,10 +284,21 @@ class _BaseMLP(BaseEstimator):
 
     def _options(self, n, batch_size, sample_weight):
         """Keyword arguments of Network.fit/partial_fit for n training examples."""
-        # scikit-learn adds 0.5 * alpha * ||W||^2 / batch_size to each batch's loss;
-        # fastbp's book-style term is (l2 / 2n) ||W||^2, so l2 = alpha * n / batch_size.
-        opts = dict(l2=float(self.alpha) * n / batch_size, optimizer=self.solver,
-                    sample_weight=sample_weight, shuffle=bool(self.shuffle))
+        # scikit-learn adds 0.5 * alpha * ||W||^2 / (the batch's sum of sample weights)
+        # to each batch's loss; fastbp's book-style term is (l2 / 2n) ||W||^2 per step,
+        # so l2 = alpha * n / (batch_size * mean weight): exact for unweighted batches
+        # of batch_size examples, and for full batches whatever the weights.
+        if sample_weight is None:
+            mean_weight = 1.0
+        else:
+            mean_weight = float(sample_weight.mean())
+            if (sample_weight == sample_weight[0]).all():
+                sample_weight = None  # the same steps, without the weighting work
+        self._l2_denominator = batch_size * mean_weight
+        opts = dict(l2=float(self.alpha) * n / self._l2_denominator,
+                    optimizer=self.solver, shuffle=bool(self.shuffle),
+                    sample_weight=None if sample_weight is None else
+                    np.ascontiguousarray(sample_weight, dtype=self.network_.dtype))
         if self.solver == "adam":
             opts.update(beta_1=float(self.beta_1), beta_2=float(self.beta_2),
                         epsilon=float(self.epsilon))
@@ -296,17 +308,17 @@ class _BaseMLP(BaseEstimator):
                         nesterov=bool(self.nesterovs_momentum) and momentum > 0)
         return opts
 
-    def _penalty(self, batch_size):
+    def _penalty(self):
         """scikit-learn's per-batch L2 term 0.5 * alpha * sum ||W||^2 / batch_size."""
         if not self.alpha:
             return 0.0
-        return 0.5 * float(self.alpha) / batch_size * sum(
+        return 0.5 * float(self.alpha) / self._l2_denominator * sum(
             float(np.square(w, dtype=np.float64).sum()) for w in self.network_.weights)
 
-    def _record_loss(self, cost, batch_size):
+    def _record_loss(self, cost):
         """Append one epoch's training loss (scikit-learn's scale) to loss_curve_."""
         if self._loss_per_output and self.n_outputs_ > 1:
-            penalty = self._penalty(batch_size)
+            penalty = self._penalty()
             cost = (cost - penalty) / self.n_outputs_ + penalty
         self.loss_ = float(cost)
         self.loss_curve_.append(self.loss_)
@@ -376,7 +388,7 @@ class _BaseMLP(BaseEstimator):
         def after_epoch(net_, epoch, history):
             self.n_iter_ += 1
             self.t_ += n
-            self._record_loss(history["train_cost"][-1], batch_size)
+            self._record_loss(history["train_cost"][-1])
             self._update_no_improvement_count(validation)
             plateau = self._plateau_reached()
             if plateau is not None:
@@ -414,7 +426,7 @@ class _BaseMLP(BaseEstimator):
             X, Y, batch_size, rate, seed=int(rs.randint(np.iinfo(np.int32).max)), **opts)
         self.n_iter_ += 1
         self.t_ += n
-        self._record_loss(history["train_cost"][-1], batch_size)
+        self._record_loss(history["train_cost"][-1])
         self._update_no_improvement_count(None)
         self._plateau_reached()
 
@@ -450,6 +462,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         decay w <- (1 - η * alpha / batch_size) w each step (through momentum or Adam
         like any other gradient). Only a smaller last batch of an epoch differs:
         fastbp decays it by η * alpha / batch_size, scikit-learn by η * alpha / its size.
+        With ``sample_weight``, scikit-learn divides by the batch's sum of weights
+        instead of its size; fastbp uses batch_size * mean(sample_weight), the same
+        for full batches.
     batch_size : int or "auto", default="auto"
         Mini-batch size; "auto" is min(200, n_samples). Larger than n_samples: clipped
         with a warning.
@@ -699,11 +714,8 @@ def _real(value, name, low=None, high=None, low_open=False, high_open=False):
         raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
 
 
-def _check_sample_weight(sample_weight, n, dtype):
-    """None, or non-negative finite weights (n,) with a positive sum.
-
-    Weights that are all equal are dropped (None): the step is then the same.
-    """
+def _check_sample_weight(sample_weight, n):
+    """None, or non-negative finite float64 weights (n,) with a positive sum."""
     if sample_weight is None:
         return None
     if isinstance(sample_weight, numbers.Number):
@@ -718,6 +730,4 @@ def _check_sample_weight(sample_weight, n, dtype):
         raise ValueError("sample_weight must be finite and non-negative")
     if not sw.sum() > 0:
         raise ValueError("Sample weights must contain at least one non-zero number.")
-    if (sw == sw[0]).all():
-        return None
-    return np.ascontiguousarray(sw, dtype=dtype)
+    return sw
