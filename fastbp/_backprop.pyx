@@ -228,7 +228,7 @@ cdef struct Work:
 cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
                      const floating* Y, const floating* S, const Py_ssize_t* order,
                      Py_ssize_t n_samples, int batch_size, Work* work, long* step,
-                     uint64_t* rng, double* cost) except -1 nogil:
+                     uint64_t* rng, bint check_input, double* cost) except -1 nogil:
     """One epoch of mini-batch training over the rows ``order`` of X (·, n_0), Y (·, n_L)
     and sample weights S (·,) (NULL: all 1).
 
@@ -240,7 +240,11 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
     ``cost`` receives Σ_x s_x C_x / n_samples over the epoch, each example's cost
     taken before its own step.
 
-    Returns 0, or 1 as soon as a batch's cost is not finite (before that step's update).
+    With ``check_input``, each gathered row of X is checked for NaN and infinities
+    while it is in cache, which spares the caller a separate pass over all of X.
+
+    Returns 0; 1 as soon as a batch's cost is not finite (before that step's update);
+    2 when ``check_input`` finds a row of X that is not finite (before its step).
     Raises KeyboardInterrupt between two steps on Ctrl-C.
     """
     cdef const int* n = net.n
@@ -262,6 +266,8 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
             row = order[start + r]
             memcpy(In[0] + r * n[0], X + row * n[0], n[0] * sizeof(floating))
             memcpy(Yb + r * n[L], Y + row * n[L], n[L] * sizeof(floating))
+            if check_input and _any_nonfinite(In[0] + r * n[0], n[0], floating is float):
+                return 2
             if S != NULL:
                 Sb[r] = S[row]
         forward(net, m, In, A, M, h.dropout, rng)
@@ -437,17 +443,19 @@ cdef class Engine:
         return total
 
     def train_epoch(self, cnp.ndarray X, cnp.ndarray Y, S, cnp.ndarray order,
-                    int batch_size, dict hyper, dict state, long step, uint64_t seed):
+                    int batch_size, dict hyper, dict state, long step, uint64_t seed,
+                    bint check_input=False):
         """One epoch of training in place over the rows ``order`` (intp) of X and Y.
 
-        S: sample weights (n,) or None. ``hyper``: optimizer (name), eta, decay (λ/n),
+        S: sample weights (n,) or None. ``check_input``: check X's rows for NaN and
+        infinities on the way (status 2), instead of trusting the caller. ``hyper``: optimizer (name), eta, decay (λ/n),
         mu, beta1, beta2, epsilon, dropout. ``state``: optimiser arrays, lists shaped
         like the parameters under keys "s1w", "s1b" (momentum, Adam) and "s2w", "s2b"
         (Adam); empty for SGD. ``step``: optimiser steps so far. ``seed``: dropout RNG.
 
         Returns ``(status, cost, step)``: status 0 and the epoch's mean training cost,
-        or status 1 and the first non-finite batch cost (training stopped before that
-        step's update).
+        status 1 and the first non-finite batch cost, or status 2 for a non-finite
+        row of X (either way training stopped before that step's update).
         """
         cdef Hyper h
         cdef Work work
@@ -497,11 +505,13 @@ cdef class Engine:
         if dtype == np.float32:
             with nogil:
                 status = train_epoch(&self.net, &h, <float*>x, <float*>y, <float*>s,
-                                     idx, n_samples, batch_size, &work, &step, &rng, &cost)
+                                     idx, n_samples, batch_size, &work, &step, &rng,
+                                     check_input, &cost)
         else:
             with nogil:
                 status = train_epoch(&self.net, &h, <double*>x, <double*>y, <double*>s,
-                                     idx, n_samples, batch_size, &work, &step, &rng, &cost)
+                                     idx, n_samples, batch_size, &work, &step, &rng,
+                                     check_input, &cost)
         return status, cost, step
 
     @property

@@ -81,11 +81,12 @@ def as_numeric_array(X, name):
     return arr
 
 
-def check_features(X, name, n_features, dtype, allow_1d=False):
+def check_features(X, name, n_features, dtype, allow_1d=False, finite=True):
     """Return ``(X, was_1d)``: X as a C-contiguous (m, n_features) array of ``dtype``.
 
     A 1-d X (one example) is accepted when ``allow_1d`` and returned as one row.
     Integer, big-endian, read-only and non-contiguous input is converted (once).
+    ``finite=False`` leaves the check for NaN and infinities to the caller.
     """
     arr = as_numeric_array(X, name)
     was_1d = arr.ndim == 1 and allow_1d
@@ -100,14 +101,14 @@ def check_features(X, name, n_features, dtype, allow_1d=False):
     if arr.shape[1] != n_features:
         raise ValueError(f"{name} has {arr.shape[1]} features per example, but the "
                          f"network's input layer has {n_features} neurons")
-    return _as_finite(arr, name, dtype), was_1d
+    return _as_finite(arr, name, dtype, finite), was_1d
 
 
-def _as_finite(arr, name, dtype):
+def _as_finite(arr, name, dtype, check=True):
     """C-contiguous ``dtype`` copy (or view) of ``arr``, refusing NaN and infinities."""
     with np.errstate(over="ignore"):  # float64 -> float32 overflow is reported below
         arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not all_finite(arr):
+    if check and not all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinite values (after conversion to {dtype})")
     return arr
 

@@ -407,8 +407,8 @@ class Network:
                 if not np.isfinite(arr).all():
                     raise ValueError(f"{where} contains NaN or infinite values")
 
-    def _check_data(self, X, y):
-        X, _ = check.check_features(X, "X", self._sizes[0], self._dtype)
+    def _check_data(self, X, y, finite_X=True):
+        X, _ = check.check_features(X, "X", self._sizes[0], self._dtype, finite=finite_X)
         Y = check.check_targets(y, "y", self._sizes[-1], X.shape[0], self._dtype)
         return X, Y
 
@@ -449,7 +449,9 @@ class Network:
 
     def _train_locked(self, X, y, epochs, batch_size, learning_rate, validation_data,
                       shuffle, seed, sample_weight, opts, append):
-        X, Y = self._check_data(X, y)
+        # X's values are checked by the engine as the first epoch gathers its rows,
+        # which saves a pass over all of X; a bad row undoes that epoch (see below).
+        X, Y = self._check_data(X, y, finite_X=False)
         n = X.shape[0]
         classify = _is_classification(y, Y)
         S = check.check_sample_weight(sample_weight, n, self._dtype)
@@ -465,6 +467,7 @@ class Network:
             raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
         rng = self._rng if seed is None else np.random.default_rng(
             check.check_int(seed, "seed", minimum=0))
+        rng_state = rng.bit_generator.state
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("validation_data must be a tuple (X_val, y_val)")
@@ -479,6 +482,8 @@ class Network:
                     f"validation_fraction={opts['validation_fraction']} leaves no "
                     f"validation or no training examples out of {n}; pass "
                     f"validation_data or change validation_fraction")
+            if not all_finite(X):  # the held-out rows never reach the engine's check
+                raise ValueError("X contains NaN or infinite values")
             rows = rng.permutation(n)
             X_val, Y_val = X[rows[:n_val]], Y[rows[:n_val]]
             X, Y = X[rows[n_val:]], Y[rows[n_val:]]
@@ -489,7 +494,11 @@ class Network:
         # All arguments are valid: from here on the network changes.
 
         engine = self._engine()
+        old_state, old_history = self._opt_state, self.history
         state = self._optimizer_state(_training.engine_optimizer(opts))
+        saved_state = {k: [a.copy() for a in v] for k, v in state.items()
+                       if isinstance(v, list)}
+        saved_step = state["step"]
         hyper = dict(optimizer=state["kind"], eta=eta0, decay=opts["l2"] / n,
                      mu=opts["momentum"], beta1=opts["beta_1"], beta2=opts["beta_2"],
                      epsilon=opts["epsilon"], dropout=opts["dropout"])
@@ -519,7 +528,19 @@ class Network:
             # rng.permutation(n) per epoch, reproducible by other implementations.
             dropout_seed = int(rng.integers(2**63)) if hyper["dropout"] else 0
             status, cost, state["step"] = engine.train_epoch(
-                X, Y, S, order, batch_size, hyper, state, state["step"], dropout_seed)
+                X, Y, S, order, batch_size, hyper, state, state["step"], dropout_seed,
+                check_input=epoch == 1)
+            if status == 2:
+                # A row of X is not finite: put everything back as it was.
+                for p, saved in zip(self._weights + self._biases, before):
+                    np.copyto(p, saved)
+                for key, arrays in saved_state.items():
+                    for a, saved in zip(state[key], arrays):
+                        np.copyto(a, saved)
+                state["step"] = saved_step
+                self._opt_state, self.history = old_state, old_history
+                rng.bit_generator.state = rng_state
+                raise ValueError("X contains NaN or infinite values")
             # A non-finite batch cost stops the epoch before its update; an update that
             # overflows shows in the parameters. Either way, go back to the start of
             # the epoch if the parameters themselves are no longer finite.
