@@ -53,6 +53,21 @@ def assert_close(actual, desired, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("combo", COMBOS)
+@pytest.mark.parametrize("m", [1023, 1024, 2500])
+def test_large_batch_feedforward_matches_reference(combo, m, dtype):
+    """From 1024 rows, narrow layers (<= 64 neurons) are computed as (w^l A^T)^T;
+    wide ones keep A (w^l)^T: both, and the switch between them, give a^L."""
+    net, X, _ = make_case([40, 64, 65, 3], combo, m, dtype)
+    W, B = params64(net)
+    want = ref_feedforward(W, B, X.astype(np.float64), combo[0], combo[1])
+    assert_close(net.feedforward(X), want, dtype)
+    # Each row alone gives the same output as within the batch.
+    rows = [0, m // 2, m - 1]
+    assert_close(np.array([net.feedforward(X[i]) for i in rows]), want[rows], dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("sizes, combo", CASES)
 @pytest.mark.parametrize("m", [1, 7])
 def test_matches_numpy_reference(sizes, combo, m, dtype):

@@ -107,3 +107,26 @@ def test_costs_at_saturated_outputs_are_finite(dtype):
         assert np.isfinite(value) and value > 0
     # Exact outputs give exactly the minimum for the cross-entropy's zero terms.
     assert _costs.cost_sum_py("cross_entropy", A[:, :2], np.array([[0.0, 1.0]], dtype)) < 1e-5
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 7, 8, 17, 64, 1000, 70000])
+def test_all_finite_finds_every_special_value_anywhere(dtype, n):
+    """The bit-trick check agrees with np.isfinite for the extremes of the format,
+    at the start, end and middle of arrays on both sides of the SIMD widths and of
+    the size where it releases the GIL."""
+    from fastbp._backprop import all_finite
+    info = np.finfo(dtype)
+    x = np.random.default_rng(n).normal(size=n).astype(dtype)
+    assert all_finite(x)
+    for value in [np.nan, -np.nan, np.inf, -np.inf, info.max, -info.max, info.tiny,
+                  info.smallest_subnormal, -0.0]:
+        for i in {0, n // 2, n - 1}:
+            y = x.copy()
+            y[i] = value
+            assert all_finite(y) == bool(np.isfinite(value)), (value, i)
+    # A NaN with a payload and the sign bit set is still a NaN.
+    bits = np.array([-1], dtype=np.int64 if dtype == np.float64 else np.int32)
+    y = x.copy()
+    y[-1] = bits.view(dtype)[0]
+    assert not all_finite(y)
