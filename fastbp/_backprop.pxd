@@ -26,6 +26,7 @@ cdef struct Layers:
 cdef class Engine:
     cdef Layers net
     cdef readonly tuple weights, biases
+    cdef int typenum    # NumPy type number of the parameters (NPY_FLOAT32/64)
 
 
 cdef int feedforward_rows(const Layers* net, int m, const floating* X,

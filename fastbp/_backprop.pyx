@@ -417,6 +417,7 @@ cdef class Engine:
             self.net.n[l] = self.weights[l - 1].shape[0]
             self.net.w[l] = _data(self.weights[l - 1])
             self.net.b[l] = _data(self.biases[l - 1])
+        self.typenum = cnp.PyArray_TYPE(self.weights[0])
         self.net.hidden = ACTIVATIONS[hidden]
         self.net.output = ACTIVATIONS[output]
         self.net.cost = COSTS[cost]
@@ -453,6 +454,57 @@ cdef class Engine:
                                       <double*>cnp.PyArray_DATA(out))
         if status != 0:
             raise MemoryError()
+
+    def feedforward_ready(self, X):
+        """a^L for X already in the engine's layout, or None when X is not.
+
+        The layout: exactly ``np.ndarray``, of the parameters' dtype in native byte
+        order, aligned and C-contiguous, (m, n_0) with m >= 1 or a single example (n_0,), which gives a (n_L,) result.
+        Everything else returns None for the caller to convert and validate. All of
+        this is checked here in C because for one example the Python-level checks
+        would take as long as the forward pass itself.
+
+        Raises ValueError when X contains NaN or infinite values.
+        """
+        if type(X) is not np.ndarray:
+            return None
+        cdef cnp.ndarray x = <cnp.ndarray>X
+        cdef int nd = cnp.PyArray_NDIM(x)
+        if (nd < 1 or nd > 2 or cnp.PyArray_TYPE(x) != self.typenum
+                or not cnp.PyArray_IS_C_CONTIGUOUS(x)
+                or not cnp.PyArray_ISNOTSWAPPED(x) or not cnp.PyArray_ISALIGNED(x)
+                or cnp.PyArray_DIM(x, nd - 1) != self.net.n[0]
+                or cnp.PyArray_SIZE(x) == 0):
+            return None
+        cdef cnp.npy_intp dims[2]
+        dims[0] = cnp.PyArray_DIM(x, 0)
+        dims[1] = self.net.n[self.net.L]
+        if nd == 1:
+            dims[0] = dims[1]
+        cdef cnp.ndarray out = cnp.PyArray_EMPTY(nd, dims, self.typenum, 0)
+        cdef bint is_float = self.typenum == cnp.NPY_FLOAT32
+        cdef const void* data = cnp.PyArray_DATA(x)
+        cdef Py_ssize_t size = cnp.PyArray_SIZE(x)
+        cdef int m = 1 if nd == 1 else <int>cnp.PyArray_DIM(x, 0)
+        cdef int status = 0
+        cdef bint bad
+        if size < 65536:  # releasing the GIL costs more than the check
+            bad = _any_nonfinite(data, size, is_float)
+        else:
+            with nogil:
+                bad = _any_nonfinite(data, size, is_float)
+        if bad:
+            raise ValueError("X contains NaN or infinite values")
+        with nogil:
+            if is_float:
+                status = feedforward_rows(&self.net, m, <const float*>data,
+                                          <float*>cnp.PyArray_DATA(out))
+            else:
+                status = feedforward_rows(&self.net, m, <const double*>data,
+                                          <double*>cnp.PyArray_DATA(out))
+        if status != 0:
+            raise MemoryError()
+        return out
 
     def gradient(self, cnp.ndarray X, cnp.ndarray Y, S, double alpha, nabla_w, nabla_b):
         """Fill nabla_w[l-1], nabla_b[l-1] with alpha * Σ_x s_x ∂C_x/∂w^l (and b^l).

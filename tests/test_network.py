@@ -423,3 +423,46 @@ def test_use_from_another_thread_during_fit_is_refused():
     net.fit(X, y, epochs=1, batch_size=2, learning_rate=1.0, callback=probe)
     assert len(errors) == 2 and all("being trained in another thread" in e for e in errors)
     net.feedforward(X)  # and usable again afterwards
+
+
+def _unaligned(X):
+    raw = np.zeros(X.nbytes + 1, dtype=np.uint8)
+    out = np.frombuffer(raw.data, dtype=X.dtype, count=X.size, offset=1).reshape(X.shape)
+    out[...] = X
+    assert not out.flags.aligned
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("variant", ["list", "fortran", "strided", "swapped", "unaligned",
+                                     "other dtype", "subclass", "readonly"])
+@pytest.mark.parametrize("single", [False, True])
+def test_feedforward_same_answer_for_every_input_layout(dtype, variant, single):
+    """The compiled fast path takes only exact, aligned, native, C-contiguous arrays
+    of the network's dtype; every other layout is converted and gives the same a^L."""
+    net = fastbp.Network([5, 4, 3], dtype=dtype, seed=0)
+    X = np.random.default_rng(1).normal(size=(6, 5)).astype(dtype)
+    other = np.float32 if dtype == np.float64 else np.float64
+    make = {
+        "list": lambda X: X.tolist(),
+        "fortran": np.asfortranarray,
+        "strided": lambda X: np.repeat(X, 2, axis=-1)[..., ::2],
+        "swapped": lambda X: X.astype(X.dtype.newbyteorder()),
+        "unaligned": _unaligned,
+        "other dtype": lambda X: X.astype(other),
+        "subclass": lambda X: X.view(type("Sub", (np.ndarray,), {})),
+        "readonly": lambda X: np.frombuffer(X.tobytes(), dtype=X.dtype).reshape(X.shape),
+    }[variant]
+    if single:
+        X = X[2].copy()
+    want = net.feedforward(X)
+    got = net.feedforward(make(X))
+    assert type(got) is np.ndarray and got.dtype == dtype and got.shape == want.shape
+    if variant == "other dtype":
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+    else:
+        np.testing.assert_array_equal(got, want)
+    bad = X.copy()
+    bad[(0,) * bad.ndim] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN or infinite"):
+        net.feedforward(make(bad))
