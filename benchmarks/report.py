@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+from pathlib import Path
 
 import peers
 from common import OPENBLAS_TUNING_VARS, THREAD_ENV_VARS, TRAIN_WORKLOADS
@@ -250,9 +251,15 @@ def section_errors(res):
                                          for w, t, e in res["errors"])
 
 
+def section_tried() -> str:
+    """The hand-kept log of engine changes and what each gained (tried.md)."""
+    path = Path(__file__).with_name("tried.md")
+    return path.read_text().strip() if path.exists() else ""
+
+
 def render(res) -> str:
     """The whole results.md."""
     parts = [section_header(res), section_gemm(res), section_main(res),
              section_scaling(res), section_memory(res), section_gil(res),
-             section_threadpools(res), section_errors(res)]
+             section_threadpools(res), section_errors(res), section_tried()]
     return "\n\n".join(p for p in parts if p) + "\n"
