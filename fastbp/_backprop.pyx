@@ -40,6 +40,10 @@ cdef enum:
     MAX_STACK_LAYERS = 16
     STACK_ELEMENTS = 2048
 
+# BLAS takes sizes as C ints: inference on more rows goes in chunks of this many.
+cdef enum:
+    MAX_ROWS_PER_CALL = 1 << 30
+
 # Where the forward pass computes a layer's product transposed (see _product_transposed).
 cdef enum:
     TRANSPOSE_MIN_ROWS = 1024
@@ -379,6 +383,19 @@ cdef int feedforward_rows(const Layers* net, int m, const floating* X,
     return status
 
 
+cdef int _feedforward_all(const Layers* net, Py_ssize_t m, const floating* X,
+                          floating* out) noexcept nogil:
+    """feedforward_rows over any number of rows, in chunks that BLAS's int sizes hold."""
+    cdef Py_ssize_t start = 0, rows
+    cdef int status = 0
+    while start < m and status == 0:
+        rows = min(m - start, <Py_ssize_t>MAX_ROWS_PER_CALL)
+        status = feedforward_rows(net, <int>rows, X + start * net.n[0],
+                                  out + start * net.n[net.L])
+        start += rows
+    return status
+
+
 # ---------------------------------------------------------------------------------
 # Work buffers.
 
@@ -440,18 +457,18 @@ cdef class Engine:
     def feedforward(self, cnp.ndarray X, cnp.ndarray out):
         """out[...] = a^L for the rows of X: X (m, n_0), out (m, n_L), C-contiguous,
         of the parameters' dtype (checked by the caller)."""
-        cdef int m = <int>cnp.PyArray_DIM(out, 0)    # X may be one 1-d example
+        cdef Py_ssize_t m = cnp.PyArray_DIM(out, 0)    # X may be one 1-d example
         cdef int status
         if m == 0:
             return
         if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
             with nogil:
-                status = feedforward_rows(&self.net, m, <float*>cnp.PyArray_DATA(X),
-                                      <float*>cnp.PyArray_DATA(out))
+                status = _feedforward_all(&self.net, m, <float*>cnp.PyArray_DATA(X),
+                                          <float*>cnp.PyArray_DATA(out))
         else:
             with nogil:
-                status = feedforward_rows(&self.net, m, <double*>cnp.PyArray_DATA(X),
-                                      <double*>cnp.PyArray_DATA(out))
+                status = _feedforward_all(&self.net, m, <double*>cnp.PyArray_DATA(X),
+                                          <double*>cnp.PyArray_DATA(out))
         if status != 0:
             raise MemoryError()
 
@@ -459,10 +476,10 @@ cdef class Engine:
         """a^L for X already in the engine's layout, or None when X is not.
 
         The layout: exactly ``np.ndarray``, of the parameters' dtype in native byte
-        order, aligned and C-contiguous, (m, n_0) with m >= 1 or a single example (n_0,), which gives a (n_L,) result.
-        Everything else returns None for the caller to convert and validate. All of
-        this is checked here in C because for one example the Python-level checks
-        would take as long as the forward pass itself.
+        order, aligned and C-contiguous; (m, n_0) with m >= 1, or one example (n_0,),
+        which gives an (n_L,) result. Anything else returns None, for the caller to
+        convert and validate. The checks are made here in C because for one example
+        the Python-level ones took as long as the forward pass itself.
 
         Raises ValueError when X contains NaN or infinite values.
         """
@@ -485,7 +502,7 @@ cdef class Engine:
         cdef bint is_float = self.typenum == cnp.NPY_FLOAT32
         cdef const void* data = cnp.PyArray_DATA(x)
         cdef Py_ssize_t size = cnp.PyArray_SIZE(x)
-        cdef int m = 1 if nd == 1 else <int>cnp.PyArray_DIM(x, 0)
+        cdef Py_ssize_t m = 1 if nd == 1 else cnp.PyArray_DIM(x, 0)
         cdef int status = 0
         cdef bint bad
         if size < 65536:  # releasing the GIL costs more than the check
@@ -497,10 +514,10 @@ cdef class Engine:
             raise ValueError("X contains NaN or infinite values")
         with nogil:
             if is_float:
-                status = feedforward_rows(&self.net, m, <const float*>data,
+                status = _feedforward_all(&self.net, m, <const float*>data,
                                           <float*>cnp.PyArray_DATA(out))
             else:
-                status = feedforward_rows(&self.net, m, <const double*>data,
+                status = _feedforward_all(&self.net, m, <const double*>data,
                                           <double*>cnp.PyArray_DATA(out))
         if status != 0:
             raise MemoryError()
