@@ -498,22 +498,14 @@ cdef class Engine:
         dims[1] = self.net.n[self.net.L]
         if nd == 1:
             dims[0] = dims[1]
+        if _array_has_nonfinite(x):
+            raise ValueError("X contains NaN or infinite values")
         cdef cnp.ndarray out = cnp.PyArray_EMPTY(nd, dims, self.typenum, 0)
-        cdef bint is_float = self.typenum == cnp.NPY_FLOAT32
         cdef const void* data = cnp.PyArray_DATA(x)
-        cdef Py_ssize_t size = cnp.PyArray_SIZE(x)
         cdef Py_ssize_t m = 1 if nd == 1 else cnp.PyArray_DIM(x, 0)
         cdef int status = 0
-        cdef bint bad
-        if size < 65536:  # releasing the GIL costs more than the check
-            bad = _any_nonfinite(data, size, is_float)
-        else:
-            with nogil:
-                bad = _any_nonfinite(data, size, is_float)
-        if bad:
-            raise ValueError("X contains NaN or infinite values")
         with nogil:
-            if is_float:
+            if self.typenum == cnp.NPY_FLOAT32:
                 status = _feedforward_all(&self.net, m, <const float*>data,
                                           <float*>cnp.PyArray_DATA(out))
             else:
@@ -679,20 +671,18 @@ cdef extern from *:
     #else
     #define FASTBP_CHECK_CLONES
     #endif
-    FASTBP_CHECK_CLONES static int fastbp_any_nonfinite_d(const void* data, ptrdiff_t n) {
-        const uint64_t* d = (const uint64_t*)data;
-        uint64_t acc = 0;
-        for (ptrdiff_t i = 0; i < n; i++)
-            acc |= (d[i] & 0x7ff0000000000000ULL) + 0x0010000000000000ULL;
-        return (int)(acc >> 63);
+    /* U: the float's bits as an unsigned integer; EXP: its exponent field; ONE: the
+       exponent field's lowest bit; SIGN: the sign bit's position. */
+    #define FASTBP_ANY_NONFINITE(NAME, U, EXP, ONE, SIGN)                        \
+    FASTBP_CHECK_CLONES static int NAME(const void* data, ptrdiff_t n) {         \
+        const U* bits = (const U*)data;                                          \
+        U acc = 0;                                                               \
+        for (ptrdiff_t i = 0; i < n; i++) acc |= (bits[i] & EXP) + ONE;          \
+        return (int)(acc >> SIGN);                                               \
     }
-    FASTBP_CHECK_CLONES static int fastbp_any_nonfinite_f(const void* data, ptrdiff_t n) {
-        const uint32_t* f = (const uint32_t*)data;
-        uint32_t acc = 0;
-        for (ptrdiff_t i = 0; i < n; i++)
-            acc |= (f[i] & 0x7f800000U) + 0x00800000U;
-        return (int)(acc >> 31);
-    }
+    FASTBP_ANY_NONFINITE(fastbp_any_nonfinite_d, uint64_t, 0x7ff0000000000000ULL,
+                         0x0010000000000000ULL, 63)
+    FASTBP_ANY_NONFINITE(fastbp_any_nonfinite_f, uint32_t, 0x7f800000U, 0x00800000U, 31)
     """
     int fastbp_any_nonfinite_d(const void* data, Py_ssize_t n) nogil
     int fastbp_any_nonfinite_f(const void* data, Py_ssize_t n) nogil
@@ -706,6 +696,21 @@ cdef inline bint _any_nonfinite(const void* data, Py_ssize_t n,
     return fastbp_any_nonfinite_d(data, n)
 
 
+cdef bint _array_has_nonfinite(cnp.ndarray x) noexcept:
+    """Whether the C-contiguous float32/float64 array x holds a NaN or inf (caller
+    checks the layout), with the GIL released for large arrays only: for small ones,
+    releasing it costs more than the check."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
+    cdef const void* data = cnp.PyArray_DATA(x)
+    cdef bint is_float = cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32
+    cdef bint bad
+    if n < 65536:
+        return _any_nonfinite(data, n, is_float)
+    with nogil:
+        bad = _any_nonfinite(data, n, is_float)
+    return bad
+
+
 def all_finite(cnp.ndarray x):
     """True when no element of ``x`` (float32 or float64, C-contiguous) is NaN or inf.
 
@@ -713,13 +718,6 @@ def all_finite(cnp.ndarray x):
     which allocates a boolean array as large as ``x``.
     """
     cdef int typenum = cnp.PyArray_TYPE(x)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
-    cdef const void* data = cnp.PyArray_DATA(x)
-    cdef bint bad
     if not cnp.PyArray_IS_C_CONTIGUOUS(x) or typenum not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64):
         raise TypeError("all_finite needs a C-contiguous float32 or float64 array")
-    if n < 65536:  # releasing the GIL costs more than checking a small array
-        return not _any_nonfinite(data, n, typenum == cnp.NPY_FLOAT32)
-    with nogil:
-        bad = _any_nonfinite(data, n, typenum == cnp.NPY_FLOAT32)
-    return not bad
+    return not _array_has_nonfinite(x)
