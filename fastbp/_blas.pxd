@@ -25,3 +25,12 @@ cdef void scal(int n, floating alpha, floating* x, int incx) noexcept nogil
 
 cdef floating dot(int n, const floating* x, int incx,
                   const floating* y, int incy) noexcept nogil
+
+# fastbp's own kernel for Z = X @ W.T, many rows through a narrow layer (see
+# _blas.pyx). Returns False where it is unavailable, for the caller to use gemm.
+cdef enum:
+    NARROW_MIN_ROWS = 256
+    NARROW_MAX_WIDTH = 64
+
+cdef bint narrow_gemm(int m, int n, int k, const floating* X, const floating* W,
+                      floating* C, bint* nonfinite) noexcept nogil

@@ -52,12 +52,22 @@ def assert_close(actual, desired, dtype):
     np.testing.assert_allclose(actual, desired, rtol=tol, atol=tol * scale)
 
 
+@pytest.fixture(params=[True, False], ids=["own-kernels", "blas-only"])
+def own_kernels(request):
+    """Run the test with fastbp's own kernels on (where the CPU has them), then off."""
+    from fastbp import _blas
+    previous = _blas._use_own_kernels(request.param)
+    yield request.param
+    _blas._use_own_kernels(previous)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("combo", COMBOS)
-@pytest.mark.parametrize("m", [1023, 1024, 2500])
-def test_large_batch_feedforward_matches_reference(combo, m, dtype):
-    """From 1024 rows, narrow layers (<= 64 neurons) are computed as (w^l A^T)^T;
-    wide ones keep A (w^l)^T: both, and the switch between them, give a^L."""
+@pytest.mark.parametrize("m", [255, 256, 1023, 1024, 2500])
+def test_large_batch_feedforward_matches_reference(combo, m, dtype, own_kernels):
+    """Narrow layers (<= 64 neurons) take fastbp's own kernel from 256 rows, or
+    without it, BLAS as (w^l A^T)^T from 1024 rows; wide ones keep A (w^l)^T: every
+    path, and the switches between them, give a^L."""
     net, X, _ = make_case([40, 64, 65, 3], combo, m, dtype)
     W, B = params64(net)
     want = ref_feedforward(W, B, X.astype(np.float64), combo[0], combo[1])

@@ -130,3 +130,93 @@ def test_all_finite_finds_every_special_value_anywhere(dtype, n):
     y = x.copy()
     y[-1] = bits.view(dtype)[0]
     assert not all_finite(y)
+
+
+# fastbp's own kernel for X @ W.T through a narrow layer (_blas.narrow_gemm).
+
+OWN_KERNELS = _blas._own_kernels_available()
+
+
+def _narrow(X, W, check=True):
+    C = np.full((X.shape[0], W.shape[0]), np.nan, X.dtype)
+    done, nonfinite = _blas._narrow_gemm_test(X, W, C, check)
+    return done, nonfinite, C
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_narrow_gemm_matches_numpy(dtype):
+    """Row counts around the 4-row tiles, widths around the 6-column tiles, and
+    lengths around the 8/16-lane vectors."""
+    rng = np.random.default_rng(2)
+    for m in [1, 3, 4, 5, 8, 11]:
+        for n in [1, 5, 6, 7, 13, 64]:
+            for k in [1, 7, 8, 9, 16, 17, 33, 784]:
+                X, W = rand(rng, (m, k), dtype), rand(rng, (n, k), dtype)
+                done, nonfinite, C = _narrow(X, W)
+                assert done == OWN_KERNELS
+                if not done:    # the caller falls back to BLAS, tested elsewhere
+                    continue
+                assert nonfinite is False
+                want = X.astype(np.float64) @ W.T.astype(np.float64)
+                scale = np.abs(X).astype(np.float64) @ np.abs(W).T.astype(np.float64)
+                # Each lane adds up k / lanes products, then the lanes are added in
+                # a tree: the classical bound for that order of summation.
+                lanes = 64 // X.itemsize
+                terms = -(-k // lanes) + int(np.log2(lanes)) + 1
+                bound = terms * np.finfo(dtype).eps * scale
+                assert np.all(np.abs(C - want) <= bound), (m, n, k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_narrow_gemm_finds_nonfinite_inputs_anywhere(dtype):
+    rng = np.random.default_rng(3)
+    m, n, k = 9, 7, 19     # two full tiles of rows and one left over; a partial vector
+    X, W = rand(rng, (m, k), dtype), rand(rng, (n, k), dtype)
+    info = np.finfo(dtype)
+    payload_nan = np.array([-1], np.int64 if dtype == np.float64 else np.int32).view(dtype)[0]
+    for value in [np.nan, np.inf, -np.inf, payload_nan, info.max, info.smallest_subnormal]:
+        for where in [(0, 0), (3, k - 1), (4, 8), (m - 1, k - 1), (m - 1, 0)]:
+            Y = X.copy()
+            Y[where] = value
+            done, nonfinite, _ = _narrow(Y, W)
+            assert done == OWN_KERNELS
+            if done:
+                assert nonfinite == (not np.isfinite(value)), (value, where)
+    # Only X is checked: W's values are the network's business.
+    W[0, 0] = np.nan
+    done, nonfinite, C = _narrow(X, W)
+    if done:
+        assert nonfinite is False and np.isnan(C[:, 0]).all() and np.isfinite(C[:, 1:]).all()
+    # Without the check, nothing is reported.
+    assert _narrow(X, W, check=False)[1] is None
+
+
+def _at_offset(a, offset):
+    """A copy of a whose data starts `offset` bytes past a 64-byte boundary."""
+    raw = np.empty(a.nbytes + 128, np.uint8)
+    start = (-raw.ctypes.data) % 64 + offset
+    out = raw[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_narrow_gemm_bits_do_not_depend_on_alignment(dtype):
+    """Reproducible bit for bit wherever NumPy happens to place the arrays."""
+    rng = np.random.default_rng(4)
+    X, W = rand(rng, (10, 784), dtype), rand(rng, (30, 784), dtype)
+    results = [_narrow(_at_offset(X, ox), _at_offset(W, ow))[2]
+               for ox in range(0, 64, X.itemsize * 2) for ow in (0, 16, 40)]
+    for C in results[1:]:
+        np.testing.assert_array_equal(C, results[0])
+
+
+def test_own_kernels_can_be_turned_off():
+    X = np.ones((4, 3))
+    previous = _blas._use_own_kernels(False)
+    try:
+        assert _narrow(X, X)[0] is False
+    finally:
+        _blas._use_own_kernels(previous)
+    assert previous == OWN_KERNELS
+    assert _narrow(X, X)[0] == OWN_KERNELS

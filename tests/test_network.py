@@ -466,3 +466,28 @@ def test_feedforward_same_answer_for_every_input_layout(dtype, variant, single):
     bad[(0,) * bad.ndim] = np.nan
     with pytest.raises(ValueError, match="X contains NaN or infinite"):
         net.feedforward(make(bad))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m", [1, 300, 1030])
+@pytest.mark.parametrize("own", [True, False], ids=["own-kernels", "blas-only"])
+def test_feedforward_refuses_nonfinite_input_wherever_it_is(dtype, m, own):
+    """The fast path checks X while the first layer reads it: a NaN or inf anywhere,
+    down to the last element of the last row, is refused, by every kernel."""
+    from fastbp import _blas
+    net = fastbp.Network([37, 30, 10], dtype=dtype, seed=0)
+    X = np.random.default_rng(2).normal(size=(m, 37)).astype(dtype)
+    previous = _blas._use_own_kernels(own)
+    try:
+        want = net.feedforward(X)
+        for value in [np.nan, np.inf, -np.inf]:
+            for where in {(0, 0), (m // 2, 36), (m - 1, 36)}:
+                bad = X.copy()
+                bad[where] = value
+                with pytest.raises(ValueError, match="X contains NaN or infinite"):
+                    net.feedforward(bad)
+                with pytest.raises(ValueError, match="X contains NaN or infinite"):
+                    net.feedforward(bad[where[0]])
+        np.testing.assert_array_equal(net.feedforward(X), want)
+    finally:
+        _blas._use_own_kernels(previous)

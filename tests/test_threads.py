@@ -168,8 +168,9 @@ def test_feedforward_and_fit_release_the_gil(dtype):
     """While one long compiled call runs, another thread keeps running Python code."""
     rng = np.random.default_rng(9)
     net = fastbp.Network([100, 256, 256, 10], seed=0, dtype=dtype)
-    X = rng.normal(size=(20000, 100)).astype(dtype)
-    y = rng.integers(0, 10, 20000)
+    # Enough rows that one feedforward call lasts well over the 0.05 s it takes to tell.
+    X = rng.normal(size=(80000, 100)).astype(dtype)
+    y = rng.integers(0, 10, 80000)
     net.feedforward(X[:10])  # build the engine outside the measured window
     for name, call in [
         ("feedforward", lambda: net.feedforward(X)),
