@@ -5,6 +5,9 @@ A row-major matrix is the transpose of the same memory read in Fortran order, so
 ``C = op(A) @ op(B)`` in C order is ``C.T = op(B).T @ op(A).T`` in Fortran order: the
 wrappers swap operands (and dimensions) instead of copying anything.
 
+One product has fastbp's own kernel as well, ``narrow_gemm``: many rows through a
+layer of few neurons, where it beats OpenBLAS; it falls back to ``gemm``.
+
 The ``_*_test`` functions at the bottom are thin Python hooks so the tests can check
 every dtype and transpose combination against NumPy.
 """
