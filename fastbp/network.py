@@ -13,7 +13,7 @@ import numpy as np
 
 from . import _training, _validation as check
 from ._activations import ACTIVATIONS, OUTPUT_ONLY
-from ._backprop import Engine, all_finite
+from ._backprop import Engine, aligned_empty, all_finite
 from ._costs import COSTS, cost_sum_py as cost_sum
 
 INITS = ("normal", "scaled_normal", "xavier", "he")
@@ -597,11 +597,11 @@ class Network:
         if state is None or state["kind"] != kind:
             state = {"kind": kind, "step": 0}
             if kind != "sgd":
-                state["s1w"] = [np.zeros_like(w) for w in self._weights]
-                state["s1b"] = [np.zeros_like(b) for b in self._biases]
+                state["s1w"] = [_aligned(np.zeros_like(w)) for w in self._weights]
+                state["s1b"] = [_aligned(np.zeros_like(b)) for b in self._biases]
             if kind == "adam":
-                state["s2w"] = [np.zeros_like(w) for w in self._weights]
-                state["s2b"] = [np.zeros_like(b) for b in self._biases]
+                state["s2w"] = [_aligned(np.zeros_like(w)) for w in self._weights]
+                state["s2b"] = [_aligned(np.zeros_like(b)) for b in self._biases]
             self._opt_state = state
         return state
 
@@ -630,8 +630,8 @@ def load(path):
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"][()]))
             L = len(meta["sizes"]) - 1
-            weights = [np.array(data[f"w{l}"]) for l in range(1, L + 1)]
-            biases = [np.array(data[f"b{l}"]) for l in range(1, L + 1)]
+            weights = [_aligned(data[f"w{l}"]) for l in range(1, L + 1)]
+            biases = [_aligned(data[f"b{l}"]) for l in range(1, L + 1)]
     except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError,
             EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"path: {path!r} is not a readable fastbp network file "
@@ -677,6 +677,14 @@ def _initial_parameters(sizes, init, rng, dtype):
         else:  # "he"
             w = rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in)
             b = np.zeros(n_out)
-        weights.append(np.ascontiguousarray(w, dtype=dtype))
-        biases.append(np.ascontiguousarray(b, dtype=dtype))
+        weights.append(_aligned(w, dtype))
+        biases.append(_aligned(b, dtype))
     return weights, biases
+
+
+def _aligned(a, dtype=None):
+    """A copy of a (cast to dtype), on a 64-byte boundary: see ``aligned_empty``."""
+    a = np.asarray(a)
+    out = aligned_empty(a.shape, a.dtype if dtype is None else dtype)
+    out[...] = a
+    return out

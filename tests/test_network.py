@@ -491,3 +491,33 @@ def test_feedforward_refuses_nonfinite_input_wherever_it_is(dtype, m, own):
         np.testing.assert_array_equal(net.feedforward(X), want)
     finally:
         _blas._use_own_kernels(previous)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_own_arrays_start_on_cache_lines(dtype, tmp_path):
+    """Parameters, optimizer state and loaded networks start on 64-byte boundaries
+    (where NumPy would put large arrays 16 bytes past one, and every vector load
+    would straddle two cache lines)."""
+    from fastbp._backprop import aligned_empty
+
+    def aligned(arrays):
+        return all(a.ctypes.data % 64 == 0 and a.flags.c_contiguous and a.flags.writeable
+                   for a in arrays)
+
+    for shape in [(0,), (3,), (30, 784), (0, 5)]:
+        a = aligned_empty(shape, dtype)
+        assert a.shape == shape and a.dtype == dtype
+        assert aligned([a]) or a.size == 0
+    for init in ["normal", "scaled_normal", "xavier", "he"]:
+        net = fastbp.Network([784, 30, 10], init=init, dtype=dtype, seed=0)
+        assert aligned(net.weights + net.biases)
+    X = np.random.default_rng(0).normal(size=(20, 784)).astype(dtype)
+    net.fit(X, np.arange(20) % 10, epochs=1, batch_size=5, learning_rate=0.01,
+            optimizer="adam")
+    state = net._opt_state
+    assert aligned(state["s1w"] + state["s1b"] + state["s2w"] + state["s2b"])
+    net.save(tmp_path / "net.npz")
+    loaded = fastbp.load(tmp_path / "net.npz")
+    assert aligned(loaded.weights + loaded.biases)
+    for got, want in zip(loaded.weights + loaded.biases, net.weights + net.biases):
+        np.testing.assert_array_equal(got, want)

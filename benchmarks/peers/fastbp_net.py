@@ -33,8 +33,10 @@ class FastbpNet(Trainer):
         self.net = fastbp.Network(sizes=list(self.sizes), activation="sigmoid",
                                   cost="quadratic", init="normal",
                                   dtype=self.dtype.name, seed=0)
-        self.net.weights = weights
-        self.net.biases = biases
+        # Copied into the network's own (cache-line aligned) arrays, as a user
+        # setting values would; assigning the lists would make these the live arrays.
+        for own, given in zip(self.net.weights + self.net.biases, weights + biases):
+            own[...] = given
 
     def set_data(self, X, y):
         self.X = np.ascontiguousarray(X, self.dtype)
