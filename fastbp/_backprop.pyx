@@ -24,7 +24,7 @@ import numpy as np
 
 from ._activations cimport Activation, activate, scale_by_derivative
 from ._activations import ACTIVATIONS
-from ._blas cimport NARROW_MAX_WIDTH, NARROW_MIN_ROWS, gemm, gemv, narrow_gemm
+from ._blas cimport NARROW_MAX_WIDTH, NARROW_MIN_ROWS, gemm, gemv, gemv_rows, narrow_gemm
 from ._costs cimport Cost, LOG_LIKELIHOOD, QUADRATIC, cost_sum
 from ._costs import COSTS
 from ._optimizers cimport ADAM, SGD, Hyper, update
@@ -125,10 +125,11 @@ cdef void forward(const Layers* net, int m, floating** In, floating** A,
         if own:
             pass
         elif m == 1:
-            # One example is a matrix-vector product, which BLAS does with less
-            # set-up than a GEMM: a[l] = w[l] @ in[l-1]
-            gemv(False, n[l], n[l - 1], <floating>1, <floating*>net.w[l], n[l - 1],
-                 In[l - 1], 1, <floating>0, A[l], 1)
+            # One example is a matrix-vector product: a[l] = w[l] @ in[l-1], by our
+            # own kernel where it runs (see _blas.gemv_rows), else BLAS's GEMV
+            if not gemv_rows(n[l], n[l - 1], <floating*>net.w[l], In[l - 1], A[l]):
+                gemv(False, n[l], n[l - 1], <floating>1, <floating*>net.w[l], n[l - 1],
+                     In[l - 1], 1, <floating>0, A[l], 1)
         elif T != NULL and _product_transposed(m, n[l]):
             # T = w[l] @ In[l-1].T, then A[l] = T.T
             gemm(False, True, n[l], m, n[l - 1], <floating>1, <floating*>net.w[l],

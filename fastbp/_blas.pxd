@@ -34,3 +34,7 @@ cdef enum:
 
 cdef bint narrow_gemm(int m, int n, int k, const floating* X, const floating* W,
                       floating* C, bint* nonfinite) noexcept nogil
+
+# fastbp's own kernel for y = W @ x, one example (see _blas.pyx); False where unavailable.
+cdef bint gemv_rows(int n, int k, const floating* W, const floating* x,
+                    floating* y) noexcept nogil

@@ -5,8 +5,9 @@ A row-major matrix is the transpose of the same memory read in Fortran order, so
 ``C = op(A) @ op(B)`` in C order is ``C.T = op(B).T @ op(A).T`` in Fortran order: the
 wrappers swap operands (and dimensions) instead of copying anything.
 
-One product has fastbp's own kernel as well, ``narrow_gemm``: many rows through a
-layer of few neurons, where it beats OpenBLAS; it falls back to ``gemm``.
+Two products have fastbp's own AVX-512 kernels as well, where they beat OpenBLAS:
+``narrow_gemm``, many rows through a layer of few neurons, and ``gemv_rows``, one
+example through any layer. Each falls back to BLAS where it cannot run.
 
 The ``_*_test`` functions at the bottom are thin Python hooks so the tests can check
 every dtype and transpose combination against NumPy.
@@ -207,6 +208,50 @@ cdef extern from *:
         return NAME##_avx512(m, n, k, x, w, c, bad);                                   \\
     }
 
+    /* y[j] = W[j, :] @ x for the n rows of W (n, k): one row at a time, in four
+       accumulators over consecutive vectors (element p lands in accumulator
+       p / LANES % 4, lane p % LANES, whatever the alignment). One row at a time
+       streams W through the cache in order, which OpenBLAS's GEMV, reading four rows
+       at once, does not. V: the AVX-512 vector type. */
+    #define FASTBP_GEMV_COPY 2048
+    #define FASTBP_GEMV_ROWS(NAME, T, V, LANES, S, MASK)                               \\
+    static FASTBP_AVX512 void NAME##_avx512(ptrdiff_t n, ptrdiff_t k, const T* w,       \\
+                                            const T* x, T* y) {                        \\
+        const ptrdiff_t tail = k % LANES, body = k - tail;                             \\
+        T x_copy[FASTBP_GEMV_COPY] __attribute__((aligned(64)));                      \\
+        /* x is read once per row of W: an aligned copy saves a split load each time */ \\
+        if ((size_t)x % 64 && k <= FASTBP_GEMV_COPY) {                                 \\
+            memcpy(x_copy, x, k * sizeof(T));                                          \\
+            x = x_copy;                                                                \\
+        }                                                                              \\
+        const MASK tail_mask = (MASK)((1u << tail) - 1);                               \\
+        for (ptrdiff_t j = 0; j < n; j++) {                                            \\
+            const T* row = w + j * k;                                                  \\
+            V acc[4];                                                                  \\
+            ptrdiff_t p = 0;                                                           \\
+            FASTBP_UNROLLED for (int u = 0; u < 4; u++) acc[u] = _mm512_setzero_##S(); \\
+            for (; p + 4 * LANES <= body; p += 4 * LANES)                              \\
+                FASTBP_UNROLLED for (int u = 0; u < 4; u++)                            \\
+                    acc[u] = _mm512_fmadd_##S(_mm512_loadu_##S(row + p + u * LANES),   \\
+                                              _mm512_loadu_##S(x + p + u * LANES), acc[u]); \\
+            for (int u = 0; p < body; p += LANES, u++)                                 \\
+                acc[u] = _mm512_fmadd_##S(_mm512_loadu_##S(row + p),                   \\
+                                          _mm512_loadu_##S(x + p), acc[u]);            \\
+            if (tail) {                                                                \\
+                const int u = (int)(body / LANES % 4);                                 \\
+                acc[u] = _mm512_fmadd_##S(_mm512_maskz_loadu_##S(tail_mask, row + p),  \\
+                                          _mm512_maskz_loadu_##S(tail_mask, x + p), acc[u]); \\
+            }                                                                          \\
+            y[j] = _mm512_reduce_add_##S(_mm512_add_##S(_mm512_add_##S(acc[0], acc[1]), \\
+                                                        _mm512_add_##S(acc[2], acc[3]))); \\
+        }                                                                              \\
+    }                                                                                  \\
+    static int NAME(ptrdiff_t n, ptrdiff_t k, const T* w, const T* x, T* y) {          \\
+        if (!fastbp_own_kernels || !fastbp_cpu_has_avx512f()) return 0;                \\
+        NAME##_avx512(n, k, w, x, y);                                                  \\
+        return 1;                                                                      \\
+    }
+
     static int fastbp_own_kernels = 1;
     static int fastbp_cpu_has_avx512f(void) { return __builtin_cpu_supports("avx512f"); }
     FASTBP_NARROW_TILE(fastbp_narrow_tile4_d, double, __m512d, 8, pd, 4)
@@ -221,6 +266,8 @@ cdef extern from *:
                        fastbp_narrow_pack_d, double, 8, epi64)
     FASTBP_NARROW_GEMM(fastbp_narrow_gemm_f, fastbp_narrow_tile4_f, fastbp_narrow_tile1_f,
                        fastbp_narrow_pack_f, float, 16, epi32)
+    FASTBP_GEMV_ROWS(fastbp_gemv_rows_d, double, __m512d, 8, pd, __mmask8)
+    FASTBP_GEMV_ROWS(fastbp_gemv_rows_f, float, __m512, 16, ps, __mmask16)
     #else
     #define FASTBP_HAVE_NARROW_KERNEL 0
     static int fastbp_own_kernels = 0;
@@ -229,6 +276,10 @@ cdef extern from *:
                                     const double* w, double* c, int* bad) { return 0; }
     static int fastbp_narrow_gemm_f(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float* x,
                                     const float* w, float* c, int* bad) { return 0; }
+    static int fastbp_gemv_rows_d(ptrdiff_t n, ptrdiff_t k, const double* w,
+                                  const double* x, double* y) { return 0; }
+    static int fastbp_gemv_rows_f(ptrdiff_t n, ptrdiff_t k, const float* w,
+                                  const float* x, float* y) { return 0; }
     #endif
     """
     int FASTBP_HAVE_NARROW_KERNEL
@@ -238,6 +289,10 @@ cdef extern from *:
                              const double* w, double* c, int* bad) nogil
     int fastbp_narrow_gemm_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* x,
                              const float* w, float* c, int* bad) nogil
+    int fastbp_gemv_rows_d(Py_ssize_t n, Py_ssize_t k, const double* w, const double* x,
+                           double* y) nogil
+    int fastbp_gemv_rows_f(Py_ssize_t n, Py_ssize_t k, const float* w, const float* x,
+                           float* y) nogil
 
 
 cdef bint narrow_gemm(int m, int n, int k, const floating* X, const floating* W,
@@ -259,6 +314,20 @@ cdef bint narrow_gemm(int m, int n, int k, const floating* X, const floating* W,
     if done and nonfinite != NULL:
         nonfinite[0] = bad != 0
     return done
+
+
+cdef bint gemv_rows(int n, int k, const floating* W, const floating* x,
+                    floating* y) noexcept nogil:
+    """y = W @ x for W (n, k) row-major and x (k,), y (n,) contiguous.
+
+    fastbp's own kernel for one example (see above). Returns False, leaving y
+    untouched, where it is not compiled in or the CPU lacks AVX-512: the caller then
+    uses ``gemv``.
+    """
+    if floating is float:
+        return fastbp_gemv_rows_f(n, k, W, x, y)
+    else:
+        return fastbp_gemv_rows_d(n, k, W, x, y)
 
 
 def _own_kernels_available():
@@ -318,6 +387,11 @@ def _narrow_gemm_test(const floating[:, ::1] X, const floating[:, ::1] W,
     cdef bint done = narrow_gemm(X.shape[0], W.shape[0], X.shape[1], &X[0, 0], &W[0, 0],
                                  &C[0, 0], &bad if check else NULL)
     return done, (bad if check and done else None)
+
+
+def _gemv_rows_test(const floating[:, ::1] W, const floating[::1] x, floating[::1] y):
+    """y[...] = W @ x by ``gemv_rows``; returns whether it ran."""
+    return gemv_rows(W.shape[0], W.shape[1], &W[0, 0], &x[0], &y[0])
 
 
 def _dot_test(const floating[::1] x, const floating[::1] y):

@@ -220,3 +220,26 @@ def test_own_kernels_can_be_turned_off():
         _blas._use_own_kernels(previous)
     assert previous == OWN_KERNELS
     assert _narrow(X, X)[0] == OWN_KERNELS
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemv_rows_matches_numpy_and_ignores_alignment(dtype):
+    """fastbp's one-example kernel: lengths around the vector widths and the unrolled
+    block of four, and past the size up to which it copies x to an aligned buffer;
+    the same bits wherever x and W start."""
+    rng = np.random.default_rng(5)
+    for n, k in [(1, 1), (3, 7), (30, 784), (10, 30), (4, 33), (2, 64), (5, 65), (2, 3000)]:
+        W, x = rand(rng, (n, k), dtype), rand(rng, k, dtype)
+        y = np.full(n, np.nan, dtype)
+        assert _blas._gemv_rows_test(W, x, y) == OWN_KERNELS
+        if not OWN_KERNELS:
+            continue
+        want = W.astype(np.float64) @ x.astype(np.float64)
+        scale = np.abs(W).astype(np.float64) @ np.abs(x).astype(np.float64)
+        lanes = 64 // x.itemsize
+        terms = -(-k // lanes) + int(np.log2(lanes)) + 3
+        assert np.all(np.abs(y - want) <= terms * np.finfo(dtype).eps * scale), (n, k)
+        for offset in range(x.itemsize, 64, 3 * x.itemsize):
+            y2 = np.empty_like(y)
+            _blas._gemv_rows_test(_at_offset(W, offset), _at_offset(x, 64 - offset), y2)
+            np.testing.assert_array_equal(y2, y)
