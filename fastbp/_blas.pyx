@@ -87,7 +87,9 @@ cdef floating dot(int n, const floating* x, int incx,
 
 
 # ---------------------------------------------------------------------------------
-# One product where fastbp beats BLAS: Z = X @ W.T through a narrow layer.
+# fastbp's own kernels, for two shapes of inference where they beat OpenBLAS: many
+# rows through a narrow layer (narrow_gemm), and one example (gemv_rows, described at
+# its macro below).
 #
 # A layer of a few dozen neurons fed many rows makes a product of a tall X (m, k) with
 # a few rows of W (n, k): inference on a whole test set through the book's [784, 30,
@@ -107,7 +109,7 @@ cdef extern from *:
     #include <string.h>
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
     #include <immintrin.h>
-    #define FASTBP_HAVE_NARROW_KERNEL 1
+    #define FASTBP_HAVE_OWN_KERNELS 1
     #define FASTBP_AVX512 __attribute__((target("avx512f")))
     /* Loops over a tile's rows and columns must unroll completely: any left rolled
        would index the accumulators at run time and keep them in memory. */
@@ -269,7 +271,7 @@ cdef extern from *:
     FASTBP_GEMV_ROWS(fastbp_gemv_rows_d, double, __m512d, 8, pd, __mmask8)
     FASTBP_GEMV_ROWS(fastbp_gemv_rows_f, float, __m512, 16, ps, __mmask16)
     #else
-    #define FASTBP_HAVE_NARROW_KERNEL 0
+    #define FASTBP_HAVE_OWN_KERNELS 0
     static int fastbp_own_kernels = 0;
     static int fastbp_cpu_has_avx512f(void) { return 0; }
     static int fastbp_narrow_gemm_d(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double* x,
@@ -282,7 +284,7 @@ cdef extern from *:
                                   const float* x, float* y) { return 0; }
     #endif
     """
-    int FASTBP_HAVE_NARROW_KERNEL
+    int FASTBP_HAVE_OWN_KERNELS
     int fastbp_own_kernels
     int fastbp_cpu_has_avx512f()
     int fastbp_narrow_gemm_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* x,
@@ -332,7 +334,7 @@ cdef bint gemv_rows(int n, int k, const floating* W, const floating* x,
 
 def _own_kernels_available():
     """Whether fastbp's own kernels are compiled in and this CPU can run them."""
-    return bool(FASTBP_HAVE_NARROW_KERNEL and fastbp_cpu_has_avx512f())
+    return bool(FASTBP_HAVE_OWN_KERNELS and fastbp_cpu_has_avx512f())
 
 
 def _use_own_kernels(bint enabled):
@@ -340,7 +342,7 @@ def _use_own_kernels(bint enabled):
     must not run concurrently with other inference); returns the previous setting."""
     global fastbp_own_kernels
     cdef bint previous = fastbp_own_kernels != 0
-    fastbp_own_kernels = enabled and FASTBP_HAVE_NARROW_KERNEL
+    fastbp_own_kernels = enabled and FASTBP_HAVE_OWN_KERNELS
     return previous
 
 
