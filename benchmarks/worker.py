@@ -9,6 +9,7 @@ already in its environment, so every runtime is capped before it loads.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import os
@@ -26,6 +27,7 @@ from common import (TRAIN_WORKLOADS, Sizes, Timer, forward_flops_per_example,
                     threadpool_summary, train_flops_per_example)
 
 W1 = TRAIN_WORKLOADS["W1"]
+W1_FLOAT32 = dataclasses.replace(W1, dtype="float32")
 
 
 def log(msg):
@@ -92,21 +94,26 @@ def bench_training(impl, threads, spec, n, data, repeats, workload=None):
 
 
 def bench_inference(impl, threads, data, sizes):
-    """W4: the W1 network's feedforward, one example per call and 10,000 at once."""
+    """W4: the W1 network's feedforward, one example per call and 10,000 at once;
+    and one example per call through the same network in float32."""
+    fpe = forward_flops_per_example(W1.sizes)
+    rows = []
+    for spec, name in ((W1, "W4 single"), (W1_FLOAT32, "W4 single float32")):
+        (X, y), (Xv, _) = data.get(spec.dtype)
+        trainer = make_trainer(impl, spec, X[:1000], y[:1000])
+        xs = list(Xv[:sizes.single_calls])
+
+        def single_calls():
+            for x in xs:
+                trainer.feedforward(x)
+
+        t = measure(single_calls, max(5, sizes.repeats), warmup=1)
+        per_call = {k: (v / len(xs) if k in ("median", "min", "max") else v)
+                    for k, v in t.items()}
+        rows.append(row(name, impl, threads, "us/call", per_call, fpe, spec.dtype, 1,
+                        calls=len(xs)))
     (X, y), (Xv, _) = data.get(W1.dtype)
     trainer = make_trainer(impl, W1, X[:1000], y[:1000])
-    fpe = forward_flops_per_example(W1.sizes)
-    xs = list(Xv[:sizes.single_calls])
-
-    def single_calls():
-        for x in xs:
-            trainer.feedforward(x)
-
-    t = measure(single_calls, max(5, sizes.repeats), warmup=1)
-    per_call = {k: (v / len(xs) if k in ("median", "min", "max") else v)
-                for k, v in t.items()}
-    rows = [row("W4 single", impl, threads, "us/call", per_call, fpe, W1.dtype, 1,
-                calls=len(xs))]
     Xb = np.ascontiguousarray(Xv[:10_000])
     t = measure(lambda: trainer.feedforward(Xb), max(5, sizes.repeats), warmup=1)
     rows.append(row("W4 batch", impl, threads, "ms/call", t, fpe * len(Xb), W1.dtype,
