@@ -4,6 +4,7 @@ Set FASTBP_DEBUG=1 to compile with bounds and wraparound checks on (slower, for 
 memory errors); the default build has them off, as in scikit-learn.
 """
 import os
+import sys
 
 import numpy as np
 from Cython.Build import cythonize
@@ -22,6 +23,10 @@ directives = {
     "cdivision": True,
 }
 
+# _blas's own kernels (Linux only) start threads and find the BLAS's thread limit
+# with dlsym: older glibc keeps those in libpthread and libdl.
+LINUX_THREADS = {"_blas": {"extra_link_args": ["-pthread"], "libraries": ["dl"]}}
+
 extensions = [
     Extension(
         f"fastbp.{name}",
@@ -32,6 +37,7 @@ extensions = [
         # element-wise loops (sigmoid, softmax); FP traps are never enabled here, and
         # results are unchanged. Unlike -ffast-math it keeps IEEE semantics.
         extra_compile_args=["-O3", "-fno-trapping-math"] if os.name != "nt" else [],
+        **(LINUX_THREADS.get(name, {}) if sys.platform.startswith("linux") else {}),
     )
     for name in MODULES
 ]

@@ -121,7 +121,7 @@ cdef void forward(const Layers* net, int m, floating** In, floating** A,
         # narrow layer (see _blas.narrow_gemm), else by BLAS
         own = m >= NARROW_MIN_ROWS and n[l] <= NARROW_MAX_WIDTH and narrow_gemm(
             m, n[l], n[l - 1], In[l - 1], <floating*>net.w[l], A[l],
-            nonfinite if l == 1 else NULL)
+            nonfinite if l == 1 else NULL, 0)
         if own:
             pass
         elif m == 1:

@@ -33,7 +33,7 @@ cdef enum:
     NARROW_MAX_WIDTH = 64
 
 cdef bint narrow_gemm(int m, int n, int k, const floating* X, const floating* W,
-                      floating* C, bint* nonfinite) noexcept nogil
+                      floating* C, bint* nonfinite, int threads) noexcept nogil
 
 # fastbp's own kernel for y = W @ x, one example (see _blas.pyx); False where unavailable.
 cdef bint gemv_rows(int n, int k, const floating* W, const floating* x,

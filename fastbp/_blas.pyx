@@ -100,7 +100,8 @@ cdef floating dot(int n, const floating* x, int incx,
 # X, and reduces across lanes at the end: ~20 % faster than OpenBLAS, and it checks X
 # for NaN and inf on the way, which saves inference a pass over its input. Element p
 # of a row always goes to lane p % LANES, whatever the arrays' alignment, so results
-# are reproducible bit for bit.
+# are reproducible bit for bit. Its rows are split between as many threads as the
+# BLAS may use (X streams from memory, and two cores draw more bandwidth than one).
 
 cdef extern from *:
     """
@@ -108,7 +109,9 @@ cdef extern from *:
     #include <stdlib.h>
     #include <string.h>
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #include <dlfcn.h>
     #include <immintrin.h>
+    #include <pthread.h>
     #define FASTBP_HAVE_OWN_KERNELS 1
     #define FASTBP_AVX512 __attribute__((target("avx512f")))
     /* Loops over a tile's rows and columns must unroll completely: any left rolled
@@ -176,38 +179,88 @@ cdef extern from *:
         *bits = acc;                                                                   \\
     }
 
+    /* Rows [i0, i1) of C = X @ W.T, with W already packed in wp: one thread's share.
+       Each thread copies its own tiles of X (and so checks them) into its own buffer;
+       bad receives whether its rows of X hold NaN or inf, ok whether the buffer could
+       be allocated. */
+    #define FASTBP_NARROW_ROWS(NAME, TILE4, TILE1, PACK, T, LANES, I)                  \\
+    typedef struct {                                                                   \\
+        ptrdiff_t i0, i1, n, k, ld;                                                    \\
+        const T* x; const T* wp; T* c;                                                 \\
+        int bad, ok;                                                                   \\
+    } NAME##_job;                                                                      \\
+    static FASTBP_AVX512 void* NAME##_rows(void* arg) {                                \\
+        NAME##_job* job = (NAME##_job*)arg;                                            \\
+        const ptrdiff_t m = job->i1, n = job->n, k = job->k, ld = job->ld;             \\
+        const T* x = job->x;                                                           \\
+        T* xp = (T*)aligned_alloc(64, (size_t)4 * ld * sizeof(T));                     \\
+        __m512i bits = _mm512_setzero_si512();                                         \\
+        ptrdiff_t i = job->i0;                                                         \\
+        job->ok = xp != NULL;                                                          \\
+        if (xp == NULL) return NULL;                                                   \\
+        for (; i + 4 <= m; i += 4) {                                                   \\
+            PACK(4, k, x + i * k, ld, xp, &bits);                                      \\
+            TILE4(n, ld, xp, job->wp, job->c + i * n,                                  \\
+                  i + 8 <= m ? x + (i + 4) * k : NULL, k);                             \\
+        }                                                                              \\
+        for (; i < m; i++) {                                                           \\
+            PACK(1, k, x + i * k, ld, xp, &bits);                                      \\
+            TILE1(n, ld, xp, job->wp, job->c + i * n, NULL, k);                        \\
+        }                                                                              \\
+        free(xp);                                                                      \\
+        job->bad = _mm512_cmplt_##I##_mask(bits, _mm512_setzero_si512()) != 0;         \\
+        return NULL;                                                                   \\
+    }
+
     /* C (m, n) = X (m, k) @ W.T for W (n, k), all contiguous row-major; with bad !=
        NULL, also *bad = whether X holds NaN or inf. W and each tile of X are first
        copied to 64-byte-aligned buffers padded with zeros to whole vectors: NumPy's
        large arrays start 16 bytes past a page, and a load that straddles two cache
-       lines costs two. The copy of X also checks it. Returns 0 when out of memory. */
-    #define FASTBP_NARROW_GEMM(NAME, TILE4, TILE1, PACK, T, LANES, I)                  \\
+       lines costs two. The copy of X also checks it. The rows are split between up
+       to `threads` threads (this one and threads - 1 started here and joined before
+       returning, so nothing outlives the call and fork stays safe), at least
+       FASTBP_NARROW_THREAD_ROWS each; every entry of C is computed the same way
+       whichever thread computes it, so results do not depend on the thread count.
+       Returns 0 when out of memory (C may then be partly written). */
+    #define FASTBP_NARROW_THREAD_ROWS 1024
+    #define FASTBP_NARROW_MAX_THREADS 8
+    #define FASTBP_NARROW_GEMM(NAME, ROWS, PACK, T, LANES)                             \\
     static FASTBP_AVX512 int NAME##_avx512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,      \\
-                                           const T* x, const T* w, T* c, int* bad) {   \\
+                                           const T* x, const T* w, T* c, int* bad,     \\
+                                           int threads) {                              \\
         const ptrdiff_t ld = (k + LANES - 1) / LANES * LANES;                          \\
-        T* wp = (T*)aligned_alloc(64, (size_t)(n + 4) * ld * sizeof(T));               \\
-        T* xp = wp + n * ld;                                                           \\
-        __m512i bits = _mm512_setzero_si512();                                         \\
-        ptrdiff_t i = 0;                                                               \\
+        ROWS##_job jobs[FASTBP_NARROW_MAX_THREADS];                                     \\
+        pthread_t tids[FASTBP_NARROW_MAX_THREADS];                                     \\
+        int started[FASTBP_NARROW_MAX_THREADS], ok = 1, any_bad = 0;                   \\
+        T* wp = (T*)aligned_alloc(64, (size_t)n * ld * sizeof(T));                     \\
+        __m512i bits = _mm512_setzero_si512();         /* W's values are not checked */ \\
         if (wp == NULL) return 0;                                                      \\
         PACK(n, k, w, ld, wp, &bits);                                                  \\
-        bits = _mm512_setzero_si512();         /* W's values are not checked */        \\
-        for (; i + 4 <= m; i += 4) {                                                   \\
-            PACK(4, k, x + i * k, ld, xp, &bits);                                      \\
-            TILE4(n, ld, xp, wp, c + i * n, i + 8 <= m ? x + (i + 4) * k : NULL, k);   \\
+        if (threads > m / FASTBP_NARROW_THREAD_ROWS) threads = (int)(m / FASTBP_NARROW_THREAD_ROWS); \\
+        if (threads > FASTBP_NARROW_MAX_THREADS) threads = FASTBP_NARROW_MAX_THREADS;  \\
+        if (threads < 1) threads = 1;                                                  \\
+        for (int t = 0; t < threads; t++) {                                            \\
+            /* whole tiles of 4 rows to every thread but the last */                   \\
+            const ptrdiff_t i0 = m * t / threads / 4 * 4;                              \\
+            const ptrdiff_t i1 = t + 1 < threads ? m * (t + 1) / threads / 4 * 4 : m;  \\
+            jobs[t] = (ROWS##_job){i0, i1, n, k, ld, x, wp, c, 0, 0};                  \\
+            started[t] = t > 0 && pthread_create(&tids[t], NULL, ROWS##_rows, &jobs[t]) == 0; \\
         }                                                                              \\
-        for (; i < m; i++) {                                                           \\
-            PACK(1, k, x + i * k, ld, xp, &bits);                                      \\
-            TILE1(n, ld, xp, wp, c + i * n, NULL, k);                                  \\
+        for (int t = 0; t < threads; t++) {                                            \\
+            /* a thread that could not start has its rows done here */                 \\
+            if (started[t]) pthread_join(tids[t], NULL);                               \\
+            else ROWS##_rows(&jobs[t]);                                                \\
+            ok &= jobs[t].ok;                                                          \\
+            any_bad |= jobs[t].bad;                                                    \\
         }                                                                              \\
         free(wp);                                                                      \\
-        if (bad) *bad = _mm512_cmplt_##I##_mask(bits, _mm512_setzero_si512()) != 0;    \\
-        return 1;                                                                      \\
+        if (ok && bad) *bad = any_bad;                                                 \\
+        return ok;                                                                     \\
     }                                                                                  \\
     static int NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T* x, const T* w,     \\
-                    T* c, int* bad) {                                                  \\
+                    T* c, int* bad, int threads) {                                     \\
         if (!fastbp_own_kernels || !fastbp_cpu_has_avx512f()) return 0;                \\
-        return NAME##_avx512(m, n, k, x, w, c, bad);                                   \\
+        return NAME##_avx512(m, n, k, x, w, c, bad, threads);                          \\
     }
 
     /* y[j] = W[j, :] @ x for the n rows of W (n, k): one row at a time, in four
@@ -256,6 +309,30 @@ cdef extern from *:
 
     static int fastbp_own_kernels = 1;
     static int fastbp_cpu_has_avx512f(void) { return __builtin_cpu_supports("avx512f"); }
+
+    /* Our kernels take as many threads as the BLAS that serves scipy's cython_blas
+       may use, so threadpoolctl, OPENBLAS_NUM_THREADS and friends limit them too.
+       dlsym on the handle of scipy's module searches the libraries it was linked
+       against: the BLAS itself, whichever build of it scipy carries. Without one of
+       these functions, one thread. */
+    typedef int (*fastbp_threads_fn)(void);
+    static fastbp_threads_fn fastbp_blas_threads_fn = NULL;
+    static void fastbp_find_blas_threads(const char* cython_blas_path) {
+        static const char* const names[] = {
+            "scipy_openblas_get_num_threads", "openblas_get_num_threads",
+            "scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+            "MKL_Get_Max_Threads", NULL};
+        /* RTLD_NOLOAD: scipy has loaded it already; the reference is kept, so the
+           function found stays valid */
+        void* handle = dlopen(cython_blas_path, RTLD_LAZY | RTLD_NOLOAD);
+        if (handle == NULL) return;
+        for (int i = 0; names[i] != NULL && fastbp_blas_threads_fn == NULL; i++)
+            fastbp_blas_threads_fn = (fastbp_threads_fn)dlsym(handle, names[i]);
+    }
+    static int fastbp_threads(void) {
+        const int t = fastbp_blas_threads_fn != NULL ? fastbp_blas_threads_fn() : 1;
+        return t < 1 ? 1 : t;
+    }
     FASTBP_NARROW_TILE(fastbp_narrow_tile4_d, double, __m512d, 8, pd, 4)
     FASTBP_NARROW_TILE(fastbp_narrow_tile1_d, double, __m512d, 8, pd, 1)
     FASTBP_NARROW_TILE(fastbp_narrow_tile4_f, float, __m512, 16, ps, 4)
@@ -264,20 +341,28 @@ cdef extern from *:
                        0x7ff0000000000000LL, 0x0010000000000000LL)
     FASTBP_NARROW_PACK(fastbp_narrow_pack_f, float, 16, ps, __mmask16, epi32,
                        0x7f800000, 0x00800000)
-    FASTBP_NARROW_GEMM(fastbp_narrow_gemm_d, fastbp_narrow_tile4_d, fastbp_narrow_tile1_d,
+    FASTBP_NARROW_ROWS(fastbp_narrow_d, fastbp_narrow_tile4_d, fastbp_narrow_tile1_d,
                        fastbp_narrow_pack_d, double, 8, epi64)
-    FASTBP_NARROW_GEMM(fastbp_narrow_gemm_f, fastbp_narrow_tile4_f, fastbp_narrow_tile1_f,
+    FASTBP_NARROW_ROWS(fastbp_narrow_f, fastbp_narrow_tile4_f, fastbp_narrow_tile1_f,
                        fastbp_narrow_pack_f, float, 16, epi32)
+    FASTBP_NARROW_GEMM(fastbp_narrow_gemm_d, fastbp_narrow_d, fastbp_narrow_pack_d, double, 8)
+    FASTBP_NARROW_GEMM(fastbp_narrow_gemm_f, fastbp_narrow_f, fastbp_narrow_pack_f, float, 16)
     FASTBP_GEMV_ROWS(fastbp_gemv_rows_d, double, __m512d, 8, pd, __mmask8)
     FASTBP_GEMV_ROWS(fastbp_gemv_rows_f, float, __m512, 16, ps, __mmask16)
     #else
     #define FASTBP_HAVE_OWN_KERNELS 0
     static int fastbp_own_kernels = 0;
     static int fastbp_cpu_has_avx512f(void) { return 0; }
+    static void fastbp_find_blas_threads(const char* cython_blas_path) {}
+    static int fastbp_threads(void) { return 1; }
     static int fastbp_narrow_gemm_d(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double* x,
-                                    const double* w, double* c, int* bad) { return 0; }
+                                    const double* w, double* c, int* bad, int threads) {
+        return 0;
+    }
     static int fastbp_narrow_gemm_f(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float* x,
-                                    const float* w, float* c, int* bad) { return 0; }
+                                    const float* w, float* c, int* bad, int threads) {
+        return 0;
+    }
     static int fastbp_gemv_rows_d(ptrdiff_t n, ptrdiff_t k, const double* w,
                                   const double* x, double* y) { return 0; }
     static int fastbp_gemv_rows_f(ptrdiff_t n, ptrdiff_t k, const float* w,
@@ -287,10 +372,12 @@ cdef extern from *:
     int FASTBP_HAVE_OWN_KERNELS
     int fastbp_own_kernels
     int fastbp_cpu_has_avx512f()
+    void fastbp_find_blas_threads(const char* cython_blas_path)
+    int fastbp_threads() nogil
     int fastbp_narrow_gemm_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* x,
-                             const double* w, double* c, int* bad) nogil
+                             const double* w, double* c, int* bad, int threads) nogil
     int fastbp_narrow_gemm_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* x,
-                             const float* w, float* c, int* bad) nogil
+                             const float* w, float* c, int* bad, int threads) nogil
     int fastbp_gemv_rows_d(Py_ssize_t n, Py_ssize_t k, const double* w, const double* x,
                            double* y) nogil
     int fastbp_gemv_rows_f(Py_ssize_t n, Py_ssize_t k, const float* w, const float* x,
@@ -298,21 +385,27 @@ cdef extern from *:
 
 
 cdef bint narrow_gemm(int m, int n, int k, const floating* X, const floating* W,
-                      floating* C, bint* nonfinite) noexcept nogil:
+                      floating* C, bint* nonfinite, int threads) noexcept nogil:
     """C = X @ W.T for X (m, k), W (n, k) and C (m, n), contiguous and row-major.
 
     fastbp's own kernel (see above), for m of at least ``NARROW_MIN_ROWS`` and n of at
-    most ``NARROW_MAX_WIDTH``. Returns False, leaving C and nonfinite untouched, where
-    it is not compiled in, the CPU lacks AVX-512 or memory for its 64-byte-aligned
-    copies of W and of 4 rows of X runs out: the caller then uses ``gemm``. If
-    ``nonfinite`` is not NULL, it receives whether X holds any NaN or infinity.
+    most ``NARROW_MAX_WIDTH``, on up to ``threads`` threads (0: as many as the BLAS may
+    use; never fewer than 1,024 rows each). Returns False, leaving nonfinite untouched
+    (and C to be overwritten), where it is not compiled in, the CPU lacks AVX-512 or
+    memory for its 64-byte-aligned copies of W and of 4 rows of X runs out: the caller
+    then uses ``gemm``. If ``nonfinite`` is not NULL, it receives whether X holds any
+    NaN or infinity.
     """
     cdef int bad = 0
     cdef int done
+    if threads <= 0:
+        threads = fastbp_threads()
     if floating is float:
-        done = fastbp_narrow_gemm_f(m, n, k, X, W, C, &bad if nonfinite != NULL else NULL)
+        done = fastbp_narrow_gemm_f(m, n, k, X, W, C, &bad if nonfinite != NULL else NULL,
+                                    threads)
     else:
-        done = fastbp_narrow_gemm_d(m, n, k, X, W, C, &bad if nonfinite != NULL else NULL)
+        done = fastbp_narrow_gemm_d(m, n, k, X, W, C, &bad if nonfinite != NULL else NULL,
+                                    threads)
     if done and nonfinite != NULL:
         nonfinite[0] = bad != 0
     return done
@@ -337,6 +430,11 @@ def _own_kernels_available():
     return bool(FASTBP_HAVE_OWN_KERNELS and fastbp_cpu_has_avx512f())
 
 
+def _kernel_threads():
+    """How many threads fastbp's own kernels may use now: the BLAS's current limit."""
+    return fastbp_threads()
+
+
 def _use_own_kernels(bint enabled):
     """Turn fastbp's own kernels on or off (for tests that compare both paths, which
     must not run concurrently with other inference); returns the previous setting."""
@@ -344,6 +442,12 @@ def _use_own_kernels(bint enabled):
     cdef bint previous = fastbp_own_kernels != 0
     fastbp_own_kernels = enabled and FASTBP_HAVE_OWN_KERNELS
     return previous
+
+
+import os as _os
+import scipy.linalg.cython_blas as _scipy_blas
+
+fastbp_find_blas_threads(_os.fsencode(_scipy_blas.__file__))
 
 
 # ---------------------------------------------------------------------------------
@@ -382,12 +486,13 @@ def _scal_test(double alpha, floating[::1] x):
 
 
 def _narrow_gemm_test(const floating[:, ::1] X, const floating[:, ::1] W,
-                      floating[:, ::1] C, bint check):
-    """C[...] = X @ W.T by ``narrow_gemm``; returns (whether it ran, whether X was
-    found non-finite, or None when not checked)."""
+                      floating[:, ::1] C, bint check, int threads=0):
+    """C[...] = X @ W.T by ``narrow_gemm`` on up to ``threads`` threads (0: the BLAS's
+    count); returns (whether it ran, whether X was found non-finite, or None when not
+    checked)."""
     cdef bint bad = False
     cdef bint done = narrow_gemm(X.shape[0], W.shape[0], X.shape[1], &X[0, 0], &W[0, 0],
-                                 &C[0, 0], &bad if check else NULL)
+                                 &C[0, 0], &bad if check else NULL, threads)
     return done, (bad if check and done else None)
 
 

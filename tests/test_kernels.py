@@ -137,9 +137,9 @@ def test_all_finite_finds_every_special_value_anywhere(dtype, n):
 OWN_KERNELS = _blas._own_kernels_available()
 
 
-def _narrow(X, W, check=True):
+def _narrow(X, W, check=True, threads=0):
     C = np.full((X.shape[0], W.shape[0]), np.nan, X.dtype)
-    done, nonfinite = _blas._narrow_gemm_test(X, W, C, check)
+    done, nonfinite = _blas._narrow_gemm_test(X, W, C, check, threads)
     return done, nonfinite, C
 
 
@@ -209,6 +209,42 @@ def test_narrow_gemm_bits_do_not_depend_on_alignment(dtype):
                for ox in range(0, 64, X.itemsize * 2) for ow in (0, 16, 40)]
     for C in results[1:]:
         np.testing.assert_array_equal(C, results[0])
+
+
+@pytest.mark.skipif(not OWN_KERNELS, reason="fastbp's own kernels need GCC, Linux and AVX-512")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_narrow_gemm_threads_give_the_same_bits_and_find_nonfinite_in_every_share(dtype):
+    """Rows split between threads (1,024 at least each; the last share takes the rows
+    left over from whole tiles of 4): every thread count gives the same bits, and a NaN
+    in any thread's rows is reported."""
+    rng = np.random.default_rng(6)
+    m, n, k = 4 * 1024 + 7, 30, 37
+    X, W = rand(rng, (m, k), dtype), rand(rng, (n, k), dtype)
+    one = _narrow(X, W, threads=1)[2]
+    np.testing.assert_allclose(one, X.astype(np.float64) @ W.T, rtol=TOL[dtype] * 10,
+                               atol=TOL[dtype] * 10)
+    for threads in [2, 3, 4, 9]:
+        done, nonfinite, C = _narrow(X, W, threads=threads)
+        assert done and nonfinite is False
+        np.testing.assert_array_equal(C, one)
+        # first row, the rows around every share's boundary, last row
+        cuts = [m * t // min(threads, 4) // 4 * 4 for t in range(1, min(threads, 4))]
+        for row in [0, m - 1] + [c + d for c in cuts for d in (-1, 0)]:
+            Y = X.copy()
+            Y[row, k // 2] = np.inf
+            assert _narrow(Y, W, threads=threads)[1] is True, (threads, row)
+
+
+def test_kernel_threads_follow_the_blas_limit():
+    """threadpoolctl's limit on the BLAS is the limit on our kernels as well."""
+    import threadpoolctl    # a test dependency
+
+    if not OWN_KERNELS:
+        assert _blas._kernel_threads() == 1
+        return
+    for limit in [1, 2, 3]:
+        with threadpoolctl.threadpool_limits(limits=limit, user_api="blas"):
+            assert _blas._kernel_threads() == limit
 
 
 def test_own_kernels_can_be_turned_off():

@@ -89,6 +89,22 @@ def test_mixed_inference_paths_from_threads_equal_serial(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_feedforward_bits_do_not_depend_on_the_thread_limit(dtype):
+    """Large batches through narrow layers are split between threads, as many as the
+    BLAS may use: the limit changes who computes each row, not its bits."""
+    import threadpoolctl    # a test dependency
+
+    net = fastbp.Network([784, 30, 10], seed=4, dtype=dtype)
+    X = np.random.default_rng(5).normal(size=(5001, 784)).astype(dtype)
+    outputs = []
+    for limit in [1, 2, 4]:
+        with threadpoolctl.threadpool_limits(limits=limit, user_api="blas"):
+            outputs.append(net.feedforward(X))
+    for A in outputs[1:]:
+        np.testing.assert_array_equal(A, outputs[0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_backprop_from_threads_on_one_network_equals_serial(dtype):
     net = fastbp.Network([100, 64, 10], seed=4, dtype=dtype)
     rng = np.random.default_rng(5)
