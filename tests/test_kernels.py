@@ -279,3 +279,127 @@ def test_gemv_rows_matches_numpy_and_ignores_alignment(dtype):
             y2 = np.empty_like(y)
             _blas._gemv_rows_test(_at_offset(W, offset), _at_offset(x, 64 - offset), y2)
             np.testing.assert_array_equal(y2, y)
+
+
+def _own_gemm(trans_a, trans_b, alpha, A, B, beta, C, threads=0):
+    """fastbp's own GEMM on a copy of C whose rows are 3 elements apart: (whether it
+    ran, the result)."""
+    C, C_given = np.empty((C.shape[0], C.shape[1] + 3), C.dtype)[:, :C.shape[1]], C
+    C[...] = C_given
+    return _blas._own_gemm_test(trans_a, trans_b, alpha, A, B, beta, C, threads), C
+
+
+def _operands(rng, trans_a, trans_b, m, n, k, dtype, pad=0):
+    """op(A) (m, k), op(B) (k, n) and C (m, n), as views whose rows are `pad`
+    elements longer than they are wide (pad = 0: contiguous)."""
+    def view(shape):
+        return rand(rng, (shape[0], shape[1] + pad), dtype)[:, :shape[1]]
+    return (view((k, m) if trans_a else (m, k)), view((n, k) if trans_b else (k, n)),
+            view((m, n)))
+
+
+@pytest.mark.skipif(not OWN_KERNELS, reason="fastbp's own kernels need GCC, Linux and AVX-512")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, False), (False, True)])
+def test_own_gemm_matches_numpy(dtype, trans_a, trans_b):
+    """Rows around the 12- and 4-row tiles, columns around the two-vector tiles (16
+    doubles, 32 floats), strided operands, and beta = 0 (C is then not read: NaN in
+    it must not show) or not. Each entry is one sum over k in order, so its error is
+    bounded by (k + 2) eps times the sum of the magnitudes."""
+    rng = np.random.default_rng(7)
+    lanes = 64 // np.dtype(dtype).itemsize
+    eps = np.finfo(dtype).eps
+    for m, n, k, pad in [(32, lanes, 32, 0), (35, 2 * lanes + 1, 33, 3), (44, 3 * lanes - 1, 70, 0),
+                         (47, 100, 129, 5), (128, 2 * lanes, 40, 0), (33, 65, 784, 1)]:
+        A, B, C = _operands(rng, trans_a, trans_b, m, n, k, dtype, pad)
+        opA = (A.T if trans_a else A).astype(np.float64)
+        opB = (B.T if trans_b else B).astype(np.float64)
+        for alpha, beta in [(-0.75, 1.0), (0.5, -2.0), (1.0, 0.0)]:
+            if beta == 0:
+                C[...] = np.nan
+            done, got = _own_gemm(trans_a, trans_b, alpha, A, B, beta, C)
+            assert done, (m, n, k)
+            c = 0 if beta == 0 else C.astype(np.float64)
+            want = alpha * opA @ opB + beta * c
+            scale = abs(alpha) * np.abs(opA) @ np.abs(opB) + abs(beta) * np.abs(c)
+            assert np.all(np.abs(got - want) <= (k + 2) * eps * scale), (m, n, k, alpha, beta)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_own_gemm_leaves_other_shapes_to_blas(dtype):
+    """Both operands transposed, fewer than 32 rows or terms, fewer columns than a
+    vector, alpha = 0, or an op(A) too big to stay in cache: not run, C untouched.
+    ``gemm`` still computes all of them, by BLAS."""
+    rng = np.random.default_rng(8)
+    lanes = 64 // np.dtype(dtype).itemsize
+    for trans_a, trans_b, m, n, k, alpha in [(True, True, 64, 64, 64, 1.0),
+                                             (False, False, 31, 64, 64, 1.0),
+                                             (False, True, 64, 64, 31, 1.0),
+                                             (True, False, 64, lanes - 1, 64, 1.0),
+                                             (False, False, 64, 64, 64, 0.0),
+                                             (False, False, 2048, 64, 1024, 1.0)]:
+        A, B, C = _operands(rng, trans_a, trans_b, m, n, k, dtype)
+        done, got = _own_gemm(trans_a, trans_b, alpha, A, B, 0.5, C)
+        assert not done and np.array_equal(got, C), (trans_a, trans_b, m, n, k, alpha)
+        want = alpha * (A.T if trans_a else A) @ (B.T if trans_b else B) + 0.5 * C
+        _blas._gemm_test(trans_a, trans_b, alpha, np.ascontiguousarray(A),
+                         np.ascontiguousarray(B), 0.5, C)
+        np.testing.assert_allclose(C, want, rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10 * k)
+
+
+@pytest.mark.skipif(not OWN_KERNELS, reason="fastbp's own kernels need GCC, Linux and AVX-512")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_own_gemm_threads_give_the_same_bits(dtype):
+    """Column tiles split between threads (whole tiles; at least 2^21 multiply-adds
+    each): every thread count, the persistent workers or threads started for one call
+    alike, gives the bits of one thread."""
+    rng = np.random.default_rng(9)
+    for trans_a, trans_b in [(False, True), (True, False), (False, False)]:
+        A, B, C = _operands(rng, trans_a, trans_b, 128, 300, 256, dtype)
+        one = _own_gemm(trans_a, trans_b, 0.5, A, B, 1.0, C, threads=1)[1]
+        for threads in [2, 3, 4, 9, 2]:
+            done, got = _own_gemm(trans_a, trans_b, 0.5, A, B, 1.0, C, threads=threads)
+            assert done
+            np.testing.assert_array_equal(got, one)
+
+
+@pytest.mark.skipif(not OWN_KERNELS, reason="fastbp's own kernels need GCC, Linux and AVX-512")
+def test_own_gemm_from_concurrent_callers_and_a_forked_child():
+    """Callers in several threads at once (one gets the persistent workers, the others
+    start threads of their own) and a child forked after the workers started (it has
+    none, and must start its own rather than wait for them) all get the serial bits."""
+    import multiprocessing
+    import threading
+
+    rng = np.random.default_rng(10)
+    cases = [_operands(rng, False, True, 128, 256, 200 + 8 * i, np.float32) for i in range(4)]
+    serial = [_own_gemm(False, True, 1.0, A, B, 0.0, C, threads=2)[1] for A, B, C in cases]
+    results = [None] * len(cases)
+
+    def call(i):
+        A, B, C = cases[i]
+        for _ in range(20):
+            results[i] = _own_gemm(False, True, 1.0, A, B, 0.0, C, threads=2)[1]
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(cases))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+        assert not t.is_alive()
+    for got, want in zip(results, serial):
+        np.testing.assert_array_equal(got, want)
+
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    A, B, C = cases[0]
+    process = ctx.Process(target=_gemm_in_child, args=(child, A, B, C))
+    process.start()
+    assert parent.poll(120), "the forked child did not answer"
+    np.testing.assert_array_equal(parent.recv(), serial[0])
+    process.join(60)
+    assert process.exitcode == 0
+
+
+def _gemm_in_child(conn, A, B, C):
+    conn.send(_own_gemm(False, True, 1.0, A, B, 0.0, C, threads=2)[1])

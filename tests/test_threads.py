@@ -105,6 +105,26 @@ def test_feedforward_bits_do_not_depend_on_the_thread_limit(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_fit_bits_do_not_depend_on_the_thread_limit(dtype):
+    """Mini-batch products big enough for fastbp's own GEMM to split their columns
+    between threads: the limit changes who computes each entry, not its bits."""
+    import threadpoolctl    # a test dependency
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(512, 300)).astype(dtype)
+    y = rng.integers(0, 10, 512)
+    results = []
+    for limit in [1, 2, 4]:
+        net = fastbp.Network([300, 256, 64, 10], seed=4, dtype=dtype)
+        with threadpoolctl.threadpool_limits(limits=limit, user_api="blas"):
+            net.fit(X, y, epochs=2, batch_size=128, learning_rate=0.1, seed=9)
+        results.append(net.weights + net.biases)
+    for params in results[1:]:
+        for a, b in zip(params, results[0]):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_backprop_from_threads_on_one_network_equals_serial(dtype):
     net = fastbp.Network([100, 64, 10], seed=4, dtype=dtype)
     rng = np.random.default_rng(5)
