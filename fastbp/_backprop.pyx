@@ -24,7 +24,8 @@ import numpy as np
 
 from ._activations cimport Activation, activate, scale_by_derivative
 from ._activations import ACTIVATIONS
-from ._blas cimport NARROW_MAX_WIDTH, NARROW_MIN_ROWS, gemm, gemv, gemv_rows, narrow_gemm
+from ._blas cimport (NARROW_MAX_WIDTH, NARROW_MIN_ROWS, OWN_GEMM_MIN_ROWS, gemm, gemm_own,
+                     gemv, gemv_rows, narrow_gemm)
 from ._costs cimport Cost, LOG_LIKELIHOOD, QUADRATIC, cost_sum
 from ._costs import COSTS
 from ._optimizers cimport ADAM, SGD, Hyper, update
@@ -97,6 +98,17 @@ cdef void _transpose(const floating* T, Py_ssize_t rows, Py_ssize_t cols,
                 out[i * rows + j] = T[j * cols + i]
 
 
+cdef inline void _product(int batch, bint trans_a, bint trans_b, int m, int n, int k,
+                          floating alpha, const floating* A, int lda, const floating* B,
+                          int ldb, floating beta, floating* C, int ldc) noexcept nogil:
+    """C := alpha * op(A) @ op(B) + beta * C for a product of a batch of ``batch`` rows:
+    by fastbp's own GEMM from OWN_GEMM_MIN_ROWS rows (every product of a training step
+    alike, the small ones too), else or where it does not run by BLAS."""
+    if batch < OWN_GEMM_MIN_ROWS or not gemm_own(trans_a, trans_b, m, n, k, alpha, A, lda,
+                                                 B, ldb, beta, C, ldc):
+        gemm(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+
+
 cdef void forward(const Layers* net, int m, floating** In, floating** A,
                   floating** M, double dropout, uint64_t* rng,
                   floating* T=NULL, bint* nonfinite=NULL) noexcept nogil:
@@ -137,8 +149,8 @@ cdef void forward(const Layers* net, int m, floating** In, floating** A,
             _transpose(T, n[l], m, A[l])
         else:
             # A[l] = In[l-1] @ w[l].T
-            gemm(False, True, m, n[l], n[l - 1], <floating>1, In[l - 1], n[l - 1],
-                 <floating*>net.w[l], n[l - 1], <floating>0, A[l], n[l])
+            _product(m, False, True, m, n[l], n[l - 1], <floating>1, In[l - 1], n[l - 1],
+                     <floating*>net.w[l], n[l - 1], <floating>0, A[l], n[l])
         if l == 1 and nonfinite != NULL and not own:
             nonfinite[0] = _any_nonfinite(In[0], <Py_ssize_t>m * n[0], floating is float)
         activate(_activation(net, l), A[l], <floating*>net.b[l], m, n[l])
@@ -195,8 +207,8 @@ cdef void bp2_hidden_error(int m, int n_l, int n_next, const floating* w_next,
     """
     cdef Py_ssize_t i, size = <Py_ssize_t>m * n_l
     # D_l = D_next @ w_next
-    gemm(False, False, m, n_l, n_next, <floating>1, D_next, n_next, w_next, n_l,
-         <floating>0, D_l, n_l)
+    _product(m, False, False, m, n_l, n_next, <floating>1, D_next, n_next, w_next, n_l,
+             <floating>0, D_l, n_l)
     if M_l != NULL:
         for i in range(size):
             D_l[i] *= M_l[i]
@@ -234,7 +246,8 @@ cdef void bp4_weight_gradient(int m, int n_l, int n_prev, const floating* D,
     beta = 1 - ηλ/n (L2 weight decay), the gradient and the SGD update are one GEMM.
     """
     # out = alpha * D.T @ A_prev + beta * out
-    gemm(True, False, n_l, n_prev, m, alpha, D, n_l, A_prev, n_prev, beta, out, n_prev)
+    _product(m, True, False, n_l, n_prev, m, alpha, D, n_l, A_prev, n_prev, beta, out,
+             n_prev)
 
 
 cdef void backward(const Layers* net, int m, floating** In, floating** A,

@@ -38,3 +38,14 @@ cdef bint narrow_gemm(int m, int n, int k, const floating* X, const floating* W,
 # fastbp's own kernel for y = W @ x, one example (see _blas.pyx); False where unavailable.
 cdef bint gemv_rows(int n, int k, const floating* W, const floating* x,
                     floating* y) noexcept nogil
+
+# fastbp's own GEMM for the products of mini-batch training (see _blas.pyx): False
+# where it does not run, for the caller to use gemm. The engine uses it for batches
+# of at least OWN_GEMM_MIN_ROWS rows, where it beats OpenBLAS (below, OpenBLAS's
+# small-matrix kernels are faster).
+cdef enum:
+    OWN_GEMM_MIN_ROWS = 32
+
+cdef bint gemm_own(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
+                   const floating* A, int lda, const floating* B, int ldb,
+                   floating beta, floating* C, int ldc) noexcept nogil

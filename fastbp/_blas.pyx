@@ -5,10 +5,10 @@ A row-major matrix is the transpose of the same memory read in Fortran order, so
 ``C = op(A) @ op(B)`` in C order is ``C.T = op(B).T @ op(A).T`` in Fortran order: the
 wrappers swap operands (and dimensions) instead of copying anything.
 
-fastbp has its own AVX-512 kernels for the shapes where they beat OpenBLAS: ``gemm``
-computes the products of mini-batch training with one where it runs, ``narrow_gemm``
-many rows through a layer of few neurons, and ``gemv_rows`` one example through any
-layer. Each falls back to BLAS where it cannot run.
+fastbp has its own AVX-512 kernels for the shapes where they beat OpenBLAS:
+``gemm_own`` for the products of mini-batch training, ``narrow_gemm`` for many rows
+through a layer of few neurons, and ``gemv_rows`` for one example through any layer.
+Each returns False where it cannot run, for the caller to use BLAS.
 
 The ``_*_test`` functions at the bottom are thin Python hooks so the tests can check
 every dtype and transpose combination against NumPy.
@@ -27,19 +27,9 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
     """C := alpha * op(A) @ op(B) + beta * C, with op(A) (m, k), op(B) (k, n), C (m, n).
 
     op(X) is X.T when the matching ``trans_*`` flag is set. Row-major throughout.
-    fastbp's own GEMM (see ``FASTBP_GEMM`` below) computes it where it runs, on as
-    many threads as the BLAS may use; BLAS everywhere else.
     """
     cdef char ta = b't' if trans_a else b'n'
     cdef char tb = b't' if trans_b else b'n'
-    if floating is float:
-        if fastbp_gemm_f(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc,
-                         fastbp_threads()):
-            return
-    else:
-        if fastbp_gemm_d(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc,
-                         fastbp_threads()):
-            return
     # Fortran sees the transposes: C.T := alpha * op(B).T @ op(A).T + beta * C.T
     if floating is float:
         sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*>B, &ldb, <float*>A, &lda,
@@ -100,7 +90,7 @@ cdef floating dot(int n, const floating* x, int incx,
 # ---------------------------------------------------------------------------------
 # fastbp's own kernels, for the shapes where they beat OpenBLAS: many rows through a
 # narrow layer (narrow_gemm), one example (gemv_rows), and the products of mini-batch
-# training (FASTBP_GEMM, behind gemm); the last two are described at their macros.
+# training (gemm_own); the last two are described at their macros.
 #
 # A layer of a few dozen neurons fed many rows makes a product of a tall X (m, k) with
 # a few rows of W (n, k): inference on a whole test set through the book's [784, 30,
@@ -316,10 +306,11 @@ cdef extern from *:
 
     /* Our kernels' worker threads: started on first use, kept for the next calls
        (starting a thread costs 25-40 us here, as much as a whole product of
-       mini-batch training), each spinning briefly after a task in case the next
-       comes soon, then sleeping. One caller uses them at a time; another caller
-       meanwhile, or one whose threads cannot start, runs its tasks on threads of
-       its own. A forked child starts with none: they do not survive fork. */
+       mini-batch training). A worker that had a task spins briefly afterwards, in
+       case the next comes soon (in training it comes within microseconds), then
+       sleeps; one without a task sleeps at once. One caller uses them at a time;
+       another caller meanwhile, or one whose threads cannot start, runs its tasks on
+       threads of its own. A forked child starts with none: they do not survive fork. */
     #define FASTBP_MAX_THREADS 8
     #define FASTBP_SPINS 4000
     typedef void* (*fastbp_task)(void*);
@@ -328,38 +319,41 @@ cdef extern from *:
         pthread_mutex_t lock;          /* guards sleeping, and the wake-ups */
         pthread_cond_t wake;
         int workers, sleeping;
-        unsigned generation;           /* bumped to hand out the next tasks */
-        int remaining;                 /* workers yet to finish them */
+        /* (generation << 8) | tasks: bumped to hand out the next tasks; worker w
+           runs task w + 1 if there is one. One word, so a worker reads both at once */
+        uint64_t batch;
+        int remaining;                 /* tasks handed out and not yet done */
         fastbp_task fn;
         char* jobs;
         size_t job_size;
-        int tasks;
-        unsigned first_generation[FASTBP_MAX_THREADS];
+        uint64_t first_batch[FASTBP_MAX_THREADS];
     } fastbp_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
                      PTHREAD_COND_INITIALIZER};
 
     static void* fastbp_worker(void* arg) {
-        const int id = (int)(intptr_t)arg;          /* runs task id + 1 */
-        unsigned seen = fastbp_pool.first_generation[id], now;
+        const int id = (int)(intptr_t)arg;
+        uint64_t seen = fastbp_pool.first_batch[id], now;
+        int spins = 0;                  /* no task yet: nothing to spin for */
         for (;;) {
-            int spins = 0;
-            while ((now = __atomic_load_n(&fastbp_pool.generation, __ATOMIC_ACQUIRE)) == seen) {
-                if (++spins < FASTBP_SPINS) {
+            while ((now = __atomic_load_n(&fastbp_pool.batch, __ATOMIC_ACQUIRE)) == seen) {
+                if (spins-- > 0) {
                     _mm_pause();
                     continue;
                 }
                 pthread_mutex_lock(&fastbp_pool.lock);
                 fastbp_pool.sleeping++;
-                while (__atomic_load_n(&fastbp_pool.generation, __ATOMIC_ACQUIRE) == seen)
+                while (__atomic_load_n(&fastbp_pool.batch, __ATOMIC_ACQUIRE) == seen)
                     pthread_cond_wait(&fastbp_pool.wake, &fastbp_pool.lock);
                 fastbp_pool.sleeping--;
                 pthread_mutex_unlock(&fastbp_pool.lock);
             }
             seen = now;
-            /* a worker beyond this call's tasks just reports back */
-            if (id + 1 < fastbp_pool.tasks)
+            spins = 0;
+            if (id + 1 < (int)(now & 0xff)) {
                 fastbp_pool.fn(fastbp_pool.jobs + (size_t)(id + 1) * fastbp_pool.job_size);
-            __atomic_sub_fetch(&fastbp_pool.remaining, 1, __ATOMIC_RELEASE);
+                __atomic_sub_fetch(&fastbp_pool.remaining, 1, __ATOMIC_RELEASE);
+                spins = FASTBP_SPINS;
+            }
         }
         return NULL;
     }
@@ -384,20 +378,20 @@ cdef extern from *:
             while (fastbp_pool.workers < n - 1) {
                 pthread_t tid;
                 const int id = fastbp_pool.workers;
-                fastbp_pool.first_generation[id] = fastbp_pool.generation;
+                fastbp_pool.first_batch[id] = fastbp_pool.batch;
                 if (pthread_create(&tid, NULL, fastbp_worker, (void*)(intptr_t)id) != 0) break;
                 pthread_detach(tid);
                 fastbp_pool.workers++;
             }
             if (fastbp_pool.workers >= n - 1) {
                 int spins = 0;
+                const uint64_t batch = ((fastbp_pool.batch >> 8) + 1) << 8 | (uint64_t)n;
                 fastbp_pool.fn = fn;
                 fastbp_pool.jobs = job;
                 fastbp_pool.job_size = job_size;
-                fastbp_pool.tasks = n;
-                __atomic_store_n(&fastbp_pool.remaining, fastbp_pool.workers, __ATOMIC_RELAXED);
+                __atomic_store_n(&fastbp_pool.remaining, n - 1, __ATOMIC_RELAXED);
                 pthread_mutex_lock(&fastbp_pool.lock);
-                __atomic_add_fetch(&fastbp_pool.generation, 1, __ATOMIC_RELEASE);
+                __atomic_store_n(&fastbp_pool.batch, batch, __ATOMIC_RELEASE);
                 if (fastbp_pool.sleeping) pthread_cond_broadcast(&fastbp_pool.wake);
                 pthread_mutex_unlock(&fastbp_pool.lock);
                 fn(job);
@@ -588,11 +582,11 @@ cdef extern from *:
        threads (this one and fastbp_run's workers), at least FASTBP_GEMM_THREAD_WORK multiply-adds each; every entry is computed the
        same way whichever thread computes it. Returns 0, having written nothing, for
        the caller to use BLAS: where the kernel is not compiled in or the CPU lacks
-       AVX-512, for a shape it is not made for (see the tests below; op(A) must
-       stay in L2, as in mini-batch training), or out of memory. */
+       AVX-512, for op(A) beyond FASTBP_GEMM_MAX_A_BYTES (it is read again for every
+       column tile: made for mini-batches, not whole data sets), both operands
+       transposed, an empty product or alpha = 0, or out of memory. */
     #define FASTBP_GEMM_THREAD_WORK (1 << 21)
-    #define FASTBP_GEMM_MAX_A_BYTES (1 << 20)
-    #define FASTBP_GEMM_MIN 32
+    #define FASTBP_GEMM_MAX_A_BYTES (8 << 20)
     #define FASTBP_GEMM(NAME, COLUMNS, T, LANES)                                       \\
     static FASTBP_AVX512 int NAME##_avx512(int at, int bt, ptrdiff_t m, ptrdiff_t n,     \\
         ptrdiff_t k, T alpha, const T* a, ptrdiff_t lda, const T* b, ptrdiff_t ldb,      \\
@@ -620,9 +614,7 @@ cdef extern from *:
                     const T* a, ptrdiff_t lda, const T* b, ptrdiff_t ldb, T beta, T* c,  \\
                     ptrdiff_t ldc, int threads) {                                       \\
         if (!fastbp_own_kernels || !fastbp_cpu_has_avx512f()) return 0;                \\
-        if ((at && bt) || alpha == 0) return 0;                                        \\
-        /* below these, OpenBLAS's small-matrix paths are as fast or faster */         \\
-        if (m < FASTBP_GEMM_MIN || k < FASTBP_GEMM_MIN || n < LANES) return 0;         \\
+        if ((at && bt) || m < 1 || n < 1 || k < 1 || alpha == 0) return 0;             \\
         if ((double)m * k * sizeof(T) > FASTBP_GEMM_MAX_A_BYTES) return 0;             \\
         /* gathers take 32-bit offsets */                                              \\
         if (bt && (double)ldb * 2 * LANES >= 2147483647.0) return 0;                   \\
@@ -769,6 +761,26 @@ cdef bint narrow_gemm(int m, int n, int k, const floating* X, const floating* W,
     if done and nonfinite != NULL:
         nonfinite[0] = bad != 0
     return done
+
+
+cdef bint gemm_own(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
+                   const floating* A, int lda, const floating* B, int ldb,
+                   floating beta, floating* C, int ldc) noexcept nogil:
+    """C := alpha * op(A) @ op(B) + beta * C, as ``gemm``, by fastbp's own GEMM.
+
+    For the products of mini-batch training (see ``FASTBP_GEMM`` above), on as many
+    threads as the BLAS may use. Returns False, leaving C untouched, where it does not
+    run: not compiled in, no AVX-512, op(A) over 8 MB, both operands transposed, or
+    out of memory. The caller then uses ``gemm``. Each product of a training step
+    should take the same path: OpenBLAS's threads spin for a while after each call
+    and would take the core from our own.
+    """
+    if floating is float:
+        return fastbp_gemm_f(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C,
+                             ldc, fastbp_threads())
+    else:
+        return fastbp_gemm_d(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C,
+                             ldc, fastbp_threads())
 
 
 cdef bint gemv_rows(int n, int k, const floating* W, const floating* x,

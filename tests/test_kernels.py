@@ -309,7 +309,8 @@ def test_own_gemm_matches_numpy(dtype, trans_a, trans_b):
     rng = np.random.default_rng(7)
     lanes = 64 // np.dtype(dtype).itemsize
     eps = np.finfo(dtype).eps
-    for m, n, k, pad in [(32, lanes, 32, 0), (35, 2 * lanes + 1, 33, 3), (44, 3 * lanes - 1, 70, 0),
+    for m, n, k, pad in [(1, 1, 1, 0), (3, 5, 4, 2), (7, 2, 9, 0), (12, lanes, 10, 0),
+                         (35, 2 * lanes + 1, 33, 3), (44, 3 * lanes - 1, 70, 0),
                          (47, 100, 129, 5), (128, 2 * lanes, 40, 0), (33, 65, 784, 1)]:
         A, B, C = _operands(rng, trans_a, trans_b, m, n, k, dtype, pad)
         opA = (A.T if trans_a else A).astype(np.float64)
@@ -326,22 +327,17 @@ def test_own_gemm_matches_numpy(dtype, trans_a, trans_b):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_own_gemm_leaves_other_shapes_to_blas(dtype):
-    """Both operands transposed, fewer than 32 rows or terms, fewer columns than a
-    vector, alpha = 0, or an op(A) too big to stay in cache: not run, C untouched.
-    ``gemm`` still computes all of them, by BLAS."""
+def test_own_gemm_leaves_other_products_to_blas(dtype):
+    """Both operands transposed, alpha = 0, or an op(A) over 8 MB (read again for
+    every column tile): not run, C untouched; ``gemm`` computes them, by BLAS."""
     rng = np.random.default_rng(8)
-    lanes = 64 // np.dtype(dtype).itemsize
-    for trans_a, trans_b, m, n, k, alpha in [(True, True, 64, 64, 64, 1.0),
-                                             (False, False, 31, 64, 64, 1.0),
-                                             (False, True, 64, 64, 31, 1.0),
-                                             (True, False, 64, lanes - 1, 64, 1.0),
-                                             (False, False, 64, 64, 64, 0.0),
-                                             (False, False, 2048, 64, 1024, 1.0)]:
+    for trans_a, trans_b, m, n, k, alpha in [(True, True, 40, 20, 30, 1.0),
+                                             (False, False, 40, 20, 30, 0.0),
+                                             (False, True, 4096, 20, 1024, 1.0)]:
         A, B, C = _operands(rng, trans_a, trans_b, m, n, k, dtype)
         done, got = _own_gemm(trans_a, trans_b, alpha, A, B, 0.5, C)
         assert not done and np.array_equal(got, C), (trans_a, trans_b, m, n, k, alpha)
-        want = alpha * (A.T if trans_a else A) @ (B.T if trans_b else B) + 0.5 * C
+        want = alpha * (A.T if trans_a else A).astype(np.float64) @ (B.T if trans_b else B) + 0.5 * C
         _blas._gemm_test(trans_a, trans_b, alpha, np.ascontiguousarray(A),
                          np.ascontiguousarray(B), 0.5, C)
         np.testing.assert_allclose(C, want, rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10 * k)
