@@ -535,12 +535,14 @@ cdef extern from *:
     #define FASTBP_GATHER_PD(MASK, IDX, BASE) \\
         _mm512_mask_i32gather_pd(_mm512_setzero_pd(), MASK, IDX, BASE, 8)
 
-    /* Columns [j0, j1) of C, in column tiles of 2 LANES, each packed once into bp
-       and then run against every row of op(A): 12 rows at a time, the rest 4 and 1
-       at a time. One thread's share. */
+    /* Column tiles of C (2 LANES wide), each packed once into bp and then run
+       against every row of op(A): 12 rows at a time, the rest 4 and 1 at a time.
+       One thread's share: each thread takes the next tile not yet taken (*next)
+       until none are left, so a thread that starts late or runs slow (the one
+       whose cache does not hold op(A) yet) does less, and none waits for it. */
     #define FASTBP_GEMM_COLUMNS(NAME, T, LANES, MASK, PACK, R12, R4, R1, R12T, R4T, R1T) \\
     typedef struct {                                                                   \\
-        int at, bt; ptrdiff_t m, n, k, lda, ldb, ldc, j0, j1;                          \\
+        int at, bt; ptrdiff_t m, n, k, lda, ldb, ldc, tiles; ptrdiff_t* next;          \\
         T alpha, beta; const T* a; const T* b; T* c; T* bp;                            \\
     } NAME##_job;                                                                      \\
     static FASTBP_AVX512 void* NAME(void* arg) {                                       \\
@@ -549,7 +551,10 @@ cdef extern from *:
         const T alpha = job->alpha, beta = job->beta;                                  \\
         const T* a = job->a;                                                           \\
         T* bp = job->bp;                                                               \\
-        for (ptrdiff_t j = job->j0; j < job->j1; j += 2 * LANES) {                     \\
+        for (;;) {                                                                     \\
+            const ptrdiff_t tile = __atomic_fetch_add(job->next, 1, __ATOMIC_RELAXED); \\
+            const ptrdiff_t j = tile * 2 * LANES;                                      \\
+            if (tile >= job->tiles) break;                                             \\
             const ptrdiff_t cols = job->n - j < 2 * LANES ? job->n - j : 2 * LANES;    \\
             const MASK m0 = cols >= LANES ? (MASK)-1 : (MASK)((1u << cols) - 1);       \\
             const MASK m1 = cols >= 2 * LANES ? (MASK)-1                               \\
@@ -578,8 +583,9 @@ cdef extern from *:
     }
 
     /* C = alpha * op(A) @ op(B) + beta * C, row-major, op(A) (m, k), op(B) (k, n),
-       but not both transposed. The column tiles are split between up to `threads`
-       threads (this one and fastbp_run's workers), at least FASTBP_GEMM_THREAD_WORK multiply-adds each; every entry is computed the
+       but not both transposed. The column tiles are shared out between up to
+       `threads` threads (this one and fastbp_run's workers; at least
+       FASTBP_GEMM_THREAD_WORK multiply-adds a thread); every entry is computed the
        same way whichever thread computes it. Returns 0, having written nothing, for
        the caller to use BLAS: where the kernel is not compiled in or the CPU lacks
        AVX-512, for op(A) beyond FASTBP_GEMM_MAX_A_BYTES (it is read again for every
@@ -594,6 +600,7 @@ cdef extern from *:
         const ptrdiff_t tiles = (n + 2 * LANES - 1) / (2 * LANES);                     \\
         const double work = (double)m * n * k;                                         \\
         COLUMNS##_job jobs[FASTBP_MAX_THREADS];                                         \\
+        ptrdiff_t next = 0;                                                            \\
         T* bp;                                                                         \\
         if (threads > work / FASTBP_GEMM_THREAD_WORK) threads = (int)(work / FASTBP_GEMM_THREAD_WORK); \\
         if (threads > tiles) threads = (int)tiles;                                     \\
@@ -601,12 +608,9 @@ cdef extern from *:
         if (threads < 1) threads = 1;                                                  \\
         bp = (T*)fastbp_scratch((size_t)threads * k * 2 * LANES * sizeof(T));          \\
         if (bp == NULL) return 0;                                                      \\
-        for (int t = 0; t < threads; t++) {                                            \\
-            const ptrdiff_t j0 = tiles * t / threads * 2 * LANES;                      \\
-            const ptrdiff_t j1 = t + 1 < threads ? tiles * (t + 1) / threads * 2 * LANES : n; \\
-            jobs[t] = (COLUMNS##_job){at, bt, m, n, k, lda, ldb, ldc, j0, j1,          \\
+        for (int t = 0; t < threads; t++)                                              \\
+            jobs[t] = (COLUMNS##_job){at, bt, m, n, k, lda, ldb, ldc, tiles, &next,    \\
                                       alpha, beta, a, b, c, bp + t * k * 2 * LANES};   \\
-        }                                                                              \\
         fastbp_run(COLUMNS, jobs, sizeof(jobs[0]), threads);                           \\
         return 1;                                                                      \\
     }                                                                                  \\
