@@ -399,3 +399,34 @@ def test_own_gemm_from_concurrent_callers_and_a_forked_child():
 
 def _gemm_in_child(conn, A, B, C):
     conn.send(_own_gemm(False, True, 1.0, A, B, 0.0, C, threads=2)[1])
+
+
+@pytest.mark.skipif(not OWN_KERNELS, reason="fastbp's own kernels need GCC, Linux and AVX-512")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_own_gemm_flushes_subnormals_on_every_thread_and_restores_the_mode(dtype):
+    """Subnormal operands count as zero and subnormal results become zero (they cost
+    a microcode assist per multiply-add), on the workers as on the calling thread;
+    afterwards the caller's arithmetic is IEEE again."""
+    tiny = np.finfo(dtype).smallest_normal
+    rng = np.random.default_rng(11)
+    A, B, C = _operands(rng, False, False, 64, 512, 64, dtype)
+    A[:, 1::2] = tiny / 4                               # subnormal operands
+    A[:, ::2] = np.sqrt(tiny) / 8                       # products below the normal range
+    B[...] = np.abs(B) * np.sqrt(tiny) / 8
+    assert np.all(A[:, ::2] @ B[::2] > 0)               # IEEE: subnormal sums, not zero
+    for threads in [1, 4]:
+        done, got = _own_gemm(False, False, 1.0, A, B, 0.0, C, threads=threads)
+        assert done
+        np.testing.assert_array_equal(got, 0)
+    x = np.array(tiny, dtype)
+    assert x / 4 > 0 and (x / 4) * 2 == x / 2
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_blas_gemm_keeps_subnormals(dtype):
+    """Only fastbp's own GEMM flushes: ``gemm`` (BLAS) keeps IEEE results."""
+    tiny = np.finfo(dtype).smallest_normal
+    A = np.full((4, 4), np.sqrt(tiny) / 8, dtype)
+    C = np.zeros((4, 4), dtype)
+    _blas._gemm_test(False, False, 1.0, A, A, 0.0, C)
+    assert np.all(C > 0) and np.all(C < tiny)
