@@ -637,6 +637,20 @@ cdef extern from *:
         return NAME##_avx512(at, bt, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads); \\
     }
 
+    /* Every piece of the GEMM for one element type (X: its suffix, d or f). */
+    #define FASTBP_GEMM_ALL(X, T, V, LANES, S, MASK, IDX, G)                           \\
+    FASTBP_GEMM_TILE(fastbp_gemm_r12_##X, T, V, LANES, S, MASK, 12, 0)                 \\
+    FASTBP_GEMM_TILE(fastbp_gemm_r12t_##X, T, V, LANES, S, MASK, 12, 1)                \\
+    FASTBP_GEMM_TILE(fastbp_gemm_r4_##X, T, V, LANES, S, MASK, 4, 0)                   \\
+    FASTBP_GEMM_TILE(fastbp_gemm_r4t_##X, T, V, LANES, S, MASK, 4, 1)                  \\
+    FASTBP_GEMM_TILE(fastbp_gemm_r1_##X, T, V, LANES, S, MASK, 1, 0)                   \\
+    FASTBP_GEMM_TILE(fastbp_gemm_r1t_##X, T, V, LANES, S, MASK, 1, 1)                  \\
+    FASTBP_GEMM_PACK(fastbp_gemm_pack_##X, T, V, LANES, S, MASK, IDX, G)               \\
+    FASTBP_GEMM_COLUMNS(fastbp_gemm_columns_##X, T, LANES, MASK, fastbp_gemm_pack_##X, \\
+                        fastbp_gemm_r12_##X, fastbp_gemm_r4_##X, fastbp_gemm_r1_##X,   \\
+                        fastbp_gemm_r12t_##X, fastbp_gemm_r4t_##X, fastbp_gemm_r1t_##X) \\
+    FASTBP_GEMM(fastbp_gemm_##X, fastbp_gemm_columns_##X, T, LANES)
+
     static int fastbp_own_kernels = 1;
     static int fastbp_cpu_has_avx512f(void) { return __builtin_cpu_supports("avx512f"); }
 
@@ -679,28 +693,8 @@ cdef extern from *:
     FASTBP_NARROW_GEMM(fastbp_narrow_gemm_f, fastbp_narrow_f, fastbp_narrow_pack_f, float, 16)
     FASTBP_GEMV_ROWS(fastbp_gemv_rows_d, double, __m512d, 8, pd, __mmask8)
     FASTBP_GEMV_ROWS(fastbp_gemv_rows_f, float, __m512, 16, ps, __mmask16)
-    FASTBP_GEMM_TILE(fastbp_gemm_r12_d, double, __m512d, 8, pd, __mmask8, 12, 0)
-    FASTBP_GEMM_TILE(fastbp_gemm_r12t_d, double, __m512d, 8, pd, __mmask8, 12, 1)
-    FASTBP_GEMM_TILE(fastbp_gemm_r4_d, double, __m512d, 8, pd, __mmask8, 4, 0)
-    FASTBP_GEMM_TILE(fastbp_gemm_r4t_d, double, __m512d, 8, pd, __mmask8, 4, 1)
-    FASTBP_GEMM_TILE(fastbp_gemm_r1_d, double, __m512d, 8, pd, __mmask8, 1, 0)
-    FASTBP_GEMM_TILE(fastbp_gemm_r1t_d, double, __m512d, 8, pd, __mmask8, 1, 1)
-    FASTBP_GEMM_PACK(fastbp_gemm_pack_d, double, __m512d, 8, pd, __mmask8, fastbp_idx8, FASTBP_GATHER_PD)
-    FASTBP_GEMM_COLUMNS(fastbp_gemm_columns_d, double, 8, __mmask8, fastbp_gemm_pack_d,
-                        fastbp_gemm_r12_d, fastbp_gemm_r4_d, fastbp_gemm_r1_d,
-                        fastbp_gemm_r12t_d, fastbp_gemm_r4t_d, fastbp_gemm_r1t_d)
-    FASTBP_GEMM(fastbp_gemm_d, fastbp_gemm_columns_d, double, 8)
-    FASTBP_GEMM_TILE(fastbp_gemm_r12_f, float, __m512, 16, ps, __mmask16, 12, 0)
-    FASTBP_GEMM_TILE(fastbp_gemm_r12t_f, float, __m512, 16, ps, __mmask16, 12, 1)
-    FASTBP_GEMM_TILE(fastbp_gemm_r4_f, float, __m512, 16, ps, __mmask16, 4, 0)
-    FASTBP_GEMM_TILE(fastbp_gemm_r4t_f, float, __m512, 16, ps, __mmask16, 4, 1)
-    FASTBP_GEMM_TILE(fastbp_gemm_r1_f, float, __m512, 16, ps, __mmask16, 1, 0)
-    FASTBP_GEMM_TILE(fastbp_gemm_r1t_f, float, __m512, 16, ps, __mmask16, 1, 1)
-    FASTBP_GEMM_PACK(fastbp_gemm_pack_f, float, __m512, 16, ps, __mmask16, fastbp_idx16, FASTBP_GATHER_PS)
-    FASTBP_GEMM_COLUMNS(fastbp_gemm_columns_f, float, 16, __mmask16, fastbp_gemm_pack_f,
-                        fastbp_gemm_r12_f, fastbp_gemm_r4_f, fastbp_gemm_r1_f,
-                        fastbp_gemm_r12t_f, fastbp_gemm_r4t_f, fastbp_gemm_r1t_f)
-    FASTBP_GEMM(fastbp_gemm_f, fastbp_gemm_columns_f, float, 16)
+    FASTBP_GEMM_ALL(d, double, __m512d, 8, pd, __mmask8, fastbp_idx8, FASTBP_GATHER_PD)
+    FASTBP_GEMM_ALL(f, float, __m512, 16, ps, __mmask16, fastbp_idx16, FASTBP_GATHER_PS)
     #else
     #define FASTBP_HAVE_OWN_KERNELS 0
     static int fastbp_own_kernels = 0;
