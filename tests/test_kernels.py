@@ -302,16 +302,17 @@ def _operands(rng, trans_a, trans_b, m, n, k, dtype, pad=0):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, False), (False, True)])
 def test_own_gemm_matches_numpy(dtype, trans_a, trans_b):
-    """Rows around the 12- and 4-row tiles, columns around the two-vector tiles (16
-    doubles, 32 floats), strided operands, and beta = 0 (C is then not read: NaN in
-    it must not show) or not. Each entry is one sum over k in order, so its error is
+    """Rows around the 6- and 2-row tiles, columns around the vectors and the
+    four-vector tiles (32 doubles, 64 floats), strided operands, and beta = 0 (C is
+    then not read: NaN in it must not show) or not. Each entry is one sum over k in order, so its error is
     bounded by (k + 2) eps times the sum of the magnitudes."""
     rng = np.random.default_rng(7)
     lanes = 64 // np.dtype(dtype).itemsize
     eps = np.finfo(dtype).eps
     for m, n, k, pad in [(1, 1, 1, 0), (3, 5, 4, 2), (7, 2, 9, 0), (12, lanes, 10, 0),
                          (35, 2 * lanes + 1, 33, 3), (44, 3 * lanes - 1, 70, 0),
-                         (47, 100, 129, 5), (128, 2 * lanes, 40, 0), (33, 65, 784, 1)]:
+                         (47, 100, 129, 5), (128, 4 * lanes, 40, 0), (9, 4 * lanes + 1, 17, 0),
+                         (14, 8 * lanes - 1, 21, 2), (33, 65, 784, 1)]:
         A, B, C = _operands(rng, trans_a, trans_b, m, n, k, dtype, pad)
         opA = (A.T if trans_a else A).astype(np.float64)
         opB = (B.T if trans_b else B).astype(np.float64)
