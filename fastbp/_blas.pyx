@@ -532,6 +532,18 @@ cdef extern from *:
         }                                                                              \\
     }
 
+    /* The last step of both transposes below: out[l] = the 128-bit lanes l of a, b, c
+       and d, in that order. */
+    static inline __attribute__((always_inline)) FASTBP_AVX512 void fastbp_transpose_lanes(
+            __m512 a, __m512 b, __m512 c, __m512 d, __m512 out[4]) {
+        const __m512 ab_even = _mm512_shuffle_f32x4(a, b, 0x88), ab_odd = _mm512_shuffle_f32x4(a, b, 0xdd);
+        const __m512 cd_even = _mm512_shuffle_f32x4(c, d, 0x88), cd_odd = _mm512_shuffle_f32x4(c, d, 0xdd);
+        out[0] = _mm512_shuffle_f32x4(ab_even, cd_even, 0x88);
+        out[1] = _mm512_shuffle_f32x4(ab_odd, cd_odd, 0x88);
+        out[2] = _mm512_shuffle_f32x4(ab_even, cd_even, 0xdd);
+        out[3] = _mm512_shuffle_f32x4(ab_odd, cd_odd, 0xdd);
+    }
+
     /* r[i] = row i of a LANES x LANES block; on return r[j] = its column j. */
     static inline __attribute__((always_inline)) FASTBP_AVX512 void fastbp_transpose_f(__m512 r[16]) {
         __m512 t[16];
@@ -549,14 +561,9 @@ cdef extern from *:
         }
         /* r[4i + q], 128-bit lane L: rows 4i..4i+3 of column 4L + q */
         for (int q = 0; q < 4; q++) {
-            const __m512 ab_lo = _mm512_shuffle_f32x4(r[q], r[4 + q], 0x88);
-            const __m512 ab_hi = _mm512_shuffle_f32x4(r[q], r[4 + q], 0xdd);
-            const __m512 cd_lo = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0x88);
-            const __m512 cd_hi = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0xdd);
-            t[q] = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0x88);
-            t[8 + q] = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0xdd);
-            t[4 + q] = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0x88);
-            t[12 + q] = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0xdd);
+            __m512 col[4];
+            fastbp_transpose_lanes(r[q], r[4 + q], r[8 + q], r[12 + q], col);
+            for (int l = 0; l < 4; l++) t[4 * l + q] = col[l];
         }
         for (int i = 0; i < 16; i++) r[i] = t[i];
     }
@@ -568,14 +575,10 @@ cdef extern from *:
         }
         /* t[2i + q], 128-bit lane L: rows 2i, 2i+1 of column 2L + q */
         for (int q = 0; q < 2; q++) {
-            const __m512d ab_lo = _mm512_shuffle_f64x2(t[q], t[2 + q], 0x88);
-            const __m512d ab_hi = _mm512_shuffle_f64x2(t[q], t[2 + q], 0xdd);
-            const __m512d cd_lo = _mm512_shuffle_f64x2(t[4 + q], t[6 + q], 0x88);
-            const __m512d cd_hi = _mm512_shuffle_f64x2(t[4 + q], t[6 + q], 0xdd);
-            r[q] = _mm512_shuffle_f64x2(ab_lo, cd_lo, 0x88);
-            r[4 + q] = _mm512_shuffle_f64x2(ab_lo, cd_lo, 0xdd);
-            r[2 + q] = _mm512_shuffle_f64x2(ab_hi, cd_hi, 0x88);
-            r[6 + q] = _mm512_shuffle_f64x2(ab_hi, cd_hi, 0xdd);
+            __m512 col[4];
+            fastbp_transpose_lanes(_mm512_castpd_ps(t[q]), _mm512_castpd_ps(t[2 + q]),
+                                   _mm512_castpd_ps(t[4 + q]), _mm512_castpd_ps(t[6 + q]), col);
+            for (int l = 0; l < 4; l++) r[2 * l + q] = _mm512_castps_pd(col[l]);
         }
     }
 
