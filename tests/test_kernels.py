@@ -282,8 +282,8 @@ def test_gemv_rows_matches_numpy_and_ignores_alignment(dtype):
 
 
 def _own_gemm(trans_a, trans_b, alpha, A, B, beta, C, threads=0):
-    """fastbp's own GEMM on a copy of C whose rows are 3 elements apart: (whether it
-    ran, the result)."""
+    """fastbp's own GEMM on a copy of C whose row stride is 3 elements longer than
+    its rows: (whether it ran, the result)."""
     C, C_given = np.empty((C.shape[0], C.shape[1] + 3), C.dtype)[:, :C.shape[1]], C
     C[...] = C_given
     return _blas._own_gemm_test(trans_a, trans_b, alpha, A, B, beta, C, threads), C
@@ -304,15 +304,16 @@ def _operands(rng, trans_a, trans_b, m, n, k, dtype, pad=0):
 def test_own_gemm_matches_numpy(dtype, trans_a, trans_b):
     """Rows around the 6- and 2-row tiles, columns around the vectors and the
     four-vector tiles (32 doubles, 64 floats), strided operands, and beta = 0 (C is
-    then not read: NaN in it must not show) or not. Each entry is one sum over k in order, so its error is
-    bounded by (k + 2) eps times the sum of the magnitudes."""
+    then not read: NaN in it must not show) or not. Each entry is one sum over k in
+    order, so its error is bounded by (k + 2) eps times the sum of the magnitudes."""
     rng = np.random.default_rng(7)
     lanes = 64 // np.dtype(dtype).itemsize
     eps = np.finfo(dtype).eps
     for m, n, k, pad in [(1, 1, 1, 0), (3, 5, 4, 2), (7, 2, 9, 0), (12, lanes, 10, 0),
                          (35, 2 * lanes + 1, 33, 3), (44, 3 * lanes - 1, 70, 0),
-                         (47, 100, 129, 5), (128, 4 * lanes, 40, 0), (9, 4 * lanes + 1, 17, 0),
-                         (14, 8 * lanes - 1, 21, 2), (33, 65, 784, 1)]:
+                         (47, 100, 129, 5), (128, 4 * lanes, 40, 0),
+                         (9, 4 * lanes + 1, 17, 0), (14, 8 * lanes - 1, 21, 2),
+                         (33, 65, 784, 1)]:
         A, B, C = _operands(rng, trans_a, trans_b, m, n, k, dtype, pad)
         opA = (A.T if trans_a else A).astype(np.float64)
         opB = (B.T if trans_b else B).astype(np.float64)
@@ -338,7 +339,8 @@ def test_own_gemm_leaves_other_products_to_blas(dtype):
         A, B, C = _operands(rng, trans_a, trans_b, m, n, k, dtype)
         done, got = _own_gemm(trans_a, trans_b, alpha, A, B, 0.5, C)
         assert not done and np.array_equal(got, C), (trans_a, trans_b, m, n, k, alpha)
-        want = alpha * (A.T if trans_a else A).astype(np.float64) @ (B.T if trans_b else B) + 0.5 * C
+        opA = (A.T if trans_a else A).astype(np.float64)
+        want = alpha * opA @ (B.T if trans_b else B) + 0.5 * C
         _blas._gemm_test(trans_a, trans_b, alpha, np.ascontiguousarray(A),
                          np.ascontiguousarray(B), 0.5, C)
         np.testing.assert_allclose(C, want, rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10 * k)
@@ -347,9 +349,9 @@ def test_own_gemm_leaves_other_products_to_blas(dtype):
 @pytest.mark.skipif(not OWN_KERNELS, reason="fastbp's own kernels need GCC, Linux and AVX-512")
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_own_gemm_threads_give_the_same_bits(dtype):
-    """Column tiles split between threads (whole tiles; at least 2^21 multiply-adds
-    each): every thread count, the persistent workers or threads started for one call
-    alike, gives the bits of one thread."""
+    """Column tiles shared out between threads (whole tiles; at least 2^21
+    multiply-adds each): every thread count gives the bits of one thread, including
+    2 threads again after 9 started more workers than it uses."""
     rng = np.random.default_rng(9)
     for trans_a, trans_b in [(False, True), (True, False), (False, False)]:
         A, B, C = _operands(rng, trans_a, trans_b, 128, 300, 256, dtype)
