@@ -212,8 +212,13 @@ def measure(fn, repeats: int, warmup: int = 1):
             fn()
         walls.append(t.wall)
         utils.append(t.cpu_util)
+    return summarize(walls, utils)
+
+
+def summarize(walls, utils):
+    """The median, min and max of the wall times and the median CPU use."""
     return {"median": statistics.median(walls), "min": min(walls), "max": max(walls),
-            "cpu_util": statistics.median(utils), "samples": walls}
+            "cpu_util": statistics.median(utils), "samples": list(walls)}
 
 
 # --------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
                              [--output benchmarks/results.md] [--check]
 
 Every (implementation, thread count) runs in a fresh subprocess (worker.py) whose
-thread variables are set before anything is imported. See benchmarks/README.md.
+thread variables are set before anything is imported; the training epochs of the
+implementations are timed in turn, round by round. See benchmarks/README.md.
 """
 from __future__ import annotations
 
@@ -82,33 +83,115 @@ def availability(names):
     return {n: (peers.get(n).available(), peers.get(n).versions()) for n in names}
 
 
+class Server:
+    """A ``worker.py serve`` process for one (implementation, thread count)."""
+
+    def __init__(self, impl, threads, quick, repeats):
+        self.impl, self.error = impl, None
+        cmd = [sys.executable, str(HERE / "worker.py"), "serve", "--impl", impl,
+               "--threads", str(threads), "--repeats", str(repeats)]
+        self.proc = subprocess.Popen(cmd + (["--quick"] if quick else []),
+                                     env={**os.environ, **thread_env(threads)},
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+
+    def ask(self, op, **request):
+        """Send one request; return the answer, or None once the process has failed."""
+        if self.error is not None:
+            return None
+        try:
+            self.proc.stdin.write(json.dumps({"op": op, **request}) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except OSError as exc:
+            line, self.error = "", str(exc)
+        if not line:
+            self.error = self.error or f"worker stopped (exit code {self.proc.wait()})"
+            return None
+        return json.loads(line)
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        self.proc.wait()
+
+
+#: Pause before each timed request: another process's BLAS or OpenMP threads spin for
+#: a while after their last call (OpenBLAS's for ~0.1 s) and would steal the core.
+SETTLE_S = 0.3
+
+
+def interleaved_epochs(servers, jobs, repeats, results):
+    """Time ``repeats`` epochs of each job, taking the servers in turn.
+
+    ``jobs`` maps each server to its prepare request. Round r times epoch r of
+    every implementation, starting one further along the list each round, so
+    neither the machine's slow minutes nor the position in a round favour one.
+    """
+    ready = [s for s in servers if s in jobs and s.ask("prepare", **jobs[s]) is not None]
+    for r in range(repeats):
+        first = r % max(1, len(ready))
+        for s in ready[first:] + ready[:first]:
+            time.sleep(SETTLE_S)
+            s.ask("epoch")
+    for s in ready:
+        answer = s.ask("row")
+        if answer is not None:
+            results["rows"].append(answer["row"])
+
+
+def bench_all(args, t, sizes, avail, results):
+    """The timed workloads for thread count t: one server per implementation."""
+    timed = [w for w in args.workloads if w in ("W1", "W2", "W3", "W4", "scaling")]
+    impls = [i for i in args.impls
+             if avail[i][0] and set(timed) & peers.get(i).workloads]
+    print(f"[{time.strftime('%H:%M:%S')}] {', '.join(impls) or 'nothing'}, "
+          f"{t} thread(s)", file=sys.stderr, flush=True)
+    servers = [Server(i, t, args.quick, args.repeats) for i in impls]
+    try:
+        for name in ("W1", "W2", "W3"):
+            if name in timed:
+                jobs = {s: {"workload": name, "n": sizes.n_train} for s in servers
+                        if name in peers.get(s.impl).workloads}
+                interleaved_epochs(servers, jobs, args.repeats, results)
+        for s in servers:
+            if "W4" in timed and "W4" in peers.get(s.impl).workloads:
+                time.sleep(SETTLE_S)
+                answer = s.ask("infer")
+                if answer is not None:
+                    results["rows"] += answer["rows"]
+        if "scaling" in timed and t == 1:
+            for n in sizes.scaling:
+                jobs = {s: {"workload": "W1", "n": n, "label": "scaling"}
+                        for s in servers if "scaling" in peers.get(s.impl).workloads}
+                interleaved_epochs(servers, jobs, args.repeats, results)
+        for s in servers:
+            info = s.ask("info")
+            if info is not None:
+                results["threadpools"][f"{s.impl} x{t}"] = info["threadpools"]
+                results["loader"] = info["loader"] or results["loader"]
+    finally:
+        for s in servers:
+            s.close()
+            if s.error is not None:
+                results["errors"].append((s.impl, t, s.error))
+
+
 def collect(args):
     """Run every job and gather the results for the report."""
     sizes = Sizes.for_run(args.quick, args.repeats)
     avail = availability(args.impls)
     results = {"gemm": {}, "rows": [], "errors": [], "threadpools": {}, "memory": [],
                "gil": [], "available": avail, "loader": None}
-    timed = [w for w in args.workloads if w in ("W1", "W2", "W3", "W4", "scaling")]
     for t in args.threads:
         g = run_worker("gemm", t, [], f"GEMM rate, {t} thread(s)")
         if "error" in g:
             results["errors"].append(("gemm", t, g["error"]))
         else:
             results["gemm"][t] = g["rates"]
-        for impl in args.impls:
-            if not avail[impl][0] or not timed:
-                continue
-            if not set(timed) & peers.get(impl).workloads:
-                continue
-            extra = ["--impl", impl, "--workloads", ",".join(timed),
-                     "--repeats", str(args.repeats)] + (["--quick"] if args.quick else [])
-            r = run_worker("bench", t, extra, f"{impl}, {t} thread(s)")
-            if "error" in r:
-                results["errors"].append((impl, t, r["error"]))
-                continue
-            results["rows"] += r["rows"]
-            results["threadpools"][f"{impl} x{t}"] = r["threadpools"]
-            results["loader"] = r.get("loader") or results["loader"]
+        bench_all(args, t, sizes, avail, results)
     for task, impls, ns, key in (("memory", MEMORY_IMPLS, sizes.memory, "memory"),
                                  ("gil", GIL_IMPLS, (sizes.gil_n,), "gil")):
         if task not in args.workloads:

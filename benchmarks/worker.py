@@ -3,6 +3,7 @@ already in its environment, so every runtime is capped before it loads.
 
     python benchmarks/worker.py gemm   --threads T --out FILE
     python benchmarks/worker.py bench  --impl NAME --threads T --workloads W1,W4 [--quick]
+    python benchmarks/worker.py serve  --impl NAME --threads T [--quick]   (run.py's)
     python benchmarks/worker.py memory --impl NAME --n N --out FILE
     python benchmarks/worker.py gil    --impl NAME --n N --out FILE
 """
@@ -24,7 +25,7 @@ import numpy as np
 import peers
 from common import (TRAIN_WORKLOADS, Sizes, Timer, forward_flops_per_example,
                     initial_parameters, limit_threads_in_process, load_mnist, measure,
-                    threadpool_summary, train_flops_per_example)
+                    summarize, threadpool_summary, train_flops_per_example)
 
 W1 = TRAIN_WORKLOADS["W1"]
 W1_FLOAT32 = dataclasses.replace(W1, dtype="float32")
@@ -81,16 +82,47 @@ def row(workload, impl, threads, unit, timing, flops, dtype, n, **extra):
             **extra}
 
 
+class TrainingJob:
+    """One training workload of one implementation, timed an epoch at a time.
+
+    Built with its trainer and one untimed warm-up epoch (seed 1); each ``epoch()``
+    then times one epoch with the next seed, so every implementation sees the same
+    mini-batches in the same repeat, and ``row()`` summarises the epochs timed so far.
+    """
+
+    def __init__(self, impl, threads, spec, n, data, workload=None):
+        (X, y), _ = data.get(spec.dtype)
+        self.impl, self.threads, self.spec, self.n = impl, threads, spec, n
+        self.workload = workload or spec.name
+        self.trainer = make_trainer(impl, spec, X[:n], y[:n])
+        self.compile_s = self.trainer.compile()
+        self.seeds = itertools.count(1)
+        self.trainer.train_epoch(next(self.seeds))
+        self.walls, self.utils = [], []
+
+    def epoch(self):
+        """Time one epoch; return its wall time in seconds."""
+        with Timer() as t:
+            self.trainer.train_epoch(next(self.seeds))
+        self.walls.append(t.wall)
+        self.utils.append(t.cpu_util)
+        return t.wall
+
+    def row(self):
+        extra = {"compile_s": self.compile_s} if self.compile_s is not None else {}
+        return row(self.workload, self.impl, self.threads, "s/epoch",
+                   summarize(self.walls, self.utils),
+                   train_flops_per_example(self.spec.sizes) * self.n, self.spec.dtype,
+                   self.n, **extra)
+
+
 def bench_training(impl, threads, spec, n, data, repeats, workload=None):
-    """Seconds per epoch of ``spec`` on the first n training examples."""
-    (X, y), _ = data.get(spec.dtype)
-    trainer = make_trainer(impl, spec, X[:n], y[:n])
-    compile_s = trainer.compile()
-    seeds = itertools.count(1)
-    timing = measure(lambda: trainer.train_epoch(next(seeds)), repeats, warmup=1)
-    extra = {"compile_s": compile_s} if compile_s is not None else {}
-    return row(workload or spec.name, impl, threads, "s/epoch", timing,
-               train_flops_per_example(spec.sizes) * n, spec.dtype, n, **extra)
+    """Seconds per epoch of ``spec`` on the first n training examples, the repeats
+    back to back (run.py interleaves the implementations instead: ``task_serve``)."""
+    job = TrainingJob(impl, threads, spec, n, data, workload)
+    for _ in range(repeats):
+        job.epoch()
+    return job.row()
 
 
 def bench_inference(impl, threads, data, sizes):
@@ -141,6 +173,54 @@ def task_bench(args):
             rows.append(bench_training(args.impl, args.threads, W1, n, data,
                                        sizes.repeats, workload="scaling"))
     return {"rows": rows, "threadpools": threadpool_summary(), "loader": data.loader}
+
+
+def task_serve(args):
+    """Serve run.py's requests for one (implementation, thread count), one JSON object
+    per line on stdin, each answered by one line on stdout, until stdin closes.
+
+    run.py keeps one such process per implementation and sends the timed epochs to
+    them in turn, so a slow minute on the shared machine lands on every
+    implementation's samples instead of on whichever ran then. Requests:
+
+    - ``{"op": "prepare", "workload": "W1", "n": 50000, "label": null}``: a new
+      ``TrainingJob`` (set-up, compile, warm-up epoch), replacing the previous one;
+    - ``{"op": "epoch"}``: one timed epoch of it; ``{"op": "row"}``: its result row;
+    - ``{"op": "infer"}``: the W4 rows (``bench_inference``, repeats back to back:
+      microseconds per call, too short for the machine's load to change within);
+    - ``{"op": "info"}``: the thread pools and the MNIST loader.
+    """
+    # Answers go to the real stdout; anything a library prints goes to stderr.
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    limiter = configure_threads(args.impl, args.threads)  # noqa: F841 (kept alive)
+    sizes = Sizes.for_run(args.quick, args.repeats)
+    data, job = Data(), None
+    for line in sys.stdin:
+        request = json.loads(line)
+        op = request["op"]
+        if op == "prepare":
+            job = None  # free the previous trainer's memory first
+            spec = TRAIN_WORKLOADS[request["workload"]]
+            log(f"  {args.impl} x{args.threads}: {request.get('label') or spec.name}"
+                f" n={request['n']}")
+            job = TrainingJob(args.impl, args.threads, spec, request["n"], data,
+                              request.get("label"))
+            answer = {}
+        elif op == "epoch":
+            answer = {"wall": job.epoch()}
+        elif op == "row":
+            answer = {"row": job.row()}
+        elif op == "infer":
+            log(f"  {args.impl} x{args.threads}: W4")
+            answer = {"rows": bench_inference(args.impl, args.threads, data, sizes)}
+        elif op == "info":
+            answer = {"threadpools": threadpool_summary(), "loader": data.loader}
+        else:
+            raise ValueError(f"unknown request {op!r}")
+        answers.write(json.dumps(answer, default=float) + "\n")
+        answers.flush()
+    return None
 
 
 def gemm_rate(dtype, n=2048, repeats=5):
@@ -238,7 +318,8 @@ def task_gil(args):
             "feedforward": gil_ratio(infer[0], infer, args.repeats)}
 
 
-TASKS = {"bench": task_bench, "gemm": task_gemm, "memory": task_memory, "gil": task_gil}
+TASKS = {"bench": task_bench, "serve": task_serve, "gemm": task_gemm,
+         "memory": task_memory, "gil": task_gil}
 
 
 def main(argv=None):
@@ -251,10 +332,14 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--n", type=int, default=10_000)
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", help="where to write the JSON result (not for serve)")
     args = p.parse_args(argv)
+    if args.task != "serve" and not args.out:
+        p.error("--out is required")
     t0 = time.perf_counter()
     result = TASKS[args.task](args)
+    if result is None:
+        return
     result["elapsed_s"] = time.perf_counter() - t0
     with open(args.out, "w") as f:
         json.dump(result, f, default=float)

@@ -1,0 +1,77 @@
+"""The benchmark harness: benchmarks/run.py times the implementations' epochs in
+rounds, each implementation in a ``worker.py serve`` process of its own."""
+import importlib
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture
+def run_py(monkeypatch):
+    """benchmarks/run.py as a module, without its pause before each epoch."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    module = importlib.import_module("run")
+    assert Path(module.__file__).resolve() == BENCHMARKS / "run.py"
+    monkeypatch.setattr(module, "SETTLE_S", 0)
+    return module
+
+
+class FakeServer:
+    """Records the requests it gets; ``broken`` ones fail their prepare request."""
+
+    def __init__(self, impl, log, broken=False):
+        self.impl, self.log, self.broken = impl, log, broken
+
+    def ask(self, op, **request):
+        self.log.append((self.impl, op))
+        if op == "prepare" and self.broken:
+            return None
+        return {"row": {"impl": self.impl}} if op == "row" else {}
+
+
+def epochs(log):
+    return [impl for impl, op in log if op == "epoch"]
+
+
+def test_rounds_rotate_through_the_implementations(run_py):
+    log, results = [], {"rows": []}
+    servers = [FakeServer(name, log) for name in "abc"]
+    run_py.interleaved_epochs(servers, {s: {} for s in servers}, 4, results)
+    assert log[:3] == [("a", "prepare"), ("b", "prepare"), ("c", "prepare")]
+    # Each round times one epoch of every implementation, starting one further on.
+    assert epochs(log) == list("abc" "bca" "cab" "abc")
+    assert [r["impl"] for r in results["rows"]] == list("abc")
+
+
+def test_rounds_skip_what_does_not_run_the_workload_or_failed(run_py):
+    log, results = [], {"rows": []}
+    ok, broken, other = (FakeServer("ok", log), FakeServer("broken", log, broken=True),
+                         FakeServer("other", log))
+    run_py.interleaved_epochs([ok, broken, other], {ok: {}, broken: {}}, 3, results)
+    assert ("other", "prepare") not in log and "other" not in epochs(log)
+    assert epochs(log) == ["ok"] * 3
+    assert [r["impl"] for r in results["rows"]] == ["ok"]
+
+
+def test_serve_answers_run_py_requests(run_py, mnist_dir, monkeypatch):
+    monkeypatch.setenv("FASTBP_MNIST_DIR", mnist_dir)
+    server = run_py.Server("numpy-matrix", 1, quick=True, repeats=3)
+    try:
+        assert server.ask("prepare", workload="W1", n=200) == {}
+        walls = [server.ask("epoch")["wall"] for _ in range(3)]
+        row = server.ask("row")["row"]
+        info = server.ask("info")
+        # An unknown request stops the worker; the harness records why, not a crash.
+        assert server.ask("no such request") is None
+    finally:
+        server.close()
+    assert all(w > 0 for w in walls)
+    assert (row["workload"], row["impl"], row["threads"], row["n"]) == \
+        ("W1", "numpy-matrix", 1, 200)
+    assert (row["min"], row["median"], row["max"]) == \
+        (min(walls), sorted(walls)[1], max(walls))
+    assert row["unit"] == "s/epoch" and row["flops"] == 200 * 95_880
+    assert info["loader"] == "fastbp.datasets.load_mnist"
+    assert server.error.startswith("worker stopped (exit code 1")
