@@ -24,8 +24,9 @@ import numpy as np
 
 from ._activations cimport Activation, activate, scale_by_derivative
 from ._activations import ACTIVATIONS
-from ._blas cimport (NARROW_MAX_WIDTH, NARROW_MIN_ROWS, OWN_GEMM_MIN_ROWS, gemm, gemm_own,
-                     gemv, gemv_rows, narrow_gemm)
+from ._blas cimport (NARROW_MAX_WIDTH, NARROW_MIN_ROWS, OWN_GEMM_MIN_ROWS, finish_task,
+                     gemm, gemm_own, gemv, gemv_rows, kernel_threads, narrow_gemm,
+                     start_task)
 from ._costs cimport Cost, LOG_LIKELIHOOD, QUADRATIC, cost_sum
 from ._costs import COSTS
 from ._optimizers cimport ADAM, SGD, Hyper, update
@@ -35,6 +36,13 @@ from ._optimizers import OPTIMIZERS
 # milliseconds of work, so an interrupt lands quickly without costing a GIL round
 # trip per step.
 cdef double SIGNAL_CHECK_WORK = 1 << 24
+
+# Whether train_epoch may gather the next batch on a worker thread (see there); off
+# only in tests and timings that compare both ways.
+cdef bint gather_ahead = True
+# Batches gathered that way since import (a count for tests; not exact when several
+# threads train at once).
+cdef Py_ssize_t batches_gathered_ahead = 0
 
 # Single-example inference keeps hidden activations on the stack up to this size.
 cdef enum:
@@ -282,12 +290,61 @@ cdef struct Work:
     void** D        # Δ^l, l = 1..L
     void* Y         # the gathered targets (batch_size, n_L)
     void* s         # the gathered sample weights (batch_size,), or NULL
+    void* X_next    # a second set of In[0], Y and s, for the next batch's rows
+    void* Y_next    # gathered meanwhile on another thread; X_next NULL: none
+    void* s_next
     void** gw       # gradient buffers (shaped like the parameters), for optimisers
     void** gb       # other than plain SGD; NULL for SGD
     void** s1w      # optimiser state (momentum velocity, Adam's first moment)
     void** s1b
     void** s2w      # Adam's second moment
     void** s2b
+
+
+cdef struct Gather:
+    # One mini-batch's rows order[start:start + m] of X, Y and S (NULL: none), copied
+    # to contiguous buffers; X's checked for NaN and inf if ``check``.
+    const void* X
+    const void* Y
+    const void* S
+    const Py_ssize_t* order
+    Py_ssize_t start
+    int m, n0, nL
+    bint single     # float32 (else float64)
+    bint check
+    void* Xb
+    void* Yb
+    void* Sb
+    bint nonfinite  # out: a gathered row of X holds NaN or inf (gathering stopped)
+
+
+cdef void _gather_rows(Gather* g, const floating* X, const floating* Y,
+                       const floating* S, floating* Xb, floating* Yb,
+                       floating* Sb) noexcept nogil:
+    cdef Py_ssize_t r, row
+    g.nonfinite = False
+    for r in range(g.m):
+        row = g.order[g.start + r]
+        memcpy(Xb + r * g.n0, X + row * g.n0, g.n0 * sizeof(floating))
+        memcpy(Yb + r * g.nL, Y + row * g.nL, g.nL * sizeof(floating))
+        # Checked while the row is in cache: spares the caller a pass over all of X.
+        if g.check and _any_nonfinite(Xb + r * g.n0, g.n0, floating is float):
+            g.nonfinite = True
+            return
+        if S != NULL:
+            Sb[r] = S[row]
+
+
+cdef void* _gather(void* job) noexcept nogil:
+    """Gather one mini-batch (``job``: a Gather); a task for ``start_task``."""
+    cdef Gather* g = <Gather*>job
+    if g.single:
+        _gather_rows(g, <const float*>g.X, <const float*>g.Y, <const float*>g.S,
+                     <float*>g.Xb, <float*>g.Yb, <float*>g.Sb)
+    else:
+        _gather_rows(g, <const double*>g.X, <const double*>g.Y, <const double*>g.S,
+                     <double*>g.Xb, <double*>g.Yb, <double*>g.Sb)
+    return NULL
 
 
 cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
@@ -308,54 +365,64 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
     With ``check_input``, each gathered row of X is checked for NaN and infinities
     while it is in cache, which spares the caller a separate pass over all of X.
 
+    With work.X_next set, batches below OWN_GEMM_MIN_ROWS rows (whose products BLAS
+    runs on this thread) and a second thread allowed, the next batch's rows are
+    gathered on a worker thread during each step, into the second set of buffers: the
+    rows come from memory, and on W1 the gather was a fifth of the epoch. The copies
+    are the same either way, and so are the results.
+
     Returns 0; 1 as soon as a batch's cost is not finite (before that step's update);
     2 when ``check_input`` finds a row of X that is not finite (before its step).
     Raises KeyboardInterrupt between two steps on Ctrl-C.
     """
+    global batches_gathered_ahead
     cdef const int* n = net.n
     cdef int L = net.L, l, m
-    cdef Py_ssize_t start = 0, r, row
+    cdef Py_ssize_t start = 0
     cdef double batch_cost, total = 0, done = 0, step_work = 0
     cdef floating** In = <floating**>work.In
     cdef floating** A = <floating**>work.A
     cdef floating** M = <floating**>work.M
     cdef floating* Yb = <floating*>work.Y
     cdef floating* Sb = <floating*>work.s
-    cdef bint sgd = h.optimizer == SGD
+    cdef int status
+    cdef bint ahead = (gather_ahead and work.X_next != NULL
+                       and batch_size < OWN_GEMM_MIN_ROWS and kernel_threads() > 1)
+    cdef bint started = False
+    cdef Gather g
+    g.X, g.Y, g.S, g.order = X, Y, S, order
+    g.n0, g.nL, g.single, g.check = n[0], n[L], floating is float, check_input
+    g.start, g.m = 0, <int>min(<Py_ssize_t>batch_size, n_samples)
+    g.Xb, g.Yb, g.Sb = work.In[0], work.Y, work.s
+    if n_samples > 0:
+        _gather(&g)
     for l in range(1, L + 1):
         step_work += <double>n[l] * n[l - 1] * batch_size
     cost[0] = 0
     while start < n_samples:
-        m = <int>min(<Py_ssize_t>batch_size, n_samples - start)
-        for r in range(m):
-            row = order[start + r]
-            memcpy(In[0] + r * n[0], X + row * n[0], n[0] * sizeof(floating))
-            memcpy(Yb + r * n[L], Y + row * n[L], n[L] * sizeof(floating))
-            if check_input and _any_nonfinite(In[0] + r * n[0], n[0], floating is float):
-                return 2
-            if S != NULL:
-                Sb[r] = S[row]
-        forward(net, m, In, A, M, h.dropout, rng)
-        batch_cost = cost_sum(net.cost, A[L], Yb, Sb, m, n[L])
-        if not isfinite(batch_cost):
+        # This batch is in In[0], Yb, Sb (g describes it); start the next one's gather.
+        if g.nonfinite:
+            return 2
+        m = g.m
+        g.start, g.m = start + m, <int>min(<Py_ssize_t>batch_size, n_samples - start - m)
+        if ahead and g.m > 0:
+            g.Xb, g.Yb, g.Sb = work.X_next, work.Y_next, work.s_next
+            work.X_next, work.Y_next, work.s_next = In[0], Yb, Sb
+            started = start_task(_gather, &g)
+            if started:
+                batches_gathered_ahead += 1
+        status = _step(net, h, m, In, A, M, Yb, Sb, work, step, rng, &batch_cost)
+        if started:
+            finish_task()
+        if status:
             cost[0] = batch_cost
             return 1
         total += batch_cost
-        if sgd:
-            backward(net, m, In, A, M, Yb, Sb, <floating**>work.D, <floating>(-h.eta / m),
-                     <floating>(1 - h.eta * h.decay), <floating>1,
-                     <floating**>net.w, <floating**>net.b)
-        else:
-            backward(net, m, In, A, M, Yb, Sb, <floating**>work.D, <floating>(1.0 / m),
-                     <floating>0, <floating>0, <floating**>work.gw, <floating**>work.gb)
-            step[0] += 1
-            for l in range(1, L + 1):
-                update(h, step[0], <Py_ssize_t>n[l] * n[l - 1], <floating*>net.w[l],
-                       <floating*>work.gw[l], <floating*>work.s1w[l],
-                       <floating*>work.s2w[l] if work.s2w != NULL else NULL, True)
-                update(h, step[0], n[l], <floating*>net.b[l], <floating*>work.gb[l],
-                       <floating*>work.s1b[l],
-                       <floating*>work.s2b[l] if work.s2b != NULL else NULL, False)
+        if g.m > 0:
+            if not started:
+                _gather(&g)
+            In[0], Yb, Sb = <floating*>g.Xb, <floating*>g.Yb, <floating*>g.Sb
+            started = False
         done += step_work
         if done >= SIGNAL_CHECK_WORK:
             done = 0
@@ -363,6 +430,35 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
                 PyErr_CheckSignals()
         start += m
     cost[0] = total / n_samples
+    return 0
+
+
+cdef inline int _step(const Layers* net, const Hyper* h, int m, floating** In,
+                      floating** A, floating** M, floating* Yb, floating* Sb, Work* work,
+                      long* step, uint64_t* rng, double* batch_cost) noexcept nogil:
+    """One training step on the batch in In[0], Yb, Sb: forward pass, backprop and
+    update. Returns 1, updating nothing, when the batch's cost is not finite."""
+    cdef int L = net.L, l
+    cdef const int* n = net.n
+    forward(net, m, In, A, M, h.dropout, rng)
+    batch_cost[0] = cost_sum(net.cost, A[L], Yb, Sb, m, n[L])
+    if not isfinite(batch_cost[0]):
+        return 1
+    if h.optimizer == SGD:
+        backward(net, m, In, A, M, Yb, Sb, <floating**>work.D, <floating>(-h.eta / m),
+                 <floating>(1 - h.eta * h.decay), <floating>1,
+                 <floating**>net.w, <floating**>net.b)
+    else:
+        backward(net, m, In, A, M, Yb, Sb, <floating**>work.D, <floating>(1.0 / m),
+                 <floating>0, <floating>0, <floating**>work.gw, <floating**>work.gb)
+        step[0] += 1
+        for l in range(1, L + 1):
+            update(h, step[0], <Py_ssize_t>n[l] * n[l - 1], <floating*>net.w[l],
+                   <floating*>work.gw[l], <floating*>work.s1w[l],
+                   <floating*>work.s2w[l] if work.s2w != NULL else NULL, True)
+            update(h, step[0], n[l], <floating*>net.b[l], <floating*>work.gb[l],
+                   <floating*>work.s1b[l],
+                   <floating*>work.s2b[l] if work.s2b != NULL else NULL, False)
     return 0
 
 
@@ -628,6 +724,11 @@ cdef class Engine:
             "D": _PtrTable([None] + [rows(n) for n in self.sizes[1:]]),
         }
         Yb, Sb = rows(self.sizes[L]), np.empty(batch_size, dtype)
+        # The next batch's buffers, where train_epoch may gather it on another thread.
+        ahead = batch_size < OWN_GEMM_MIN_ROWS
+        if ahead:
+            X_next, Y_next = rows(self.sizes[0]), rows(self.sizes[L])
+            S_next = np.empty(batch_size, dtype)
         if h.optimizer != SGD:
             tables["gw"] = _PtrTable([None] + [aligned_empty(w.shape, dtype)
                                                for w in self.weights])
@@ -640,6 +741,9 @@ cdef class Engine:
         work.D = (<_PtrTable>tables["D"]).ptr
         work.Y = cnp.PyArray_DATA(Yb)
         work.s = NULL if S is None else cnp.PyArray_DATA(Sb)
+        work.X_next = cnp.PyArray_DATA(X_next) if ahead else NULL
+        work.Y_next = cnp.PyArray_DATA(Y_next) if ahead else NULL
+        work.s_next = NULL if S is None or not ahead else cnp.PyArray_DATA(S_next)
         work.gw, work.gb = _table_ptr(tables.get("gw")), _table_ptr(tables.get("gb"))
         work.s1w, work.s1b = _table_ptr(tables["s1w"]), _table_ptr(tables["s1b"])
         work.s2w, work.s2b = _table_ptr(tables["s2w"]), _table_ptr(tables["s2b"])
@@ -754,6 +858,20 @@ cdef bint _array_has_nonfinite(cnp.ndarray x) noexcept:
     with nogil:
         bad = _any_nonfinite(data, n, is_float)
     return bad
+
+
+def _use_gather_ahead(bint enabled):
+    """Let training gather the next batch on a worker thread, or not (for tests and
+    timings that compare both ways); returns the previous setting."""
+    global gather_ahead
+    cdef bint previous = gather_ahead
+    gather_ahead = enabled
+    return previous
+
+
+def _batches_gathered_ahead():
+    """How many batches training has gathered on a worker thread since import."""
+    return batches_gathered_ahead
 
 
 def aligned_empty(shape, dtype):

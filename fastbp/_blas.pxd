@@ -49,3 +49,12 @@ cdef enum:
 cdef bint gemm_own(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
                    const floating* A, int lda, const floating* B, int ldb,
                    floating beta, floating* C, int ldc) noexcept nogil
+
+# fastbp's worker threads (see _blas.pyx): how many it may use, and one task run on
+# one of them while the caller goes on (start_task False: none free, run it yourself;
+# after True, finish_task waits for it).
+ctypedef void* (*task)(void*) noexcept nogil
+
+cdef int kernel_threads() noexcept nogil
+cdef bint start_task(task fn, void* job) noexcept nogil
+cdef void finish_task() noexcept nogil

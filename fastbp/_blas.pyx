@@ -369,38 +369,52 @@ cdef extern from *:
     static pthread_once_t fastbp_pool_once = PTHREAD_ONCE_INIT;
     static void fastbp_pool_init(void) { pthread_atfork(NULL, NULL, fastbp_pool_after_fork); }
 
+    /* Take the workers for this caller, with at least n of them started; 0 (and
+       nothing held) when another caller has them or no thread can start. */
+    static int fastbp_pool_acquire(int n) {
+        pthread_once(&fastbp_pool_once, fastbp_pool_init);
+        if (pthread_mutex_trylock(&fastbp_pool.busy) != 0) return 0;
+        while (fastbp_pool.workers < n) {
+            pthread_t tid;
+            const int id = fastbp_pool.workers;
+            fastbp_pool.first_batch[id] = fastbp_pool.batch;
+            if (pthread_create(&tid, NULL, fastbp_worker, (void*)(intptr_t)id) != 0) break;
+            pthread_detach(tid);
+            fastbp_pool.workers++;
+        }
+        if (fastbp_pool.workers >= n) return 1;
+        pthread_mutex_unlock(&fastbp_pool.busy);
+        return 0;
+    }
+    /* Hand jobs 1 .. tasks - 1 (job_size bytes past jobs apart) to workers 0 .. tasks - 2. */
+    static void fastbp_pool_hand_out(fastbp_task fn, char* jobs, size_t job_size, int tasks) {
+        const uint64_t batch = ((fastbp_pool.batch >> 8) + 1) << 8 | (uint64_t)tasks;
+        fastbp_pool.fn = fn;
+        fastbp_pool.jobs = jobs;
+        fastbp_pool.job_size = job_size;
+        __atomic_store_n(&fastbp_pool.remaining, tasks - 1, __ATOMIC_RELAXED);
+        pthread_mutex_lock(&fastbp_pool.lock);
+        __atomic_store_n(&fastbp_pool.batch, batch, __ATOMIC_RELEASE);
+        if (fastbp_pool.sleeping) pthread_cond_broadcast(&fastbp_pool.wake);
+        pthread_mutex_unlock(&fastbp_pool.lock);
+    }
+    /* Wait for the jobs handed out, then let the workers go. */
+    static void fastbp_pool_release(void) {
+        int spins = 0;
+        while (__atomic_load_n(&fastbp_pool.remaining, __ATOMIC_ACQUIRE) != 0)
+            if (++spins % 1024) _mm_pause(); else sched_yield();
+        pthread_mutex_unlock(&fastbp_pool.busy);
+    }
+
     /* Run fn on jobs[0], ..., jobs[n - 1] (job_size bytes apart), the first on this
        thread, and return when all are done. */
     static void fastbp_run(fastbp_task fn, void* jobs, size_t job_size, int n) {
         char* job = (char*)jobs;
-        pthread_once(&fastbp_pool_once, fastbp_pool_init);
-        if (n > 1 && pthread_mutex_trylock(&fastbp_pool.busy) == 0) {
-            while (fastbp_pool.workers < n - 1) {
-                pthread_t tid;
-                const int id = fastbp_pool.workers;
-                fastbp_pool.first_batch[id] = fastbp_pool.batch;
-                if (pthread_create(&tid, NULL, fastbp_worker, (void*)(intptr_t)id) != 0) break;
-                pthread_detach(tid);
-                fastbp_pool.workers++;
-            }
-            if (fastbp_pool.workers >= n - 1) {
-                int spins = 0;
-                const uint64_t batch = ((fastbp_pool.batch >> 8) + 1) << 8 | (uint64_t)n;
-                fastbp_pool.fn = fn;
-                fastbp_pool.jobs = job;
-                fastbp_pool.job_size = job_size;
-                __atomic_store_n(&fastbp_pool.remaining, n - 1, __ATOMIC_RELAXED);
-                pthread_mutex_lock(&fastbp_pool.lock);
-                __atomic_store_n(&fastbp_pool.batch, batch, __ATOMIC_RELEASE);
-                if (fastbp_pool.sleeping) pthread_cond_broadcast(&fastbp_pool.wake);
-                pthread_mutex_unlock(&fastbp_pool.lock);
-                fn(job);
-                while (__atomic_load_n(&fastbp_pool.remaining, __ATOMIC_ACQUIRE) != 0)
-                    if (++spins % 1024) _mm_pause(); else sched_yield();
-                pthread_mutex_unlock(&fastbp_pool.busy);
-                return;
-            }
-            pthread_mutex_unlock(&fastbp_pool.busy);
+        if (n > 1 && fastbp_pool_acquire(n - 1)) {
+            fastbp_pool_hand_out(fn, job, job_size, n);
+            fn(job);
+            fastbp_pool_release();
+            return;
         }
         {   /* the workers are busy or could not start: threads for this call alone */
             pthread_t tids[FASTBP_MAX_THREADS];
@@ -415,6 +429,18 @@ cdef extern from *:
             }
         }
     }
+
+    /* Start fn(job) on a worker and return at once, for the caller to work on
+       meanwhile; fastbp_finish() waits for it, and must come before the job's
+       memory is touched again or another task is started. Returns 0, having started
+       nothing, when the workers are taken or cannot start. */
+    static int fastbp_start(fastbp_task fn, void* job) {
+        if (!fastbp_pool_acquire(1)) return 0;
+        /* job_size 0: job "1" is job itself; tasks 2: worker 0 alone has a task */
+        fastbp_pool_hand_out(fn, (char*)job, 0, 2);
+        return 1;
+    }
+    static void fastbp_finish(void) { fastbp_pool_release(); }
 
     /* 64-byte-aligned scratch of at least `size` bytes, owned by the calling thread:
        kept for its next calls (a fresh allocation each call would cost page faults,
@@ -748,6 +774,9 @@ cdef extern from *:
     static int fastbp_cpu_has_avx512f(void) { return 0; }
     static void fastbp_find_blas_threads(const char* cython_blas_path) {}
     static int fastbp_threads(void) { return 1; }
+    typedef void* (*fastbp_task)(void*);
+    static int fastbp_start(fastbp_task fn, void* job) { return 0; }
+    static void fastbp_finish(void) {}
     static int fastbp_narrow_gemm_d(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double* x,
                                     const double* w, double* c, int* bad, int threads) {
         return 0;
@@ -775,6 +804,9 @@ cdef extern from *:
     int fastbp_cpu_has_avx512f()
     void fastbp_find_blas_threads(const char* cython_blas_path)
     int fastbp_threads() nogil
+    ctypedef void* (*fastbp_task)(void*) noexcept nogil
+    int fastbp_start(fastbp_task fn, void* job) nogil
+    void fastbp_finish() nogil
     int fastbp_narrow_gemm_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* x,
                              const double* w, double* c, int* bad, int threads) nogil
     int fastbp_narrow_gemm_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* x,
@@ -854,6 +886,23 @@ cdef bint gemv_rows(int n, int k, const floating* W, const floating* x,
         return fastbp_gemv_rows_d(n, k, W, x, y)
 
 
+cdef int kernel_threads() noexcept nogil:
+    """How many threads fastbp's own kernels and tasks may use: the BLAS's limit."""
+    return fastbp_threads()
+
+
+cdef bint start_task(task fn, void* job) noexcept nogil:
+    """Start fn(job) on one of fastbp's worker threads and return at once; False,
+    having started nothing, when none is free (the caller then runs fn itself).
+    After True, call ``finish_task`` before touching the job's memory again."""
+    return fastbp_start(<fastbp_task>fn, job) != 0
+
+
+cdef void finish_task() noexcept nogil:
+    """Wait for the task that ``start_task`` started."""
+    fastbp_finish()
+
+
 def _own_kernels_available():
     """Whether fastbp's own kernels are compiled in and this CPU can run them."""
     return bool(FASTBP_HAVE_OWN_KERNELS and fastbp_cpu_has_avx512f())
@@ -861,7 +910,7 @@ def _own_kernels_available():
 
 def _kernel_threads():
     """How many threads fastbp's own kernels may use now: the BLAS's current limit."""
-    return fastbp_threads()
+    return kernel_threads()
 
 
 def _use_own_kernels(bint enabled):

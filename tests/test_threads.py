@@ -124,6 +124,80 @@ def test_fit_bits_do_not_depend_on_the_thread_limit(dtype):
             np.testing.assert_array_equal(a, b)
 
 
+GATHER_SETUPS = {
+    # Batches of 1 (one example: GEMV), 10 and 31, a shorter last batch, sample
+    # weights, dropout (its draws stay on the training thread), momentum and Adam.
+    "sgd": (dict(sizes=[40, 24, 10]), dict(batch_size=10, learning_rate=0.5)),
+    "one": (dict(sizes=[40, 24, 10]), dict(batch_size=1, learning_rate=0.1)),
+    "weights+l2": (dict(sizes=[40, 24, 10], cost="cross_entropy"),
+                   dict(batch_size=31, learning_rate=0.5, l2=0.1, sample_weight=True)),
+    "dropout+momentum": (dict(sizes=[40, 30, 20, 10]),
+                         dict(batch_size=7, learning_rate=0.5, dropout=0.3,
+                              optimizer="sgd", momentum=0.9)),
+    "adam": (dict(sizes=[40, 24, 10], activation="relu",
+                  cost="log_likelihood"),
+             dict(batch_size=10, learning_rate=0.01, optimizer="adam")),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("setup", GATHER_SETUPS)
+def test_gathering_the_next_batch_on_a_worker_changes_no_bit(dtype, setup):
+    """With a second thread, training gathers each next mini-batch on a worker while
+    the current one runs: the copies are the same, and so must every bit be."""
+    import threadpoolctl
+    from fastbp import _backprop
+
+    net_kwargs, fit_kwargs = GATHER_SETUPS[setup]
+    fit_kwargs = dict(fit_kwargs)
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(1003, 40)).astype(dtype)
+    y = rng.integers(0, 10, 1003)
+    if fit_kwargs.pop("sample_weight", False):
+        fit_kwargs["sample_weight"] = rng.uniform(0, 2, 1003)
+    results, gathered = [], []
+    for limit, ahead in [(1, True), (2, False), (2, True)]:
+        net = fastbp.Network(**net_kwargs, seed=4, dtype=dtype)
+        previous = _backprop._use_gather_ahead(ahead)
+        before = _backprop._batches_gathered_ahead()
+        try:
+            with threadpoolctl.threadpool_limits(limits=limit, user_api="blas"):
+                history = net.fit(X, y, epochs=2, seed=9, **fit_kwargs)
+        finally:
+            _backprop._use_gather_ahead(previous)
+        gathered.append(_backprop._batches_gathered_ahead() - before)
+        results.append((net.weights + net.biases, history["train_cost"]))
+    # With two threads, each epoch's batches after the first were gathered ahead;
+    # with one thread or the switch off, none.
+    batches = -(-1003 // fit_kwargs["batch_size"])
+    assert gathered == [0, 0, 2 * (batches - 1)]
+    for params, costs in results[1:]:
+        assert costs == results[0][1]
+        for a, b in zip(params, results[0][0]):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bad_row", [0, 9, 10, 995, 1002])
+def test_a_nonfinite_row_found_while_gathering_ahead_leaves_the_network_unchanged(
+        dtype, bad_row):
+    """The row check runs on the worker for every batch after the first; fit must still
+    stop before that batch's step and restore the parameters."""
+    import threadpoolctl
+
+    rng = np.random.default_rng(13)
+    X = rng.normal(size=(1003, 40)).astype(dtype)
+    y = rng.integers(0, 10, 1003)
+    X[bad_row, 17] = np.nan
+    net = fastbp.Network([40, 24, 10], seed=4, dtype=dtype)
+    before = [p.copy() for p in net.weights + net.biases]
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        with pytest.raises(ValueError, match="X contains NaN or infinite values"):
+            net.fit(X, y, epochs=1, batch_size=10, learning_rate=0.5, shuffle=False)
+    for a, b in zip(net.weights + net.biases, before):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_backprop_from_threads_on_one_network_equals_serial(dtype):
     net = fastbp.Network([100, 64, 10], seed=4, dtype=dtype)
