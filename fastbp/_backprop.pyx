@@ -492,7 +492,7 @@ cdef int _feedforward_rows(const Layers* net, int m, const floating* X,
             scratch = max(scratch, <Py_ssize_t>m * net.n[l])
     total += scratch
     if L > MAX_STACK_LAYERS:
-        ptrs = <floating**>malloc((L + 1) * sizeof(floating*))
+        ptrs = <floating**>malloc((<size_t>L + 1) * sizeof(floating*))
         if ptrs == NULL:
             return -1
     if total > STACK_ELEMENTS:

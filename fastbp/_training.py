@@ -64,15 +64,18 @@ class Monitor:
 
     def __init__(self, net, X, Y, classify, l2, n_train):
         self.net, self.X, self.Y, self.classify = net, X, Y, classify
-        self.labels = Y.argmax(axis=1) if classify else None
+        self.labels = None  # found on first use: fit builds a monitor it may not call
         self.l2, self.n_train = l2, n_train
 
     def __call__(self):
         """Return (cost, accuracy or None)."""
         A = self.net._forward_checked(self.X)
         cost = self.net._mean_cost(A, self.Y) + self.net._l2_term(self.l2, self.n_train)
-        accuracy = float(np.mean(A.argmax(axis=1) == self.labels)) if self.classify else None
-        return cost, accuracy
+        if not self.classify:
+            return cost, None
+        if self.labels is None:
+            self.labels = self.Y.argmax(axis=1)
+        return cost, float(np.mean(A.argmax(axis=1) == self.labels))
 
 
 def _non_negative(value, name):
