@@ -224,7 +224,7 @@ cdef extern from *:
        FASTBP_NARROW_THREAD_ROWS each; every entry of C is computed the same way
        whichever thread computes it, so results do not depend on the thread count.
        Returns 0 when out of memory (C may then be partly written). */
-    #define FASTBP_NARROW_THREAD_ROWS 1024
+    #define FASTBP_NARROW_THREAD_ROWS 1024   /* _backprop.pyx: NARROW_SPLIT_ROWS = twice this */
     #define FASTBP_NARROW_GEMM(NAME, ROWS, PACK, T, LANES)                             \\
     static FASTBP_AVX512 int NAME##_avx512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,      \\
                                            const T* x, const T* w, T* c, int* bad,     \\

@@ -469,7 +469,7 @@ def test_feedforward_same_answer_for_every_input_layout(dtype, variant, single):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("m", [1, 300, 1030])
+@pytest.mark.parametrize("m", [1, 300, 1030, 2100])
 @pytest.mark.parametrize("own", [True, False], ids=["own-kernels", "blas-only"])
 def test_feedforward_refuses_nonfinite_input_wherever_it_is(dtype, m, own):
     """The fast path checks X while the first layer reads it: a NaN or inf anywhere,
