@@ -68,7 +68,7 @@ def section_header(res):
         "",
         f"- Date: {meta['date']}; command: `{meta['command']}`; "
         f"{'quick' if args.quick else 'full'} run, median of {args.repeats} repeats "
-        f"after one warm-up (training epochs timed in rounds, one epoch of each "
+        f"(W4: at least 5) after one warm-up, timed in rounds (one repeat of each "
         f"implementation per round); suite took {meta['elapsed_s'] / 60:.1f} min.",
         "- Load average (1, 5, 15 min) at start / end of the run: "
         + " / ".join(", ".join(f"{x:.2f}" for x in la) for la in meta["load"])

@@ -123,10 +123,11 @@ class Server:
 SETTLE_S = 0.3
 
 
-def interleaved_epochs(servers, jobs, repeats, results):
-    """Time ``repeats`` epochs of each job, taking the servers in turn.
+def interleaved(servers, jobs, repeats, results):
+    """Time ``repeats`` repeats (training epochs, or W4's calls) of each job, taking
+    the servers in turn.
 
-    ``jobs`` maps each server to its prepare request. Round r times epoch r of
+    ``jobs`` maps each server to its prepare request. Round r times repeat r of
     every implementation, starting one further along the list each round, so
     neither the machine's slow minutes nor the position in a round favour one.
     """
@@ -135,11 +136,11 @@ def interleaved_epochs(servers, jobs, repeats, results):
         first = r % max(1, len(ready))
         for s in ready[first:] + ready[:first]:
             time.sleep(SETTLE_S)
-            s.ask("epoch")
+            s.ask("repeat")
     for s in ready:
-        answer = s.ask("row")
+        answer = s.ask("rows")
         if answer is not None:
-            results["rows"].append(answer["row"])
+            results["rows"] += answer["rows"]
 
 
 def bench_all(args, t, sizes, avail, results):
@@ -155,18 +156,16 @@ def bench_all(args, t, sizes, avail, results):
             if name in timed:
                 jobs = {s: {"workload": name, "n": sizes.n_train} for s in servers
                         if name in peers.get(s.impl).workloads}
-                interleaved_epochs(servers, jobs, args.repeats, results)
-        for s in servers:
-            if "W4" in timed and "W4" in peers.get(s.impl).workloads:
-                time.sleep(SETTLE_S)
-                answer = s.ask("infer")
-                if answer is not None:
-                    results["rows"] += answer["rows"]
+                interleaved(servers, jobs, args.repeats, results)
+        if "W4" in timed:
+            jobs = {s: {"workload": "W4"} for s in servers
+                    if "W4" in peers.get(s.impl).workloads}
+            interleaved(servers, jobs, max(5, args.repeats), results)
         if "scaling" in timed and t == 1:
             for n in sizes.scaling:
                 jobs = {s: {"workload": "W1", "n": n, "label": "scaling"}
                         for s in servers if "scaling" in peers.get(s.impl).workloads}
-                interleaved_epochs(servers, jobs, args.repeats, results)
+                interleaved(servers, jobs, args.repeats, results)
         for s in servers:
             info = s.ask("info")
             if info is not None:

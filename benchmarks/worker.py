@@ -125,32 +125,60 @@ def bench_training(impl, threads, spec, n, data, repeats, workload=None):
     return job.row()
 
 
+class InferenceJob:
+    """W4 for one implementation: the W1 network's feedforward, one example per call
+    and 10,000 at once, and one example per call through the same network in float32.
+
+    Built with one untimed warm-up of each case; each ``repeat()`` then times every
+    case once (a single-example case is a loop over ``sizes.single_calls`` examples,
+    reported per call), and ``rows()`` summarises the repeats so far.
+    """
+
+    def __init__(self, impl, threads, data, sizes):
+        self.impl, self.threads, self.cases = impl, threads, []
+        fpe = forward_flops_per_example(W1.sizes)
+        for spec, name in ((W1, "W4 single"), (W1_FLOAT32, "W4 single float32")):
+            (X, y), (Xv, _) = data.get(spec.dtype)
+            trainer = make_trainer(impl, spec, X[:1000], y[:1000])
+            xs = list(Xv[:sizes.single_calls])
+
+            def single_calls(trainer=trainer, xs=xs):
+                for x in xs:
+                    trainer.feedforward(x)
+
+            self.cases.append((name, single_calls, len(xs), "us/call", fpe, spec.dtype,
+                               1, {"calls": len(xs)}))
+        (X, y), (Xv, _) = data.get(W1.dtype)
+        trainer = make_trainer(impl, W1, X[:1000], y[:1000])
+        Xb = np.ascontiguousarray(Xv[:10_000])
+        self.cases.append(("W4 batch", lambda: trainer.feedforward(Xb), 1, "ms/call",
+                           fpe * len(Xb), W1.dtype, len(Xb), {}))
+        for case in self.cases:
+            case[1]()
+        self.samples = [([], []) for _ in self.cases]
+
+    def repeat(self):
+        """Time every case once."""
+        for (_, fn, calls, *_), (walls, utils) in zip(self.cases, self.samples):
+            with Timer() as t:
+                fn()
+            walls.append(t.wall / calls)
+            utils.append(t.cpu_util)
+
+    def rows(self):
+        return [row(name, self.impl, self.threads, unit, summarize(walls, utils), flops,
+                    dtype, n, **extra)
+                for (name, _, _, unit, flops, dtype, n, extra), (walls, utils)
+                in zip(self.cases, self.samples)]
+
+
 def bench_inference(impl, threads, data, sizes):
-    """W4: the W1 network's feedforward, one example per call and 10,000 at once;
-    and one example per call through the same network in float32."""
-    fpe = forward_flops_per_example(W1.sizes)
-    rows = []
-    for spec, name in ((W1, "W4 single"), (W1_FLOAT32, "W4 single float32")):
-        (X, y), (Xv, _) = data.get(spec.dtype)
-        trainer = make_trainer(impl, spec, X[:1000], y[:1000])
-        xs = list(Xv[:sizes.single_calls])
-
-        def single_calls():
-            for x in xs:
-                trainer.feedforward(x)
-
-        t = measure(single_calls, max(5, sizes.repeats), warmup=1)
-        per_call = {k: (v / len(xs) if k in ("median", "min", "max") else v)
-                    for k, v in t.items()}
-        rows.append(row(name, impl, threads, "us/call", per_call, fpe, spec.dtype, 1,
-                        calls=len(xs)))
-    (X, y), (Xv, _) = data.get(W1.dtype)
-    trainer = make_trainer(impl, W1, X[:1000], y[:1000])
-    Xb = np.ascontiguousarray(Xv[:10_000])
-    t = measure(lambda: trainer.feedforward(Xb), max(5, sizes.repeats), warmup=1)
-    rows.append(row("W4 batch", impl, threads, "ms/call", t, fpe * len(Xb), W1.dtype,
-                    len(Xb)))
-    return rows
+    """The W4 rows, their repeats back to back (run.py interleaves the
+    implementations instead: ``task_serve``)."""
+    job = InferenceJob(impl, threads, data, sizes)
+    for _ in range(max(5, sizes.repeats)):
+        job.repeat()
+    return job.rows()
 
 
 def task_bench(args):
@@ -184,10 +212,10 @@ def task_serve(args):
     implementation's samples instead of on whichever ran then. Requests:
 
     - ``{"op": "prepare", "workload": "W1", "n": 50000, "label": null}``: a new
-      ``TrainingJob`` (set-up, compile, warm-up epoch), replacing the previous one;
-    - ``{"op": "epoch"}``: one timed epoch of it; ``{"op": "row"}``: its result row;
-    - ``{"op": "infer"}``: the W4 rows (``bench_inference``, repeats back to back:
-      microseconds per call, too short for the machine's load to change within);
+      ``TrainingJob`` (set-up, compile, warm-up epoch), replacing the previous job;
+    - ``{"op": "prepare", "workload": "W4"}``: a new ``InferenceJob`` likewise;
+    - ``{"op": "repeat"}``: one timed epoch (or W4 repeat) of the job, answered with
+      its wall time; ``{"op": "rows"}``: the job's result rows;
     - ``{"op": "info"}``: the thread pools and the MNIST loader.
     """
     # Answers go to the real stdout; anything a library prints goes to stderr.
@@ -200,20 +228,25 @@ def task_serve(args):
         request = json.loads(line)
         op = request["op"]
         if op == "prepare":
-            job = None  # free the previous trainer's memory first
-            spec = TRAIN_WORKLOADS[request["workload"]]
-            log(f"  {args.impl} x{args.threads}: {request.get('label') or spec.name}"
-                f" n={request['n']}")
-            job = TrainingJob(args.impl, args.threads, spec, request["n"], data,
-                              request.get("label"))
+            job = None  # free the previous job's memory first
+            label = request.get("label") or request["workload"]
+            log(f"  {args.impl} x{args.threads}: {label}"
+                + (f" n={request['n']}" if "n" in request else ""))
+            if request["workload"] == "W4":
+                job = InferenceJob(args.impl, args.threads, data, sizes)
+            else:
+                job = TrainingJob(args.impl, args.threads,
+                                  TRAIN_WORKLOADS[request["workload"]], request["n"],
+                                  data, request.get("label"))
             answer = {}
-        elif op == "epoch":
-            answer = {"wall": job.epoch()}
-        elif op == "row":
-            answer = {"row": job.row()}
-        elif op == "infer":
-            log(f"  {args.impl} x{args.threads}: W4")
-            answer = {"rows": bench_inference(args.impl, args.threads, data, sizes)}
+        elif op == "repeat":
+            if isinstance(job, InferenceJob):
+                job.repeat()
+                answer = {}
+            else:
+                answer = {"wall": job.epoch()}
+        elif op == "rows":
+            answer = {"rows": job.rows() if isinstance(job, InferenceJob) else [job.row()]}
         elif op == "info":
             answer = {"threadpools": threadpool_summary(), "loader": data.loader}
         else:

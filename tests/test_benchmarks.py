@@ -28,20 +28,20 @@ class FakeServer:
         self.log.append((self.impl, op))
         if op == "prepare" and self.broken:
             return None
-        return {"row": {"impl": self.impl}} if op == "row" else {}
+        return {"rows": [{"impl": self.impl}]} if op == "rows" else {}
 
 
-def epochs(log):
-    return [impl for impl, op in log if op == "epoch"]
+def repeats(log):
+    return [impl for impl, op in log if op == "repeat"]
 
 
 def test_rounds_rotate_through_the_implementations(run_py):
     log, results = [], {"rows": []}
     servers = [FakeServer(name, log) for name in "abc"]
-    run_py.interleaved_epochs(servers, {s: {} for s in servers}, 4, results)
+    run_py.interleaved(servers, {s: {} for s in servers}, 4, results)
     assert log[:3] == [("a", "prepare"), ("b", "prepare"), ("c", "prepare")]
-    # Each round times one epoch of every implementation, starting one further on.
-    assert epochs(log) == list("abc" "bca" "cab" "abc")
+    # Each round times one repeat of every implementation, starting one further on.
+    assert repeats(log) == list("abc" "bca" "cab" "abc")
     assert [r["impl"] for r in results["rows"]] == list("abc")
 
 
@@ -49,9 +49,9 @@ def test_rounds_skip_what_does_not_run_the_workload_or_failed(run_py):
     log, results = [], {"rows": []}
     ok, broken, other = (FakeServer("ok", log), FakeServer("broken", log, broken=True),
                          FakeServer("other", log))
-    run_py.interleaved_epochs([ok, broken, other], {ok: {}, broken: {}}, 3, results)
-    assert ("other", "prepare") not in log and "other" not in epochs(log)
-    assert epochs(log) == ["ok"] * 3
+    run_py.interleaved([ok, broken, other], {ok: {}, broken: {}}, 3, results)
+    assert ("other", "prepare") not in log and "other" not in repeats(log)
+    assert repeats(log) == ["ok"] * 3
     assert [r["impl"] for r in results["rows"]] == ["ok"]
 
 
@@ -60,8 +60,12 @@ def test_serve_answers_run_py_requests(run_py, mnist_dir, monkeypatch):
     server = run_py.Server("numpy-matrix", 1, quick=True, repeats=3)
     try:
         assert server.ask("prepare", workload="W1", n=200) == {}
-        walls = [server.ask("epoch")["wall"] for _ in range(3)]
-        row = server.ask("row")["row"]
+        walls = [server.ask("repeat")["wall"] for _ in range(3)]
+        (row,) = server.ask("rows")["rows"]
+        assert server.ask("prepare", workload="W4") == {}
+        for _ in range(2):
+            assert server.ask("repeat") == {}
+        w4 = server.ask("rows")["rows"]
         info = server.ask("info")
         # An unknown request stops the worker; the harness records why, not a crash.
         assert server.ask("no such request") is None
@@ -73,5 +77,12 @@ def test_serve_answers_run_py_requests(run_py, mnist_dir, monkeypatch):
     assert (row["min"], row["median"], row["max"]) == \
         (min(walls), sorted(walls)[1], max(walls))
     assert row["unit"] == "s/epoch" and row["flops"] == 200 * 95_880
+    assert [(r["workload"], r["unit"], r["n"]) for r in w4] == [
+        ("W4 single", "us/call", 1), ("W4 single float32", "us/call", 1),
+        ("W4 batch", "ms/call", 10_000)]
+    for r in w4:
+        assert 0 < r["min"] <= r["median"] <= r["max"]
+    # a single-example repeat is a loop of calls, reported per call
+    assert w4[0]["calls"] == 500 and w4[0]["max"] < w4[2]["min"]
     assert info["loader"] == "fastbp.datasets.load_mnist"
     assert server.error.startswith("worker stopped (exit code 1")
