@@ -103,7 +103,7 @@ def section_gemm(res):
         for dt, r in rates.items():
             rows.append([t, dt, fmt(r["numpy"]), fmt(r["scipy"]),
                          fmt(r["numpy_cpu_util"], 2)])
-    return ("## Machine GEMM rate\n\n2048 x 2048 matrix product, best of 5 (other load on the machine only slows it down), GFLOP/s. "
+    return ("## Machine GEMM rate\n\n2048 x 2048 matrix product, best of 5, measured before and after the timed workloads of each thread count and the higher kept (other load on the machine only slows it down), GFLOP/s. "
             "NumPy's is the reference column of the tables below; SciPy's bundled "
             "OpenBLAS (the one fastbp calls through `scipy.linalg.cython_blas`) is shown "
             "too.\n\n" + table(["threads", "dtype", "NumPy GFLOP/s", "SciPy BLAS GFLOP/s",
