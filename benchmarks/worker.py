@@ -85,9 +85,10 @@ def row(workload, impl, threads, unit, timing, flops, dtype, n, **extra):
 class TrainingJob:
     """One training workload of one implementation, timed an epoch at a time.
 
-    Built with its trainer and one untimed warm-up epoch (seed 1); each ``epoch()``
+    Built with its trainer and one untimed warm-up epoch (seed 1); each ``repeat()``
     then times one epoch with the next seed, so every implementation sees the same
-    mini-batches in the same repeat, and ``row()`` summarises the epochs timed so far.
+    mini-batches in the same repeat, and ``rows()`` summarises the epochs timed so far
+    (one row).
     """
 
     def __init__(self, impl, threads, spec, n, data, workload=None):
@@ -100,7 +101,7 @@ class TrainingJob:
         self.trainer.train_epoch(next(self.seeds))
         self.walls, self.utils = [], []
 
-    def epoch(self):
+    def repeat(self):
         """Time one epoch; return its wall time in seconds."""
         with Timer() as t:
             self.trainer.train_epoch(next(self.seeds))
@@ -108,12 +109,12 @@ class TrainingJob:
         self.utils.append(t.cpu_util)
         return t.wall
 
-    def row(self):
+    def rows(self):
         extra = {"compile_s": self.compile_s} if self.compile_s is not None else {}
-        return row(self.workload, self.impl, self.threads, "s/epoch",
-                   summarize(self.walls, self.utils),
-                   train_flops_per_example(self.spec.sizes) * self.n, self.spec.dtype,
-                   self.n, **extra)
+        return [row(self.workload, self.impl, self.threads, "s/epoch",
+                    summarize(self.walls, self.utils),
+                    train_flops_per_example(self.spec.sizes) * self.n, self.spec.dtype,
+                    self.n, **extra)]
 
 
 def bench_training(impl, threads, spec, n, data, repeats, workload=None):
@@ -121,8 +122,8 @@ def bench_training(impl, threads, spec, n, data, repeats, workload=None):
     back to back (run.py interleaves the implementations instead: ``task_serve``)."""
     job = TrainingJob(impl, threads, spec, n, data, workload)
     for _ in range(repeats):
-        job.epoch()
-    return job.row()
+        job.repeat()
+    return job.rows()[0]
 
 
 class InferenceJob:
@@ -158,12 +159,15 @@ class InferenceJob:
         self.samples = [([], []) for _ in self.cases]
 
     def repeat(self):
-        """Time every case once."""
+        """Time every case once; return the seconds they took together."""
+        total = 0.0
         for (_, fn, calls, *_), (walls, utils) in zip(self.cases, self.samples):
             with Timer() as t:
                 fn()
             walls.append(t.wall / calls)
             utils.append(t.cpu_util)
+            total += t.wall
+        return total
 
     def rows(self):
         return [row(name, self.impl, self.threads, unit, summarize(walls, utils), flops,
@@ -207,15 +211,15 @@ def task_serve(args):
     """Serve run.py's requests for one (implementation, thread count), one JSON object
     per line on stdin, each answered by one line on stdout, until stdin closes.
 
-    run.py keeps one such process per implementation and sends the timed epochs to
+    run.py keeps one such process per implementation and sends the timed repeats to
     them in turn, so a slow minute on the shared machine lands on every
     implementation's samples instead of on whichever ran then. Requests:
 
     - ``{"op": "prepare", "workload": "W1", "n": 50000, "label": null}``: a new
       ``TrainingJob`` (set-up, compile, warm-up epoch), replacing the previous job;
     - ``{"op": "prepare", "workload": "W4"}``: a new ``InferenceJob`` likewise;
-    - ``{"op": "repeat"}``: one timed epoch (or W4 repeat) of the job, answered with
-      its wall time; ``{"op": "rows"}``: the job's result rows;
+    - ``{"op": "repeat"}``: one timed repeat of the job (an epoch, or W4's three
+      cases once), answered with its wall time; ``{"op": "rows"}``: its result rows;
     - ``{"op": "info"}``: the thread pools and the MNIST loader.
     """
     # Answers go to the real stdout; anything a library prints goes to stderr.
@@ -240,13 +244,9 @@ def task_serve(args):
                                   data, request.get("label"))
             answer = {}
         elif op == "repeat":
-            if isinstance(job, InferenceJob):
-                job.repeat()
-                answer = {}
-            else:
-                answer = {"wall": job.epoch()}
+            answer = {"wall": job.repeat()}
         elif op == "rows":
-            answer = {"rows": job.rows() if isinstance(job, InferenceJob) else [job.row()]}
+            answer = {"rows": job.rows()}
         elif op == "info":
             answer = {"threadpools": threadpool_summary(), "loader": data.loader}
         else:
