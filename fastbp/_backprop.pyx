@@ -40,9 +40,25 @@ cdef double SIGNAL_CHECK_WORK = 1 << 24
 # Whether train_epoch may gather the next batch on a worker thread (see there); off
 # only in tests and timings that compare both ways.
 cdef bint gather_ahead = True
-# Batches gathered that way since import (a count for tests; not exact when several
-# threads train at once).
-cdef Py_ssize_t batches_gathered_ahead = 0
+# Batches gathered that way since import (a count for tests), added to atomically:
+# several threads may train at once.
+cdef extern from *:
+    """
+    static long fastbp_batches_gathered_ahead = 0;
+    #if defined(__GNUC__)
+    static inline void fastbp_count_gathered(void) {
+        __atomic_fetch_add(&fastbp_batches_gathered_ahead, 1, __ATOMIC_RELAXED);
+    }
+    static inline long fastbp_gathered(void) {
+        return __atomic_load_n(&fastbp_batches_gathered_ahead, __ATOMIC_RELAXED);
+    }
+    #else  /* no worker threads there (see _blas.pyx): nothing gathers ahead */
+    static inline void fastbp_count_gathered(void) { fastbp_batches_gathered_ahead++; }
+    static inline long fastbp_gathered(void) { return fastbp_batches_gathered_ahead; }
+    #endif
+    """
+    void fastbp_count_gathered() nogil
+    long fastbp_gathered() nogil
 
 # Single-example inference keeps hidden activations on the stack up to this size.
 cdef enum:
@@ -391,7 +407,6 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
     2 when ``check_input`` finds a row of X that is not finite (before its step).
     Raises KeyboardInterrupt between two steps on Ctrl-C.
     """
-    global batches_gathered_ahead
     cdef const int* n = net.n
     cdef int L = net.L, l, m
     cdef Py_ssize_t start = 0
@@ -426,7 +441,7 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
             work.X_next, work.Y_next, work.s_next = In[0], Yb, Sb
             started = start_task(_gather, &g)
             if started:
-                batches_gathered_ahead += 1
+                fastbp_count_gathered()
         status = _step(net, h, m, In, A, M, Yb, Sb, work, step, rng, &batch_cost)
         if started:
             finish_task()
@@ -887,7 +902,7 @@ def _use_gather_ahead(bint enabled):
 
 def _batches_gathered_ahead():
     """How many batches training has gathered on a worker thread since import."""
-    return batches_gathered_ahead
+    return fastbp_gathered()
 
 
 def aligned_empty(shape, dtype):
