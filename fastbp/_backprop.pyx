@@ -24,9 +24,9 @@ import numpy as np
 
 from ._activations cimport Activation, activate, scale_by_derivative
 from ._activations import ACTIVATIONS
-from ._blas cimport (NARROW_MAX_WIDTH, NARROW_MIN_ROWS, OWN_GEMM_MIN_ROWS, finish_task,
-                     gemm, gemm_own, gemv, gemv_rows, kernel_threads, narrow_gemm,
-                     start_task)
+from ._blas cimport (NARROW_MAX_WIDTH, NARROW_MIN_ROWS, NARROW_THREAD_ROWS,
+                     OWN_GEMM_MIN_ROWS, finish_task, gemm, gemm_own, gemv, gemv_rows,
+                     kernel_threads, narrow_gemm, start_task)
 from ._costs cimport Cost, LOG_LIKELIHOOD, QUADRATIC, cost_sum
 from ._costs import COSTS
 from ._optimizers cimport ADAM, SGD, Hyper, update
@@ -68,11 +68,6 @@ cdef enum:
 # BLAS takes sizes as C ints: inference on more rows goes in chunks of this many.
 cdef enum:
     MAX_ROWS_PER_CALL = 1 << 30
-
-# From this many rows the narrow kernel splits them between two threads (_blas.pyx:
-# FASTBP_NARROW_THREAD_ROWS each); below, our GEMM is the faster in float64.
-cdef enum:
-    NARROW_SPLIT_ROWS = 2048
 
 # Where the forward pass computes a layer's product transposed (see _product_transposed).
 cdef enum:
@@ -166,7 +161,7 @@ cdef void forward(const Layers* net, int m, floating** In, floating** A,
         # alone, never on the thread count, which must not change results.
         done = narrow = False
         if m >= NARROW_MIN_ROWS and n[l] <= NARROW_MAX_WIDTH:
-            if floating is double and m < NARROW_SPLIT_ROWS:
+            if floating is double and m < 2 * NARROW_THREAD_ROWS:
                 done = gemm_own(False, True, m, n[l], n[l - 1], <floating>1, In[l - 1],
                                 n[l - 1], <floating*>net.w[l], n[l - 1], <floating>0,
                                 A[l], n[l])

@@ -31,6 +31,7 @@ cdef floating dot(int n, const floating* x, int incx,
 cdef enum:
     NARROW_MIN_ROWS = 256
     NARROW_MAX_WIDTH = 64
+    NARROW_THREAD_ROWS = 1024   # it splits rows between threads, at least this many each
 
 cdef bint narrow_gemm(int m, int n, int k, const floating* X, const floating* W,
                       floating* C, bint* nonfinite, int threads) noexcept nogil

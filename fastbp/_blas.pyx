@@ -220,11 +220,11 @@ cdef extern from *:
        copied to 64-byte-aligned buffers padded with zeros to whole vectors: NumPy's
        large arrays start 16 bytes past a page, and a load that straddles two cache
        lines costs two. The copy of X also checks it. The rows are split between up
-       to `threads` threads (this one and fastbp_run's workers), at least
-       FASTBP_NARROW_THREAD_ROWS each; every entry of C is computed the same way
-       whichever thread computes it, so results do not depend on the thread count.
+       to `threads` threads (this one and fastbp_run's workers; narrow_gemm caps
+       `threads` so each gets NARROW_THREAD_ROWS); every entry of C is computed the
+       same way whichever thread computes it, so results do not depend on the thread
+       count.
        Returns 0 when out of memory (C may then be partly written). */
-    #define FASTBP_NARROW_THREAD_ROWS 1024   /* _backprop.pyx: NARROW_SPLIT_ROWS = twice this */
     #define FASTBP_NARROW_GEMM(NAME, ROWS, PACK, T, LANES)                             \\
     static FASTBP_AVX512 int NAME##_avx512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,      \\
                                            const T* x, const T* w, T* c, int* bad,     \\
@@ -236,7 +236,6 @@ cdef extern from *:
         __m512i bits = _mm512_setzero_si512();         /* W's values are not checked */ \\
         if (wp == NULL) return 0;                                                      \\
         PACK(n, k, w, ld, wp, &bits);                                                  \\
-        if (threads > m / FASTBP_NARROW_THREAD_ROWS) threads = (int)(m / FASTBP_NARROW_THREAD_ROWS); \\
         if (threads > FASTBP_MAX_THREADS) threads = FASTBP_MAX_THREADS;                \\
         if (threads < 1) threads = 1;                                                  \\
         for (int t = 0; t < threads; t++) {                                            \\
@@ -831,16 +830,17 @@ cdef bint narrow_gemm(int m, int n, int k, const floating* X, const floating* W,
 
     fastbp's own kernel (see above), for m of at least ``NARROW_MIN_ROWS`` and n of at
     most ``NARROW_MAX_WIDTH``, on up to ``threads`` threads (0: as many as the BLAS may
-    use; never fewer than 1,024 rows each). Returns False, leaving nonfinite untouched
-    (and C to be overwritten), where it is not compiled in, the CPU lacks AVX-512 or
-    memory for its 64-byte-aligned copies of W and of 4 rows of X runs out: the caller
-    then uses ``gemm``. If ``nonfinite`` is not NULL, it receives whether X holds any
+    use; never fewer than ``NARROW_THREAD_ROWS`` rows each). Returns False, leaving
+    nonfinite untouched (and C to be overwritten), where it is not compiled in, the
+    CPU lacks AVX-512 or memory for its 64-byte-aligned copies of W and of 4 rows of X
+    runs out: the caller then uses ``gemm``. If ``nonfinite`` is not NULL, it receives whether X holds any
     NaN or infinity.
     """
     cdef int bad = 0
     cdef int done
     if threads <= 0:
         threads = fastbp_threads()
+    threads = min(threads, m // NARROW_THREAD_ROWS)
     if floating is float:
         done = fastbp_narrow_gemm_f(m, n, k, X, W, C, &bad if nonfinite != NULL else NULL,
                                     threads)
