@@ -114,6 +114,7 @@ cdef extern from *:
     #include <immintrin.h>
     #include <pthread.h>
     #include <sched.h>
+    #include <time.h>
     #include <stdint.h>
     #define FASTBP_HAVE_OWN_KERNELS 1
     #define FASTBP_AVX512 __attribute__((target("avx512f")))
@@ -263,8 +264,23 @@ cdef extern from *:
        accumulators over consecutive vectors (element p lands in accumulator
        p / LANES % 4, lane p % LANES, whatever the alignment). One row at a time
        streams W through the cache in order, which OpenBLAS's GEMV, reading four rows
-       at once, does not. V: the AVX-512 vector type. */
+       at once, does not. V: the AVX-512 vector type.
+
+       A W larger than L1 (the book's 30 x 784 float64 is 188 KB) is read from L2 at
+       every call, and that read is most of the call's time. So when a second thread
+       is allowed and worker 0 is awake (calls come in a burst), the worker computes
+       the second half of the rows, from its own core's L2, while this thread computes
+       the first: each row is one dot product computed by the same code on either
+       thread, so the bits do not change. A sleeping worker is not waited for; the
+       calls then run on one thread. fastbp_gemv_splits counts the halves workers
+       computed (a test hook). */
     #define FASTBP_GEMV_COPY 2048
+    #define FASTBP_GEMV_SPLIT_BYTES (128 * 1024)
+    static long fastbp_gemv_splits;
+    static int fastbp_gemv_split = 1;           /* off: a test hook */
+    static long fastbp_gemv_split_count(void) {
+        return __atomic_load_n(&fastbp_gemv_splits, __ATOMIC_RELAXED);
+    }
     #define FASTBP_GEMV_ROWS(NAME, T, V, LANES, S, MASK)                               \\
     static FASTBP_AVX512 void NAME##_avx512(ptrdiff_t n, ptrdiff_t k, const T* w,       \\
                                             const T* x, T* y) {                        \\
@@ -297,8 +313,30 @@ cdef extern from *:
                                                         _mm512_add_##S(acc[2], acc[3]))); \\
         }                                                                              \\
     }                                                                                  \\
+    typedef struct { ptrdiff_t n, k; const T* w; const T* x; T* y; } NAME##_job;      \\
+    static void* NAME##_task(void* arg) {                                              \\
+        NAME##_job* job = (NAME##_job*)arg;                                            \\
+        NAME##_avx512(job->n, job->k, job->w, job->x, job->y);                         \\
+        return NULL;                                                                   \\
+    }                                                                                  \\
     static int NAME(ptrdiff_t n, ptrdiff_t k, const T* w, const T* x, T* y) {          \\
         if (!fastbp_own_kernels || !fastbp_cpu_has_avx512f()) return 0;                \\
+        /* the worker's rows start on a cache line of y: no line written by both */   \\
+        const ptrdiff_t h = (n / 2 + LANES - 1) / LANES * LANES;                       \\
+        int mode;                                                                      \\
+        if (fastbp_gemv_split && h < n                                                 \\
+                && (size_t)(n * k) * sizeof(T) >= FASTBP_GEMV_SPLIT_BYTES              \\
+                && fastbp_threads() > 1 && (mode = fastbp_pool_acquire_awake())) {     \\
+            NAME##_job job = {n - h, k, w + h * k, x, y + h};                          \\
+            fastbp_pool_hand_out(NAME##_task, (char*)&job, 0, 2, mode == 2);           \\
+            NAME##_avx512(h, k, w, x, y);                                              \\
+            if (fastbp_pool_cancel())                                                  \\
+                NAME##_task(&job);                                                     \\
+            else                                                                       \\
+                __atomic_add_fetch(&fastbp_gemv_splits, 1, __ATOMIC_RELAXED);          \\
+            fastbp_pool_release();                                                     \\
+            return 1;                                                                  \\
+        }                                                                              \\
         NAME##_avx512(n, k, w, x, y);                                                  \\
         return 1;                                                                      \\
     }
@@ -313,11 +351,13 @@ cdef extern from *:
     #define FASTBP_MAX_THREADS 8
     #define FASTBP_SPINS 4000
     typedef void* (*fastbp_task)(void*);
+    #define FASTBP_CLAIM_OPEN(batch) ((batch) >> 8 << 1)
     static struct {
         pthread_mutex_t busy;          /* held by the one caller using the workers */
         pthread_mutex_t lock;          /* guards sleeping, and the wake-ups */
         pthread_cond_t wake;
         int workers, sleeping;
+        int asleep0;                   /* worker 0 sleeps (or is about to) */
         /* (generation << 8) | tasks: bumped to hand out the next tasks; worker w
            runs task w + 1 if there is one. One word, so a worker reads both at once */
         uint64_t batch;
@@ -325,6 +365,9 @@ cdef extern from *:
         fastbp_task fn;
         char* jobs;
         size_t job_size;
+        /* FASTBP_CLAIM_OPEN(batch) while worker 0's task of that batch is neither
+           started nor taken back, | 1 after */
+        uint64_t claim;
         uint64_t first_batch[FASTBP_MAX_THREADS];
     } fastbp_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
                      PTHREAD_COND_INITIALIZER};
@@ -341,17 +384,27 @@ cdef extern from *:
                 }
                 pthread_mutex_lock(&fastbp_pool.lock);
                 fastbp_pool.sleeping++;
+                /* atomic: fastbp_pool_acquire_awake peeks at it without the lock */
+                if (id == 0) __atomic_store_n(&fastbp_pool.asleep0, 1, __ATOMIC_RELAXED);
                 while (__atomic_load_n(&fastbp_pool.batch, __ATOMIC_ACQUIRE) == seen)
                     pthread_cond_wait(&fastbp_pool.wake, &fastbp_pool.lock);
+                if (id == 0) __atomic_store_n(&fastbp_pool.asleep0, 0, __ATOMIC_RELAXED);
                 fastbp_pool.sleeping--;
                 pthread_mutex_unlock(&fastbp_pool.lock);
             }
             seen = now;
             spins = 0;
             if (id + 1 < (int)(now & 0xff)) {
+                spins = FASTBP_SPINS;
+                /* Worker 0 claims its task first: the caller may have taken it back
+                   (fastbp_pool_cancel), and then it is not run here. */
+                uint64_t open = FASTBP_CLAIM_OPEN(now);
+                if (id == 0 && !__atomic_compare_exchange_n(
+                        &fastbp_pool.claim, &open, open | 1, 0, __ATOMIC_ACQ_REL,
+                        __ATOMIC_RELAXED))
+                    continue;
                 fastbp_pool.fn(fastbp_pool.jobs + (size_t)(id + 1) * fastbp_pool.job_size);
                 __atomic_sub_fetch(&fastbp_pool.remaining, 1, __ATOMIC_RELEASE);
-                spins = FASTBP_SPINS;
             }
         }
         return NULL;
@@ -363,7 +416,7 @@ cdef extern from *:
         fastbp_pool.busy = m;
         fastbp_pool.lock = m;
         fastbp_pool.wake = c;
-        fastbp_pool.workers = fastbp_pool.sleeping = 0;
+        fastbp_pool.workers = fastbp_pool.sleeping = fastbp_pool.asleep0 = 0;
     }
     static pthread_once_t fastbp_pool_once = PTHREAD_ONCE_INIT;
     static void fastbp_pool_init(void) { pthread_atfork(NULL, NULL, fastbp_pool_after_fork); }
@@ -385,17 +438,61 @@ cdef extern from *:
         pthread_mutex_unlock(&fastbp_pool.busy);
         return 0;
     }
-    /* Hand jobs 1 .. tasks - 1 (job_size bytes past jobs apart) to workers 0 .. tasks - 2. */
-    static void fastbp_pool_hand_out(fastbp_task fn, char* jobs, size_t job_size, int tasks) {
+    /* For a task too short to wait for a sleeping worker, which takes 30-50 us to wake
+       here (and ~3 us of the waker's time): take the workers if worker 0 is awake (1),
+       or if it sleeps but this is the second such call within FASTBP_BURST_NS (2: hand
+       out with a wake-up, so that it is awake for the calls that follow); else 0, with
+       nothing held. After 1 or 2, hand out one task, and take it back with
+       fastbp_pool_cancel if the worker has not started it when the caller's own share
+       is done: the caller never waits for a worker to wake. */
+    #define FASTBP_BURST_NS 50000
+    static int fastbp_pool_acquire_awake(void) {
+        static int64_t last_asleep = INT64_MIN / 2;    /* guarded by busy */
+        struct timespec ts;
+        int64_t now;
+        int burst;
+        pthread_once(&fastbp_pool_once, fastbp_pool_init);
+        if (pthread_mutex_trylock(&fastbp_pool.busy) != 0) return 0;
+        if (fastbp_pool.workers > 0
+                && !__atomic_load_n(&fastbp_pool.asleep0, __ATOMIC_RELAXED))
+            return 1;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        burst = now - last_asleep < FASTBP_BURST_NS;
+        last_asleep = now;
+        pthread_mutex_unlock(&fastbp_pool.busy);
+        return burst && fastbp_pool_acquire(1) ? 2 : 0;
+    }
+    /* Hand jobs 1 .. tasks - 1 (job_size bytes past jobs apart) to workers 0 .. tasks - 2,
+       waking those asleep if `wake`; else only a worker awake sees them, and its task
+       must be taken back (fastbp_pool_cancel) if it has not started. */
+    static void fastbp_pool_hand_out(fastbp_task fn, char* jobs, size_t job_size, int tasks,
+                                     int wake) {
         const uint64_t batch = ((fastbp_pool.batch >> 8) + 1) << 8 | (uint64_t)tasks;
         fastbp_pool.fn = fn;
         fastbp_pool.jobs = jobs;
         fastbp_pool.job_size = job_size;
         __atomic_store_n(&fastbp_pool.remaining, tasks - 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&fastbp_pool.claim, FASTBP_CLAIM_OPEN(batch), __ATOMIC_RELAXED);
+        if (!wake) {
+            /* a worker that misses it sleeps on (its task is then taken back) */
+            __atomic_store_n(&fastbp_pool.batch, batch, __ATOMIC_RELEASE);
+            return;
+        }
         pthread_mutex_lock(&fastbp_pool.lock);
         __atomic_store_n(&fastbp_pool.batch, batch, __ATOMIC_RELEASE);
         if (fastbp_pool.sleeping) pthread_cond_broadcast(&fastbp_pool.wake);
         pthread_mutex_unlock(&fastbp_pool.lock);
+    }
+    /* Take back worker 0's task of a hand-out of 2 tasks if it has not started it:
+       1 if taken back (the caller runs it itself), 0 if the worker has it. */
+    static int fastbp_pool_cancel(void) {
+        uint64_t open = FASTBP_CLAIM_OPEN(fastbp_pool.batch);
+        if (!__atomic_compare_exchange_n(&fastbp_pool.claim, &open, open | 1, 0,
+                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            return 0;
+        __atomic_store_n(&fastbp_pool.remaining, 0, __ATOMIC_RELAXED);
+        return 1;
     }
     /* Wait for the jobs handed out, then let the workers go. */
     static void fastbp_pool_release(void) {
@@ -410,7 +507,7 @@ cdef extern from *:
     static void fastbp_run(fastbp_task fn, void* jobs, size_t job_size, int n) {
         char* job = (char*)jobs;
         if (n > 1 && fastbp_pool_acquire(n - 1)) {
-            fastbp_pool_hand_out(fn, job, job_size, n);
+            fastbp_pool_hand_out(fn, job, job_size, n, 1);
             fn(job);
             fastbp_pool_release();
             return;
@@ -436,7 +533,7 @@ cdef extern from *:
     static int fastbp_start(fastbp_task fn, void* job) {
         if (!fastbp_pool_acquire(1)) return 0;
         /* job_size 0: job "1" is job itself; tasks 2: worker 0 alone has a task */
-        fastbp_pool_hand_out(fn, (char*)job, 0, 2);
+        fastbp_pool_hand_out(fn, (char*)job, 0, 2, 1);
         return 1;
     }
     static void fastbp_finish(void) { fastbp_pool_release(); }
@@ -773,6 +870,8 @@ cdef extern from *:
     static int fastbp_cpu_has_avx512f(void) { return 0; }
     static void fastbp_find_blas_threads(const char* cython_blas_path) {}
     static int fastbp_threads(void) { return 1; }
+    static long fastbp_gemv_split_count(void) { return 0; }
+    static int fastbp_gemv_split = 0;
     typedef void* (*fastbp_task)(void*);
     static int fastbp_start(fastbp_task fn, void* job) { return 0; }
     static void fastbp_finish(void) {}
@@ -803,6 +902,8 @@ cdef extern from *:
     int fastbp_cpu_has_avx512f()
     void fastbp_find_blas_threads(const char* cython_blas_path)
     int fastbp_threads() nogil
+    long fastbp_gemv_split_count()
+    int fastbp_gemv_split
     ctypedef void* (*fastbp_task)(void*) noexcept nogil
     int fastbp_start(fastbp_task fn, void* job) nogil
     void fastbp_finish() nogil
@@ -911,6 +1012,20 @@ def _own_kernels_available():
 def _kernel_threads():
     """How many threads fastbp's own kernels may use now: the BLAS's current limit."""
     return kernel_threads()
+
+
+def _gemv_splits():
+    """How many one-example products a worker thread has shared since import."""
+    return fastbp_gemv_split_count()
+
+
+def _use_gemv_split(bint enabled):
+    """Turn the sharing of one-example products with a worker thread on or off;
+    returns the previous setting."""
+    global fastbp_gemv_split
+    cdef bint previous = fastbp_gemv_split != 0
+    fastbp_gemv_split = enabled and FASTBP_HAVE_OWN_KERNELS
+    return previous
 
 
 def _use_own_kernels(bint enabled):

@@ -124,6 +124,83 @@ def test_fit_bits_do_not_depend_on_the_thread_limit(dtype):
             np.testing.assert_array_equal(a, b)
 
 
+# A first layer of at least 128 KB: one example's product with w^1 is shared with a
+# worker thread during a burst of calls. Worker rows: 16-29 of 30, 32-63 of 64, 8 of 9.
+SPLIT_SETUPS = [([784, 30, 10], "float64"), ([784, 64, 10], "float32"),
+                ([2048, 9, 10], "float64"), ([1024, 200, 300, 10], "float32")]
+
+
+def _burst_until_shared(net, X, want, seconds=60):
+    """Feed the rows of X one at a time, in bursts, until a worker has computed part of
+    one product (or `seconds` pass), checking every output against ``want``; returns
+    how many products a worker shared."""
+    from fastbp import _blas
+
+    before = _blas._gemv_splits()
+    deadline = time.monotonic() + seconds
+    while True:
+        # A pause first: the worker falls asleep, and the burst must wake it without
+        # waiting for it (calls meanwhile run on one thread).
+        time.sleep(0.002)
+        for x, w in zip(X, want):
+            np.testing.assert_array_equal(net.feedforward(x), w)
+        if _blas._gemv_splits() > before or time.monotonic() > deadline:
+            return _blas._gemv_splits() - before
+
+
+@pytest.mark.parametrize("sizes, dtype", SPLIT_SETUPS)
+def test_one_example_shared_with_a_worker_changes_no_bit(sizes, dtype):
+    """With a second thread allowed, a burst of one-example calls shares each product
+    with a large w^1 with a worker, which computes the second half of the rows; each
+    row is one dot product computed by the same code on either thread."""
+    import threadpoolctl
+    from fastbp import _blas
+
+    net = fastbp.Network(sizes, seed=6, dtype=dtype)
+    X = np.random.default_rng(7).normal(size=(200, sizes[0])).astype(dtype)
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        want = [net.feedforward(x) for x in X]
+        assert _burst_until_shared(net, X, want, seconds=0) == 0
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        previous = _blas._use_gemv_split(False)
+        try:
+            assert _burst_until_shared(net, X, want, seconds=0) == 0
+        finally:
+            _blas._use_gemv_split(previous)
+        shared = _burst_until_shared(net, X, want)
+    assert (shared > 0) == _blas._own_kernels_available()
+
+
+def test_one_example_calls_from_threads_while_others_train_equal_serial():
+    """Two threads each in bursts of one-example calls on a network whose w^1 is shared
+    with the worker (one of them gets it at a time), while a third trains with small
+    batches (it gathers ahead on the same worker) and a fourth runs a large batch."""
+    import threadpoolctl
+
+    rng = np.random.default_rng(11)
+    big = fastbp.Network([784, 30, 10], seed=12)
+    X = rng.normal(size=(3000, 784))
+    y = rng.integers(0, 10, 3000)
+    singles = [X[i] for i in range(300)]
+
+    def trained():
+        net = fastbp.Network([784, 30, 10], seed=13)
+        net.fit(X, y, epochs=1, batch_size=10, learning_rate=0.5, seed=14)
+        return net.weights + net.biases
+
+    calls = [lambda: [big.feedforward(x) for x in singles],
+             lambda: [big.feedforward(x) for x in singles[::-1]],
+             trained,
+             lambda: [big.feedforward(X)]]
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        serial = [call() for call in calls]
+        for _ in range(2):
+            for got, want in zip(run_in_threads(calls), serial):
+                assert len(got) == len(want)
+                for a, b in zip(got, want):
+                    np.testing.assert_array_equal(a, b)
+
+
 GATHER_SETUPS = {
     # Batches of 1 (one example: GEMV), 10 and 31, a shorter last batch, sample
     # weights, dropout (its draws stay on the training thread), momentum and Adam.
