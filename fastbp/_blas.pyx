@@ -321,7 +321,8 @@ cdef extern from *:
     }                                                                                  \\
     static int NAME(ptrdiff_t n, ptrdiff_t k, const T* w, const T* x, T* y) {          \\
         if (!fastbp_own_kernels || !fastbp_cpu_has_avx512f()) return 0;                \\
-        /* the worker's rows start on a cache line of y: no line written by both */   \\
+        /* h: a whole number of 64-byte lines of y, so no line of an aligned y is      \\
+           written by both threads */                                                  \\
         const ptrdiff_t h = (n / 2 + LANES - 1) / LANES * LANES;                       \\
         int mode;                                                                      \\
         if (fastbp_gemv_split && h < n                                                 \\

@@ -167,8 +167,10 @@ def test_one_example_shared_with_a_worker_changes_no_bit(sizes, dtype):
             assert _burst_until_shared(net, X, want, seconds=0) == 0
         finally:
             _blas._use_gemv_split(previous)
-        shared = _burst_until_shared(net, X, want)
-    assert (shared > 0) == _blas._own_kernels_available()
+        # Without fastbp's own kernels (no AVX-512) there is nothing to share.
+        own = _blas._own_kernels_available()
+        shared = _burst_until_shared(net, X, want, seconds=60 if own else 0)
+    assert (shared > 0) == own
 
 
 def test_one_example_calls_from_threads_while_others_train_equal_serial():
