@@ -25,8 +25,8 @@ import numpy as np
 from ._activations cimport Activation, activate, scale_by_derivative
 from ._activations import ACTIVATIONS
 from ._blas cimport (NARROW_MAX_WIDTH, NARROW_MIN_ROWS, NARROW_THREAD_ROWS,
-                     OWN_GEMM_MIN_ROWS, finish_task, gemm, gemm_own, gemv, gemv_rows,
-                     kernel_threads, narrow_gemm, start_task)
+                     OWN_GEMM_MIN_ROWS, OWN_GEMM_TILE_BYTES, finish_task, gemm, gemm_own,
+                     gemv, gemv_rows, kernel_threads, narrow_gemm, start_task)
 from ._costs cimport Cost, LOG_LIKELIHOOD, QUADRATIC, cost_sum
 from ._costs import COSTS
 from ._optimizers cimport ADAM, SGD, Hyper, update
@@ -145,30 +145,34 @@ cdef void forward(const Layers* net, int m, floating** In, floating** A,
     In[l] = A[l] ⊙ M[l]; otherwise In[l] must be A[l]. T, if not NULL, is scratch of
     m * n_l elements for every layer where ``_product_transposed`` holds. If
     ``nonfinite`` is not NULL, it receives whether In[0] holds NaN or inf (found while
-    the first product reads it, where the narrow kernel runs; else in a pass of its own).
+    the first product reads it, where our GEMM or the narrow kernel runs; else in a
+    pass of its own).
     """
     cdef int l
     cdef Py_ssize_t i, size
     cdef const int* n = net.n
     cdef floating keep = <floating>(1 / (1 - dropout)) if dropout < 1 else 0
-    cdef bint done, narrow
+    cdef bint done, checked
+    cdef int tile = OWN_GEMM_TILE_BYTES // sizeof(floating)
     for l in range(1, net.L + 1):
-        # A[l] = In[l-1] @ w[l].T. Many rows through a narrow layer: by the narrow
-        # kernel (see _blas.narrow_gemm), which checks In[0] on the way. In float64,
-        # below the rows where that kernel can use two threads, our GEMM goes first
-        # (it declines In[l-1] over 8 MB): 1.2-1.5x faster there even with a separate
-        # check. In float32 the narrow kernel is the faster. The choice depends on m
-        # alone, never on the thread count, which must not change results.
-        done = narrow = False
+        # A[l] = In[l-1] @ w[l].T. Many rows through a narrow layer: by our GEMM where
+        # the layer fills at least 3/4 of its column tiles (the book's 30 neurons in
+        # float64: 1.3-1.4x faster than the narrow kernel at 1 and 2 threads), and in
+        # float64 below 2,048 rows; else by the narrow kernel (see _blas.narrow_gemm).
+        # Both check In[0] for NaN and inf while they read it. The choice depends on
+        # the shapes alone, never on the thread count, which must not change results.
+        done = checked = False
         if m >= NARROW_MIN_ROWS and n[l] <= NARROW_MAX_WIDTH:
-            if floating is double and m < 2 * NARROW_THREAD_ROWS:
-                done = gemm_own(False, True, m, n[l], n[l - 1], <floating>1, In[l - 1],
-                                n[l - 1], <floating*>net.w[l], n[l - 1], <floating>0,
-                                A[l], n[l])
+            if (4 * n[l] >= 3 * tile * ((n[l] + tile - 1) // tile)
+                    or (floating is double and m < 2 * NARROW_THREAD_ROWS)):
+                done = checked = gemm_own(False, True, m, n[l], n[l - 1], <floating>1,
+                                          In[l - 1], n[l - 1], <floating*>net.w[l],
+                                          n[l - 1], <floating>0, A[l], n[l],
+                                          nonfinite if l == 1 else NULL)
             if not done:
-                done = narrow = narrow_gemm(m, n[l], n[l - 1], In[l - 1],
-                                            <floating*>net.w[l], A[l],
-                                            nonfinite if l == 1 else NULL, 0)
+                done = checked = narrow_gemm(m, n[l], n[l - 1], In[l - 1],
+                                             <floating*>net.w[l], A[l],
+                                             nonfinite if l == 1 else NULL, 0)
         if done:
             pass
         elif m == 1:
@@ -186,7 +190,7 @@ cdef void forward(const Layers* net, int m, floating** In, floating** A,
             # A[l] = In[l-1] @ w[l].T
             _product(m, False, True, m, n[l], n[l - 1], <floating>1, In[l - 1], n[l - 1],
                      <floating*>net.w[l], n[l - 1], <floating>0, A[l], n[l])
-        if l == 1 and nonfinite != NULL and not narrow:
+        if l == 1 and nonfinite != NULL and not checked:
             nonfinite[0] = _any_nonfinite(In[0], <Py_ssize_t>m * n[0], floating is float)
         activate(_activation(net, l), A[l], <floating*>net.b[l], m, n[l])
         if M != NULL and l < net.L:

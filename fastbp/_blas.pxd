@@ -40,16 +40,18 @@ cdef bint narrow_gemm(int m, int n, int k, const floating* X, const floating* W,
 cdef bint gemv_rows(int n, int k, const floating* W, const floating* x,
                     floating* y) noexcept nogil
 
-# fastbp's own GEMM for the products of mini-batch training (see _blas.pyx): False
-# where it does not run, for the caller to use gemm. The engine uses it for batches
-# of at least OWN_GEMM_MIN_ROWS rows, where it beats OpenBLAS (below, OpenBLAS's
-# small-matrix kernels are faster).
+# fastbp's own GEMM for the products of mini-batch training and of inference through
+# narrow layers (see _blas.pyx): False where it does not run, for the caller to use
+# gemm. The engine uses it for batches of at least OWN_GEMM_MIN_ROWS rows, where it
+# beats OpenBLAS (below, OpenBLAS's small-matrix kernels are faster).
 cdef enum:
     OWN_GEMM_MIN_ROWS = 32
+    OWN_GEMM_TILE_BYTES = 256   # the width of its column tiles: 4 AVX-512 vectors
 
 cdef bint gemm_own(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
                    const floating* A, int lda, const floating* B, int ldb,
-                   floating beta, floating* C, int ldc) noexcept nogil
+                   floating beta, floating* C, int ldc,
+                   bint* nonfinite=*) noexcept nogil
 
 # fastbp's worker threads (see _blas.pyx): how many it may use, and one task run on
 # one of them while the caller goes on (start_task False: none free, run it yourself;

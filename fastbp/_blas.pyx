@@ -6,8 +6,9 @@ A row-major matrix is the transpose of the same memory read in Fortran order, so
 wrappers swap operands (and dimensions) instead of copying anything.
 
 fastbp has its own AVX-512 kernels for the shapes where they beat OpenBLAS:
-``gemm_own`` for the products of mini-batch training, ``narrow_gemm`` for many rows
-through a layer of few neurons, and ``gemv_rows`` for one example through any layer.
+``gemm_own`` for the products of mini-batch training and for many rows through a
+layer that fills its column tiles, ``narrow_gemm`` for many rows through other layers
+of few neurons, and ``gemv_rows`` for one example through any layer.
 Each returns False where it cannot run, for the caller to use BLAS.
 
 The ``_*_test`` functions at the bottom are thin Python hooks so the tests can check
@@ -103,6 +104,9 @@ cdef floating dot(int n, const floating* x, int incx,
 # of a row always goes to lane p % LANES, whatever the arrays' alignment, so results
 # are reproducible bit for bit. Its rows are split between as many threads as the
 # BLAS may use (X streams from memory, and two cores draw more bandwidth than one).
+# Where a layer fills at least 3/4 of gemm_own's 4-vector column tiles (30 neurons in
+# float64), gemm_own with its rows shared out in blocks is faster still (the engine
+# chooses, in _backprop.forward).
 
 cdef extern from *:
     """
@@ -160,14 +164,15 @@ cdef extern from *:
         }                                                                              \\
     }
 
-    /* Copy `rows` rows of k elements (source row stride k) to dst (row stride ld >=
-       k, zero-filled past k), and OR into *bits, per lane, (bits & EXP) + ONE of
-       every element: its sign bit ends up set iff one of them is NaN or infinite (an
-       exponent field of all ones carries into it). I: the integer lanes' suffix
-       (epi64 or epi32). */
+    /* Copy `rows` rows of k elements (source row stride lds) to dst (row stride ld >=
+       k, zero-filled past k; dst NULL: copy nothing, ld a multiple of LANES), and OR
+       into *bits, per lane, (bits & EXP) + ONE of every element: its sign bit ends up
+       set iff one of them is NaN or infinite (an exponent field of all ones carries
+       into it). I: the integer lanes' suffix (epi64 or epi32). */
     #define FASTBP_NARROW_PACK(NAME, T, LANES, S, MASK, I, EXP, ONE)                   \\
     static inline FASTBP_AVX512 void NAME(ptrdiff_t rows, ptrdiff_t k, const T* src,    \\
-                                          ptrdiff_t ld, T* dst, __m512i* bits) {       \\
+                                          ptrdiff_t lds, ptrdiff_t ld, T* dst,          \\
+                                          __m512i* bits) {                             \\
         const __m512i exp = _mm512_set1_##I(EXP), one = _mm512_set1_##I(ONE);          \\
         __m512i acc = *bits;                                                           \\
         for (ptrdiff_t r = 0; r < rows; r++) {                                         \\
@@ -175,9 +180,9 @@ cdef extern from *:
                 const MASK mask = k - p >= LANES ? (MASK)-1                            \\
                                   : k > p ? (MASK)((1u << (k - p)) - 1) : 0;           \\
                 __m512i v = _mm512_cast##S##_si512(                                    \\
-                    _mm512_maskz_loadu_##S(mask, src + r * k + p));                    \\
+                    _mm512_maskz_loadu_##S(mask, src + r * lds + p));                  \\
                 acc = _mm512_or_si512(acc, _mm512_add_##I(_mm512_and_si512(v, exp), one)); \\
-                _mm512_store_si512((void*)(dst + r * ld + p), v);                      \\
+                if (dst != NULL) _mm512_store_si512((void*)(dst + r * ld + p), v);     \\
             }                                                                          \\
         }                                                                              \\
         *bits = acc;                                                                   \\
@@ -203,12 +208,12 @@ cdef extern from *:
         job->ok = xp != NULL;                                                          \\
         if (xp == NULL) return NULL;                                                   \\
         for (; i + 4 <= m; i += 4) {                                                   \\
-            PACK(4, k, x + i * k, ld, xp, &bits);                                      \\
+            PACK(4, k, x + i * k, k, ld, xp, &bits);                                   \\
             TILE4(n, ld, xp, job->wp, job->c + i * n,                                  \\
                   i + 8 <= m ? x + (i + 4) * k : NULL, k);                             \\
         }                                                                              \\
         for (; i < m; i++) {                                                           \\
-            PACK(1, k, x + i * k, ld, xp, &bits);                                      \\
+            PACK(1, k, x + i * k, k, ld, xp, &bits);                                   \\
             TILE1(n, ld, xp, job->wp, job->c + i * n, NULL, k);                        \\
         }                                                                              \\
         free(xp);                                                                      \\
@@ -236,7 +241,7 @@ cdef extern from *:
         T* wp = (T*)aligned_alloc(64, (size_t)n * ld * sizeof(T));                     \\
         __m512i bits = _mm512_setzero_si512();         /* W's values are not checked */ \\
         if (wp == NULL) return 0;                                                      \\
-        PACK(n, k, w, ld, wp, &bits);                                                  \\
+        PACK(n, k, w, k, ld, wp, &bits);                                               \\
         if (threads > FASTBP_MAX_THREADS) threads = FASTBP_MAX_THREADS;                \\
         if (threads < 1) threads = 1;                                                  \\
         for (int t = 0; t < threads; t++) {                                            \\
@@ -719,22 +724,33 @@ cdef extern from *:
        share: each thread takes the next tile not yet taken (*next) until none are
        left, so a thread that starts late or runs slow (the one whose cache does not
        hold op(A) yet) does less, and none waits for it. */
-    #define FASTBP_GEMM_COLUMNS(NAME, T, LANES, MASK, PACK, R6, R2, R1, R6T, R2T, R1T)  \\
+    #define FASTBP_GEMM_COLUMNS(NAME, T, LANES, MASK, I, PACK, CHECK, R6, R2, R1, R6T, R2T, \\
+                                R1T)                                                   \\
     typedef struct {                                                                   \\
-        int at, bt; ptrdiff_t m, n, k, lda, ldb, ldc, tiles; ptrdiff_t* next;          \\
+        int at, bt; ptrdiff_t m, n, k, lda, ldb, ldc, tiles, blocks; ptrdiff_t* next;  \\
         T alpha, beta; const T* a; const T* b; T* c; T* bp;                            \\
+        int check, bad;                                                                \\
     } NAME##_job;                                                                      \\
     static FASTBP_AVX512 void* NAME(void* arg) {                                       \\
         NAME##_job* job = (NAME##_job*)arg;                                            \\
         const unsigned csr = _mm_getcsr();                                             \\
         const ptrdiff_t m = job->m, k = job->k, lda = job->lda, ldc = job->ldc;         \\
+        const ptrdiff_t kv = (k + LANES - 1) / LANES * LANES;                          \\
         const T alpha = job->alpha, beta = job->beta;                                  \\
         const T* a = job->a;                                                           \\
         T* bp = job->bp;                                                               \\
+        ptrdiff_t packed = -1;                                                         \\
+        __m512i bits = _mm512_setzero_si512();                                         \\
         _mm_setcsr(csr | FASTBP_FTZ_DAZ);                                              \\
         for (;;) {                                                                     \\
-            const ptrdiff_t tile = __atomic_fetch_add(job->next, 1, __ATOMIC_RELAXED); \\
+            /* unit: a column tile, and a block of its rows */                         \\
+            const ptrdiff_t unit = __atomic_fetch_add(job->next, 1, __ATOMIC_RELAXED); \\
+            const ptrdiff_t tile = unit / job->blocks, block = unit % job->blocks;     \\
             const ptrdiff_t j = tile * FASTBP_GEMM_NV * LANES;                         \\
+            const ptrdiff_t i1 = block + 1 < job->blocks                               \\
+                                 ? (block + 1) * FASTBP_GEMM_BLOCK_ROWS : m;           \\
+            /* op(A)'s rows are checked once, with the first column tile, in L1 */     \\
+            const int check = job->check && tile == 0;                                 \\
             MASK mk[FASTBP_GEMM_NV];                                                   \\
             if (tile >= job->tiles) break;                                             \\
             for (int v = 0; v < FASTBP_GEMM_NV; v++) {                                 \\
@@ -742,73 +758,96 @@ cdef extern from *:
                 mk[v] = cols >= LANES ? (MASK)-1 : cols > 0 ? (MASK)((1u << cols) - 1) : 0; \\
             }                                                                          \\
             T* c = job->c + j;                                                         \\
-            ptrdiff_t i = 0;                                                           \\
-            PACK(job->bt, k, job->bt ? job->b + j * job->ldb : job->b + j, job->ldb,   \\
-                 mk, bp);                                                              \\
+            ptrdiff_t i = block * FASTBP_GEMM_BLOCK_ROWS;                              \\
+            if (tile != packed) {                                                      \\
+                PACK(job->bt, k, job->bt ? job->b + j * job->ldb : job->b + j, job->ldb, \\
+                     mk, bp);                                                          \\
+                packed = tile;                                                         \\
+            }                                                                          \\
             if (job->at) {                                                             \\
-                for (; i + 6 <= m; i += 6)                                             \\
+                for (; i + 6 <= i1; i += 6)                                            \\
                     R6T(k, a + i, lda, bp, mk, alpha, beta, c + i * ldc, ldc);         \\
-                for (; i + 2 <= m; i += 2)                                             \\
+                for (; i + 2 <= i1; i += 2)                                            \\
                     R2T(k, a + i, lda, bp, mk, alpha, beta, c + i * ldc, ldc);         \\
-                for (; i < m; i++)                                                     \\
+                for (; i < i1; i++)                                                    \\
                     R1T(k, a + i, lda, bp, mk, alpha, beta, c + i * ldc, ldc);         \\
             } else {                                                                   \\
-                for (; i + 6 <= m; i += 6)                                             \\
+                for (; i + 6 <= i1; i += 6) {                                          \\
                     R6(k, a + i * lda, lda, bp, mk, alpha, beta, c + i * ldc, ldc);    \\
-                for (; i + 2 <= m; i += 2)                                             \\
+                    if (check) CHECK(6, k, a + i * lda, lda, kv, NULL, &bits);         \\
+                }                                                                      \\
+                for (; i + 2 <= i1; i += 2) {                                          \\
                     R2(k, a + i * lda, lda, bp, mk, alpha, beta, c + i * ldc, ldc);    \\
-                for (; i < m; i++)                                                     \\
+                    if (check) CHECK(2, k, a + i * lda, lda, kv, NULL, &bits);         \\
+                }                                                                      \\
+                for (; i < i1; i++) {                                                  \\
                     R1(k, a + i * lda, lda, bp, mk, alpha, beta, c + i * ldc, ldc);    \\
+                    if (check) CHECK(1, k, a + i * lda, lda, kv, NULL, &bits);         \\
+                }                                                                      \\
             }                                                                          \\
         }                                                                              \\
+        job->bad = _mm512_cmplt_##I##_mask(bits, _mm512_setzero_si512()) != 0;         \\
         _mm_setcsr(csr);                                                               \\
         return NULL;                                                                   \\
     }
 
     /* C = alpha * op(A) @ op(B) + beta * C, row-major, op(A) (m, k), op(B) (k, n),
-       but not both transposed. The column tiles are shared out between up to
-       `threads` threads (this one and fastbp_run's workers; at least
-       FASTBP_GEMM_THREAD_WORK multiply-adds a thread); every entry is computed the
-       same way whichever thread computes it. Returns 0, having written nothing, for
-       the caller to use BLAS: where the kernel is not compiled in or the CPU lacks
-       AVX-512, for op(A) beyond FASTBP_GEMM_MAX_A_BYTES (it is read again for every
-       column tile: made for mini-batches, not whole data sets), both operands
-       transposed, an empty product or alpha = 0, or out of memory. */
+       but not both transposed; with bad != NULL (op(A) = A only), also *bad =
+       whether A holds NaN or inf. Work is shared out between up to `threads` threads
+       (this one and fastbp_run's workers; at least FASTBP_GEMM_THREAD_WORK
+       multiply-adds a thread) by column tiles, and by blocks of
+       FASTBP_GEMM_BLOCK_ROWS rows as well when there are fewer tiles than threads
+       (inference through a narrow layer); every entry is computed the same way
+       whichever thread computes it. Returns 0, having written nothing, for the
+       caller to use BLAS: where the kernel is not compiled in or the CPU lacks
+       AVX-512, for op(A) beyond FASTBP_GEMM_MAX_A_BYTES and more than one column
+       tile (it is read again for every column tile: made for mini-batches), both
+       operands transposed, an empty product or alpha = 0, or out of memory. */
     #define FASTBP_GEMM_THREAD_WORK (1 << 21)
     #define FASTBP_GEMM_MAX_A_BYTES (8 << 20)
+    #define FASTBP_GEMM_BLOCK_ROWS 192
     #define FASTBP_GEMM(NAME, COLUMNS, T, LANES)                                       \\
     static FASTBP_AVX512 int NAME##_avx512(int at, int bt, ptrdiff_t m, ptrdiff_t n,     \\
         ptrdiff_t k, T alpha, const T* a, ptrdiff_t lda, const T* b, ptrdiff_t ldb,      \\
-        T beta, T* c, ptrdiff_t ldc, int threads) {                                     \\
+        T beta, T* c, ptrdiff_t ldc, int threads, int* bad) {                           \\
         const ptrdiff_t nr = FASTBP_GEMM_NV * LANES, tiles = (n + nr - 1) / nr;        \\
         const double work = (double)m * n * k;                                         \\
         COLUMNS##_job jobs[FASTBP_MAX_THREADS];                                         \\
-        ptrdiff_t next = 0;                                                            \\
+        ptrdiff_t next = 0, blocks = 1;                                                \\
         T* bp;                                                                         \\
         if (threads > work / FASTBP_GEMM_THREAD_WORK) threads = (int)(work / FASTBP_GEMM_THREAD_WORK); \\
-        if (threads > tiles) threads = (int)tiles;                                     \\
         if (threads > FASTBP_MAX_THREADS) threads = FASTBP_MAX_THREADS;                \\
+        if (threads > tiles)                                                           \\
+            blocks = (m + FASTBP_GEMM_BLOCK_ROWS - 1) / FASTBP_GEMM_BLOCK_ROWS;        \\
+        if (threads > tiles * blocks) threads = (int)(tiles * blocks);                 \\
         if (threads < 1) threads = 1;                                                  \\
         /* each thread's panel, with room for the rows a transposed block writes past k */ \\
         bp = (T*)fastbp_scratch((size_t)threads * (k + LANES) * nr * sizeof(T));       \\
         if (bp == NULL) return 0;                                                      \\
         for (int t = 0; t < threads; t++)                                              \\
-            jobs[t] = (COLUMNS##_job){at, bt, m, n, k, lda, ldb, ldc, tiles, &next,    \\
-                                      alpha, beta, a, b, c, bp + t * (k + LANES) * nr}; \\
+            jobs[t] = (COLUMNS##_job){at, bt, m, n, k, lda, ldb, ldc, tiles, blocks,   \\
+                                      &next, alpha, beta, a, b, c,                     \\
+                                      bp + t * (k + LANES) * nr, bad != NULL, 0};      \\
         fastbp_run(COLUMNS, jobs, sizeof(jobs[0]), threads);                           \\
+        if (bad != NULL) {                                                             \\
+            *bad = 0;                                                                  \\
+            for (int t = 0; t < threads; t++) *bad |= jobs[t].bad;                     \\
+        }                                                                              \\
         return 1;                                                                      \\
     }                                                                                  \\
     static int NAME(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,      \\
                     const T* a, ptrdiff_t lda, const T* b, ptrdiff_t ldb, T beta, T* c,  \\
-                    ptrdiff_t ldc, int threads) {                                       \\
+                    ptrdiff_t ldc, int threads, int* bad) {                             \\
         if (!fastbp_own_kernels || !fastbp_cpu_has_avx512f()) return 0;                \\
-        if ((at && bt) || m < 1 || n < 1 || k < 1 || alpha == 0) return 0;             \\
-        if ((double)m * k * sizeof(T) > FASTBP_GEMM_MAX_A_BYTES) return 0;             \\
-        return NAME##_avx512(at, bt, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads); \\
+        if ((at && bt) || (at && bad) || m < 1 || n < 1 || k < 1 || alpha == 0) return 0; \\
+        if ((double)m * k * sizeof(T) > FASTBP_GEMM_MAX_A_BYTES && n > FASTBP_GEMM_NV * LANES) \\
+            return 0;                                                                  \\
+        return NAME##_avx512(at, bt, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, \\
+                             bad);                                                     \\
     }
 
     /* Every piece of the GEMM for one element type (X: its suffix, d or f). */
-    #define FASTBP_GEMM_ALL(X, T, V, LANES, S, MASK)                                   \\
+    #define FASTBP_GEMM_ALL(X, T, V, LANES, S, MASK, I)                                \\
     FASTBP_GEMM_TILE(fastbp_gemm_r6_##X, T, V, LANES, S, MASK, 6, 0)                   \\
     FASTBP_GEMM_TILE(fastbp_gemm_r6t_##X, T, V, LANES, S, MASK, 6, 1)                  \\
     FASTBP_GEMM_TILE(fastbp_gemm_r2_##X, T, V, LANES, S, MASK, 2, 0)                   \\
@@ -816,7 +855,8 @@ cdef extern from *:
     FASTBP_GEMM_TILE(fastbp_gemm_r1_##X, T, V, LANES, S, MASK, 1, 0)                   \\
     FASTBP_GEMM_TILE(fastbp_gemm_r1t_##X, T, V, LANES, S, MASK, 1, 1)                  \\
     FASTBP_GEMM_PACK(fastbp_gemm_pack_##X, T, V, LANES, S, MASK, fastbp_transpose_##X) \\
-    FASTBP_GEMM_COLUMNS(fastbp_gemm_columns_##X, T, LANES, MASK, fastbp_gemm_pack_##X, \\
+    FASTBP_GEMM_COLUMNS(fastbp_gemm_columns_##X, T, LANES, MASK, I, fastbp_gemm_pack_##X, \\
+                        fastbp_narrow_pack_##X,                                        \\
                         fastbp_gemm_r6_##X, fastbp_gemm_r2_##X, fastbp_gemm_r1_##X,    \\
                         fastbp_gemm_r6t_##X, fastbp_gemm_r2t_##X, fastbp_gemm_r1t_##X) \\
     FASTBP_GEMM(fastbp_gemm_##X, fastbp_gemm_columns_##X, T, LANES)
@@ -863,8 +903,8 @@ cdef extern from *:
     FASTBP_NARROW_GEMM(fastbp_narrow_gemm_f, fastbp_narrow_f, fastbp_narrow_pack_f, float, 16)
     FASTBP_GEMV_ROWS(fastbp_gemv_rows_d, double, __m512d, 8, pd, __mmask8)
     FASTBP_GEMV_ROWS(fastbp_gemv_rows_f, float, __m512, 16, ps, __mmask16)
-    FASTBP_GEMM_ALL(d, double, __m512d, 8, pd, __mmask8)
-    FASTBP_GEMM_ALL(f, float, __m512, 16, ps, __mmask16)
+    FASTBP_GEMM_ALL(d, double, __m512d, 8, pd, __mmask8, epi64)
+    FASTBP_GEMM_ALL(f, float, __m512, 16, ps, __mmask16, epi32)
     #else
     #define FASTBP_HAVE_OWN_KERNELS 0
     static int fastbp_own_kernels = 0;
@@ -887,11 +927,11 @@ cdef extern from *:
     static int fastbp_gemm_d(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                              double alpha, const double* a, ptrdiff_t lda, const double* b,
                              ptrdiff_t ldb, double beta, double* c, ptrdiff_t ldc,
-                             int threads) { return 0; }
+                             int threads, int* bad) { return 0; }
     static int fastbp_gemm_f(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                              float alpha, const float* a, ptrdiff_t lda, const float* b,
                              ptrdiff_t ldb, float beta, float* c, ptrdiff_t ldc,
-                             int threads) { return 0; }
+                             int threads, int* bad) { return 0; }
     static int fastbp_gemv_rows_d(ptrdiff_t n, ptrdiff_t k, const double* w,
                                   const double* x, double* y) { return 0; }
     static int fastbp_gemv_rows_f(ptrdiff_t n, ptrdiff_t k, const float* w,
@@ -915,11 +955,11 @@ cdef extern from *:
     int fastbp_gemm_d(bint at, bint bt, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                       double alpha, const double* a, Py_ssize_t lda, const double* b,
                       Py_ssize_t ldb, double beta, double* c, Py_ssize_t ldc,
-                      int threads) nogil
+                      int threads, int* bad) nogil
     int fastbp_gemm_f(bint at, bint bt, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                       float alpha, const float* a, Py_ssize_t lda, const float* b,
                       Py_ssize_t ldb, float beta, float* c, Py_ssize_t ldc,
-                      int threads) nogil
+                      int threads, int* bad) nogil
     int fastbp_gemv_rows_d(Py_ssize_t n, Py_ssize_t k, const double* w, const double* x,
                            double* y) nogil
     int fastbp_gemv_rows_f(Py_ssize_t n, Py_ssize_t k, const float* w, const float* x,
@@ -956,22 +996,31 @@ cdef bint narrow_gemm(int m, int n, int k, const floating* X, const floating* W,
 
 cdef bint gemm_own(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
                    const floating* A, int lda, const floating* B, int ldb,
-                   floating beta, floating* C, int ldc) noexcept nogil:
+                   floating beta, floating* C, int ldc,
+                   bint* nonfinite=NULL) noexcept nogil:
     """C := alpha * op(A) @ op(B) + beta * C, as ``gemm``, by fastbp's own GEMM.
 
-    For the products of mini-batch training (see ``FASTBP_GEMM`` above), on as many
-    threads as the BLAS may use. Returns False, leaving C untouched, where it does not
-    run: not compiled in, no AVX-512, op(A) over 8 MB, both operands transposed, or
-    out of memory. The caller then uses ``gemm``. Each product of a training step
-    should take the same path: OpenBLAS's threads spin for a while after each call
-    and would take the core from our own.
+    For the products of mini-batch training and of inference through a narrow layer
+    (see ``FASTBP_GEMM`` above), on as many threads as the BLAS may use. If
+    ``nonfinite`` is not NULL (op(A) = A only), it receives whether A holds NaN or
+    inf, checked while each tile of A is in cache. Returns False, leaving C and
+    nonfinite untouched, where it does not run: not compiled in, no AVX-512, op(A) over
+    8 MB with more than one tile of columns, both operands transposed, a check asked
+    of a transposed A, or out of memory. The caller then uses ``gemm``. Each product
+    of a training step should take the same path: OpenBLAS's threads spin for a while
+    after each call and would take the core from our own.
     """
+    cdef int bad = 0
+    cdef int done
     if floating is float:
-        return fastbp_gemm_f(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C,
-                             ldc, fastbp_threads())
+        done = fastbp_gemm_f(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C,
+                             ldc, fastbp_threads(), &bad if nonfinite != NULL else NULL)
     else:
-        return fastbp_gemm_d(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C,
-                             ldc, fastbp_threads())
+        done = fastbp_gemm_d(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C,
+                             ldc, fastbp_threads(), &bad if nonfinite != NULL else NULL)
+    if done and nonfinite != NULL:
+        nonfinite[0] = bad != 0
+    return done
 
 
 cdef bint gemv_rows(int n, int k, const floating* W, const floating* x,
@@ -1091,10 +1140,13 @@ def _narrow_gemm_test(const floating[:, ::1] X, const floating[:, ::1] W,
 
 
 def _own_gemm_test(bint trans_a, bint trans_b, double alpha, const floating[:, :] A,
-                   const floating[:, :] B, double beta, floating[:, :] C, int threads=0):
+                   const floating[:, :] B, double beta, floating[:, :] C, int threads=0,
+                   bint check=False):
     """C[...] = alpha * op(A) @ op(B) + beta * C by fastbp's own GEMM alone, on up to
     ``threads`` threads (0: the BLAS's count), without the GIL; the arrays may be
-    views with row strides longer than their rows. Returns whether it ran."""
+    views with row strides longer than their rows. Returns whether it ran; with
+    ``check``, (whether it ran, whether A was found to hold NaN or inf)."""
+    cdef int bad = 0
     cdef Py_ssize_t lda = A.strides[0] // sizeof(floating)
     cdef Py_ssize_t ldb = B.strides[0] // sizeof(floating)
     cdef Py_ssize_t ldc = C.strides[0] // sizeof(floating)
@@ -1109,10 +1161,14 @@ def _own_gemm_test(bint trans_a, bint trans_b, double alpha, const floating[:, :
     with nogil:
         if floating is float:
             done = fastbp_gemm_f(trans_a, trans_b, m, n, k, <float>alpha, &A[0, 0], lda,
-                                 &B[0, 0], ldb, <float>beta, &C[0, 0], ldc, threads)
+                                 &B[0, 0], ldb, <float>beta, &C[0, 0], ldc, threads,
+                                 &bad if check else NULL)
         else:
             done = fastbp_gemm_d(trans_a, trans_b, m, n, k, alpha, &A[0, 0], lda,
-                                 &B[0, 0], ldb, beta, &C[0, 0], ldc, threads)
+                                 &B[0, 0], ldb, beta, &C[0, 0], ldc, threads,
+                                 &bad if check else NULL)
+    if check:
+        return done != 0, bad != 0
     return done != 0
 
 

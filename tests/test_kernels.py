@@ -330,12 +330,14 @@ def test_own_gemm_matches_numpy(dtype, trans_a, trans_b):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_own_gemm_leaves_other_products_to_blas(dtype):
-    """Both operands transposed, alpha = 0, or an op(A) over 8 MB (read again for
-    every column tile): not run, C untouched; ``gemm`` computes them, by BLAS."""
+    """Both operands transposed, alpha = 0, or an op(A) over 8 MB with more than one
+    column tile (it would be read again for each): not run, C untouched; ``gemm``
+    computes them, by BLAS."""
     rng = np.random.default_rng(8)
+    tile = 256 // np.dtype(dtype).itemsize
     for trans_a, trans_b, m, n, k, alpha in [(True, True, 40, 20, 30, 1.0),
                                              (False, False, 40, 20, 30, 0.0),
-                                             (False, True, 4096, 20, 1024, 1.0)]:
+                                             (False, True, 4096, tile + 1, 1024, 1.0)]:
         A, B, C = _operands(rng, trans_a, trans_b, m, n, k, dtype)
         done, got = _own_gemm(trans_a, trans_b, alpha, A, B, 0.5, C)
         assert not done and np.array_equal(got, C), (trans_a, trans_b, m, n, k, alpha)
@@ -344,6 +346,42 @@ def test_own_gemm_leaves_other_products_to_blas(dtype):
         _blas._gemm_test(trans_a, trans_b, alpha, np.ascontiguousarray(A),
                          np.ascontiguousarray(B), 0.5, C)
         np.testing.assert_allclose(C, want, rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10 * k)
+
+
+@pytest.mark.skipif(not OWN_KERNELS, reason="fastbp's own kernels need GCC, Linux and AVX-512")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_own_gemm_shares_rows_of_one_column_tile_and_checks_a(dtype):
+    """Inference through a narrow layer: one column tile, so the rows are shared out
+    in blocks of 192 between the threads (any size of A: it is read once). Every
+    thread count gives the bits of one thread, and the check of A finds a NaN or inf
+    in any row: the first, either side of a block boundary, in the 2- and 1-row
+    tails, the last element of the last row."""
+    rng = np.random.default_rng(13)
+    tile = 256 // np.dtype(dtype).itemsize
+    eps = np.finfo(dtype).eps
+    for m, n, k in [(1000, tile - 2, 300), (4099, 10, 2100)]:
+        A, B, C = _operands(rng, False, True, m, n, k, dtype)
+        done, bad = _blas._own_gemm_test(False, True, 1.0, A, B, 0.0, C, 1, True)
+        assert done and bad is False
+        one = C.copy()
+        want = A.astype(np.float64) @ B.T.astype(np.float64)
+        scale = np.abs(A).astype(np.float64) @ np.abs(B.T).astype(np.float64)
+        assert np.all(np.abs(one - want) <= (k + 2) * eps * scale)
+        for threads in [2, 3, 4, 9]:
+            C[...] = np.nan
+            assert _blas._own_gemm_test(False, True, 1.0, A, B, 0.0, C, threads, True) \
+                == (True, False)
+            np.testing.assert_array_equal(C, one)
+        for row, col in [(0, 0), (191, k - 1), (192, 0), (m - 3, 5), (m - 1, k - 1)]:
+            for value in [np.nan, np.inf, -np.inf]:
+                bad_A = A.copy()
+                bad_A[row, col] = value
+                for threads in [1, 2, 3]:
+                    assert _blas._own_gemm_test(False, True, 1.0, bad_A, B, 0.0, C,
+                                                threads, True) == (True, True), (row, col)
+    # The check reads A by rows, so a transposed A is left to the caller.
+    A, B, C = _operands(rng, True, False, 40, 20, 30, dtype)
+    assert _blas._own_gemm_test(True, False, 1.0, A, B, 0.0, C, 1, True)[0] is False
 
 
 @pytest.mark.skipif(not OWN_KERNELS, reason="fastbp's own kernels need GCC, Linux and AVX-512")
