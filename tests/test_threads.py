@@ -42,6 +42,17 @@ def run_in_threads(functions, timeout=120):
     return results
 
 
+def assert_threads_equal_serial(calls, rounds=2):
+    """Each call, run in threads all at once (``rounds`` times), returns exactly the
+    list of arrays it returns when the calls run one after another."""
+    serial = [call() for call in calls]
+    for _ in range(rounds):
+        for got, want in zip(run_in_threads(calls), serial):
+            assert len(got) == len(want)
+            for a, b in zip(got, want):
+                np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_feedforward_from_8_threads_on_one_network_equals_serial(dtype):
     net = fastbp.Network([100, 64, 10], seed=0, dtype=dtype)
@@ -80,12 +91,7 @@ def test_mixed_inference_paths_from_threads_equal_serial(dtype):
         lambda: [net.predict(X[::2]) for _ in range(2)],
         lambda: [net.feedforward(X[1000:3000]) for _ in range(2)],
     ] * 2
-    serial = [call() for call in calls]
-    for _ in range(2):
-        for got, want in zip(run_in_threads(calls), serial):
-            assert len(got) == len(want)
-            for a, b in zip(got, want):
-                np.testing.assert_array_equal(a, b)
+    assert_threads_equal_serial(calls)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -195,12 +201,7 @@ def test_one_example_calls_from_threads_while_others_train_equal_serial():
              trained,
              lambda: [big.feedforward(X)]]
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
-        serial = [call() for call in calls]
-        for _ in range(2):
-            for got, want in zip(run_in_threads(calls), serial):
-                assert len(got) == len(want)
-                for a, b in zip(got, want):
-                    np.testing.assert_array_equal(a, b)
+        assert_threads_equal_serial(calls)
 
 
 GATHER_SETUPS = {
