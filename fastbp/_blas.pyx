@@ -719,11 +719,14 @@ cdef extern from *:
        before returning; BLAS and the rest of fastbp keep IEEE semantics. */
     #define FASTBP_FTZ_DAZ 0x8040u
 
-    /* Column tiles of C (NR wide), each packed once into bp and then run against
-       every row of op(A): 6 rows at a time, the rest 2 and 1 at a time. One thread's
-       share: each thread takes the next tile not yet taken (*next) until none are
-       left, so a thread that starts late or runs slow (the one whose cache does not
-       hold op(A) yet) does less, and none waits for it. */
+    /* Column tiles of C (NR wide), each packed into bp and then run against the
+       rows of op(A) of one block (all of them, when blocks = 1): 6 rows at a time,
+       the rest 2 and 1 at a time. One thread's share: each thread takes the next
+       (tile, block) not yet taken (*next) until none are left, so a thread that
+       starts late or runs slow (the one whose cache does not hold op(A) yet) does
+       less, and none waits for it; it packs a tile only when it moves to another.
+       With CHECK (op(A) = A), each tile of rows of A is checked for NaN and inf
+       right after it is multiplied, while it is in cache; the result goes to bad. */
     #define FASTBP_GEMM_COLUMNS(NAME, T, LANES, MASK, I, PACK, CHECK, R6, R2, R1, R6T, R2T, \\
                                 R1T)                                                   \\
     typedef struct {                                                                   \\
