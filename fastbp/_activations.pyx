@@ -90,17 +90,38 @@ cdef extern from *:
     #define FASTBP_SIMD_CLONES
     #endif
 
-    /* z[i, j] = sigma(z[i, j] + b[j]) for z (m, n), with exp() seeing only -|.| */
+    /* z[i, j] = sigma(z[i, j] + b[j]) for z (m, n), with exp() seeing only -|.|.
+       A row of n elements that is not a whole number of vectors leaves a scalar
+       tail in every row (10 neurons: 2 of every 10 elements, twice the time per
+       element). So for short rows, FASTBP_SIGMOID_BLOCK rows at a time are run as
+       one flat loop against b repeated that many times: a whole number of vectors
+       of any width up to 16 lanes. */
+    #define FASTBP_SIGMOID_BLOCK 16
+    #define FASTBP_SIGMOID_MAX_N 128          /* bb: 16 KB of stack in float64 */
+    #define FASTBP_SIGMOID_LOOP(T, EXP, z, b, count)                             \
+        for (ptrdiff_t j = 0; j < (count); j++) {                                \
+            T v = (z)[j] + (b)[j];                                               \
+            T e = EXP(-(v < 0 ? -v : v));                                        \
+            T factor = v >= 0 ? (T)1 : e;                                        \
+            (z)[j] = factor / (1 + e);                                           \
+        }
     #define FASTBP_SIGMOID_ROWS(NAME, T, EXP)                                    \
     FASTBP_SIMD_CLONES static void NAME(T* z, const T* b, ptrdiff_t m, ptrdiff_t n) { \
-        for (ptrdiff_t i = 0; i < m; i++) {                                      \
-            T* row = z + i * n;                                                  \
-            for (ptrdiff_t j = 0; j < n; j++) {                                  \
-                T v = row[j] + b[j];                                             \
-                T e = EXP(-(v < 0 ? -v : v));                                    \
-                T factor = v >= 0 ? (T)1 : e;                                    \
-                row[j] = factor / (1 + e);                                       \
+        ptrdiff_t i = 0;                                                         \
+        if (n % FASTBP_SIGMOID_BLOCK && n <= FASTBP_SIGMOID_MAX_N                \
+                && m >= FASTBP_SIGMOID_BLOCK) {                                  \
+            T bb[FASTBP_SIGMOID_BLOCK * FASTBP_SIGMOID_MAX_N];                   \
+            const ptrdiff_t len = FASTBP_SIGMOID_BLOCK * n;                      \
+            for (int r = 0; r < FASTBP_SIGMOID_BLOCK; r++)                       \
+                memcpy(bb + r * n, b, n * sizeof(T));                            \
+            for (; i + FASTBP_SIGMOID_BLOCK <= m; i += FASTBP_SIGMOID_BLOCK) {   \
+                T* block = z + i * n;                                            \
+                FASTBP_SIGMOID_LOOP(T, EXP, block, bb, len)                      \
             }                                                                    \
+        }                                                                        \
+        for (; i < m; i++) {                                                     \
+            T* row = z + i * n;                                                  \
+            FASTBP_SIGMOID_LOOP(T, EXP, row, b, n)                               \
         }                                                                        \
     }
     FASTBP_SIGMOID_ROWS(fastbp_sigmoid_rows_d, double, fastbp_exp_nonpos)

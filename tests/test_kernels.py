@@ -73,6 +73,27 @@ def test_sigmoid_is_stable_for_huge_inputs(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 10, 30, 31, 64, 100, 129])
+def test_sigmoid_of_many_short_rows_equals_row_by_row(dtype, n):
+    """Rows that are not a whole number of 16 elements run 16 at a time as one flat
+    loop (no scalar tail per row): the same bits as each row alone, with the bias of
+    the right column, NaN kept, and matching 1 / (1 + e^-z)."""
+    rng = np.random.default_rng(n)
+    Z = (rng.normal(size=(37, n)) * 8).astype(dtype)
+    Z[20, n // 2] = np.nan
+    b = rng.normal(size=n).astype(dtype)
+    whole = Z.copy()
+    _activations._activate_test("sigmoid", whole, b)
+    for i in range(len(Z)):
+        row = Z[i:i + 1].copy()
+        _activations._activate_test("sigmoid", row, b)
+        np.testing.assert_array_equal(whole[i], row[0])
+    want = 1 / (1 + np.exp(-(Z.astype(np.float64) + b)))
+    np.testing.assert_allclose(whole, want, rtol=TOL[dtype] * 10)
+    assert np.isnan(whole[20, n // 2]) and np.isnan(whole).sum() == 1
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_softmax_is_stable_for_large_logits(dtype):
     Z = np.array([[1000.0, 999.0, -1000.0], [-5e4, -5e4, -5e4]], dtype=dtype)
     _activations._activate_test("softmax", Z, np.zeros(3, dtype=dtype))
