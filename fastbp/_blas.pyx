@@ -427,11 +427,8 @@ cdef extern from *:
     static pthread_once_t fastbp_pool_once = PTHREAD_ONCE_INIT;
     static void fastbp_pool_init(void) { pthread_atfork(NULL, NULL, fastbp_pool_after_fork); }
 
-    /* Take the workers for this caller, with at least n of them started; 0 (and
-       nothing held) when another caller has them or no thread can start. */
-    static int fastbp_pool_acquire(int n) {
-        pthread_once(&fastbp_pool_once, fastbp_pool_init);
-        if (pthread_mutex_trylock(&fastbp_pool.busy) != 0) return 0;
+    /* With the workers held: start them until n run; whether n do. */
+    static int fastbp_pool_grow(int n) {
         while (fastbp_pool.workers < n) {
             pthread_t tid;
             const int id = fastbp_pool.workers;
@@ -440,7 +437,14 @@ cdef extern from *:
             pthread_detach(tid);
             fastbp_pool.workers++;
         }
-        if (fastbp_pool.workers >= n) return 1;
+        return fastbp_pool.workers >= n;
+    }
+    /* Take the workers for this caller, with at least n of them started; 0 (and
+       nothing held) when another caller has them or no thread can start. */
+    static int fastbp_pool_acquire(int n) {
+        pthread_once(&fastbp_pool_once, fastbp_pool_init);
+        if (pthread_mutex_trylock(&fastbp_pool.busy) != 0) return 0;
+        if (fastbp_pool_grow(n)) return 1;
         pthread_mutex_unlock(&fastbp_pool.busy);
         return 0;
     }
@@ -466,8 +470,9 @@ cdef extern from *:
         now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
         burst = now - last_asleep < FASTBP_BURST_NS;
         last_asleep = now;
+        if (burst && fastbp_pool_grow(1)) return 2;
         pthread_mutex_unlock(&fastbp_pool.busy);
-        return burst && fastbp_pool_acquire(1) ? 2 : 0;
+        return 0;
     }
     /* Hand jobs 1 .. tasks - 1 (job_size bytes past jobs apart) to workers 0 .. tasks - 2,
        waking those asleep if `wake`; else only a worker awake sees them, and its task
