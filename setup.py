@@ -12,6 +12,13 @@ from setuptools import Extension, setup
 
 MODULES = ["_blas", "_activations", "_costs", "_optimizers", "_backprop"]
 
+# The hand-written C each module is built with (fastbp/src; headers there too).
+C_SOURCES = {
+    "_blas": ["kernels.c", "pool.c", "gemm_avx512.c", "narrow_avx512.c", "gemv_avx512.c"],
+    "_activations": ["activations.c"],
+    "_backprop": ["finite.c"],
+}
+
 DEBUG = os.environ.get("FASTBP_DEBUG", "0") not in ("", "0")
 
 directives = {
@@ -27,16 +34,22 @@ directives = {
 # with dlsym: older glibc keeps those in libpthread and libdl.
 LINUX_THREADS = {"_blas": {"extra_link_args": ["-pthread"], "libraries": ["dl"]}}
 
+# -fno-trapping-math (Clang's default) lets GCC vectorise the branch-free element-wise
+# loops (sigmoid, softmax); FP traps are never enabled here, and results are unchanged.
+# -ffp-contract=off: GCC would otherwise fuse a * b + c into one FMA where the target
+# has it (its AVX2 and AVX-512 clones) and not elsewhere, so the same code would give
+# other bits on other CPUs and compilers; the kernels call their FMAs explicitly.
+# Unlike -ffast-math, both keep IEEE semantics. -fvisibility=hidden: only the module
+# init functions and what threadpoolctl calls through ctypes are exported.
+UNIX_CFLAGS = ["-O3", "-fno-trapping-math", "-ffp-contract=off", "-fvisibility=hidden"]
+
 extensions = [
     Extension(
         f"fastbp.{name}",
-        [f"fastbp/{name}.pyx"],
-        include_dirs=[np.get_include()],
+        [f"fastbp/{name}.pyx"] + [f"fastbp/src/{c}" for c in C_SOURCES.get(name, [])],
+        include_dirs=[np.get_include(), "fastbp/src"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        # -fno-trapping-math (Clang's default) lets GCC vectorise the branch-free
-        # element-wise loops (sigmoid, softmax); FP traps are never enabled here, and
-        # results are unchanged. Unlike -ffast-math it keeps IEEE semantics.
-        extra_compile_args=["-O3", "-fno-trapping-math"] if os.name != "nt" else [],
+        extra_compile_args=UNIX_CFLAGS if os.name != "nt" else [],
         **(LINUX_THREADS.get(name, {}) if sys.platform.startswith("linux") else {}),
     )
     for name in MODULES

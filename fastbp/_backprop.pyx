@@ -42,23 +42,12 @@ cdef double SIGNAL_CHECK_WORK = 1 << 24
 cdef bint gather_ahead = True
 # Batches gathered that way since import (a count for tests), added to atomically:
 # several threads may train at once.
-cdef extern from *:
-    """
-    static long fastbp_batches_gathered_ahead = 0;
-    #if defined(__GNUC__)
-    static inline void fastbp_count_gathered(void) {
-        __atomic_fetch_add(&fastbp_batches_gathered_ahead, 1, __ATOMIC_RELAXED);
-    }
-    static inline long fastbp_gathered(void) {
-        return __atomic_load_n(&fastbp_batches_gathered_ahead, __ATOMIC_RELAXED);
-    }
-    #else  /* no worker threads there (see _blas.pyx): nothing gathers ahead */
-    static inline void fastbp_count_gathered(void) { fastbp_batches_gathered_ahead++; }
-    static inline long fastbp_gathered(void) { return fastbp_batches_gathered_ahead; }
-    #endif
-    """
-    void fastbp_count_gathered() nogil
-    long fastbp_gathered() nogil
+cdef extern from "finite.h" nogil:
+    void fastbp_count_gathered()
+    long fastbp_gathered()
+    # Whether any of the n floats (doubles) at data is NaN or infinite (src/finite.c)
+    int fastbp_any_nonfinite_d(const void* data, Py_ssize_t n)
+    int fastbp_any_nonfinite_f(const void* data, Py_ssize_t n)
 
 # Single-example inference keeps hidden activations on the stack up to this size.
 cdef enum:
@@ -832,39 +821,6 @@ cdef class _PtrTable:
 
 cdef inline void** _table_ptr(table):
     return NULL if table is None else (<_PtrTable>table).ptr
-
-
-cdef extern from *:
-    """
-    #include <stdint.h>
-    #include <stddef.h>
-    /* A float is NaN or infinite exactly when its exponent bits are all ones, and then
-       adding one unit of the exponent field carries into the sign bit (it cannot
-       otherwise). OR-ing those sums is a loop of AND/ADD/OR that vectorises without
-       compares, branches or -ffast-math. Clones as for the exp loops in _activations:
-       with AVX-512 the check runs at memory speed (~3 ms for MNIST's 10,000 test
-       images in float64, against ~7 ms for the baseline SSE2 build). */
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-    #define FASTBP_CHECK_CLONES __attribute__((noinline, \
-        target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-    #else
-    #define FASTBP_CHECK_CLONES
-    #endif
-    /* U: the float's bits as an unsigned integer; EXP: its exponent field; ONE: the
-       exponent field's lowest bit; SIGN: the sign bit's position. */
-    #define FASTBP_ANY_NONFINITE(NAME, U, EXP, ONE, SIGN)                        \
-    FASTBP_CHECK_CLONES static int NAME(const void* data, ptrdiff_t n) {         \
-        const U* bits = (const U*)data;                                          \
-        U acc = 0;                                                               \
-        for (ptrdiff_t i = 0; i < n; i++) acc |= (bits[i] & EXP) + ONE;          \
-        return (int)(acc >> SIGN);                                               \
-    }
-    FASTBP_ANY_NONFINITE(fastbp_any_nonfinite_d, uint64_t, 0x7ff0000000000000ULL,
-                         0x0010000000000000ULL, 63)
-    FASTBP_ANY_NONFINITE(fastbp_any_nonfinite_f, uint32_t, 0x7f800000U, 0x00800000U, 31)
-    """
-    int fastbp_any_nonfinite_d(const void* data, Py_ssize_t n) nogil
-    int fastbp_any_nonfinite_f(const void* data, Py_ssize_t n) nogil
 
 
 cdef inline bint _any_nonfinite(const void* data, Py_ssize_t n,

@@ -260,7 +260,7 @@ def test_kernel_threads_follow_the_blas_limit():
     """threadpoolctl's limit on the BLAS is the limit on our kernels as well."""
     import threadpoolctl    # a test dependency
 
-    if not OWN_KERNELS:
+    if not _blas._config()["own_kernels_compiled"]:
         assert _blas._kernel_threads() == 1
         return
     for limit in [1, 2, 3]:

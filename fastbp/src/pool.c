@@ -1,0 +1,296 @@
+/* fastbp's worker pool: the threads that share out our kernels' products and
+   run tasks beside the caller (see pool.h), the per-thread scratch allocator, and
+   the thread count. */
+#include "pool.h"
+#if FASTBP_HAVE_OWN_KERNELS
+#include <dlfcn.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+#include <immintrin.h>
+#define FASTBP_CPU_RELAX() _mm_pause()
+
+/* Our kernels' worker threads: started on first use, kept for the next calls
+   (starting a thread costs 25-40 us here, as much as a whole product of
+   mini-batch training). A worker that had a task spins briefly afterwards, in
+   case the next comes soon (in training it comes within microseconds), then
+   sleeps; one without a task sleeps at once. One caller uses them at a time;
+   another caller meanwhile, or one whose threads cannot start, runs its tasks on
+   threads of its own. A forked child starts with none: they do not survive fork. */
+#define FASTBP_SPINS 4000
+#define FASTBP_CLAIM_OPEN(batch) ((batch) >> 8 << 1)
+static struct {
+    pthread_mutex_t busy;          /* held by the one caller using the workers */
+    pthread_mutex_t lock;          /* guards sleeping, and the wake-ups */
+    pthread_cond_t wake;
+    int workers, sleeping;
+    int asleep0;                   /* worker 0 sleeps (or is about to) */
+    /* (generation << 8) | tasks: bumped to hand out the next tasks; worker w
+       runs task w + 1 if there is one. One word, so a worker reads both at once */
+    uint64_t batch;
+    int remaining;                 /* tasks handed out and not yet done */
+    fastbp_task fn;
+    char* jobs;
+    size_t job_size;
+    /* FASTBP_CLAIM_OPEN(batch) while worker 0's task of that batch is neither
+       started nor taken back, | 1 after */
+    uint64_t claim;
+    uint64_t first_batch[FASTBP_MAX_THREADS];
+} fastbp_pool = {.busy = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER,
+                 .wake = PTHREAD_COND_INITIALIZER};
+
+static void* fastbp_worker(void* arg) {
+    const int id = (int)(intptr_t)arg;
+    uint64_t seen = fastbp_pool.first_batch[id], now;
+    int spins = 0;                  /* no task yet: nothing to spin for */
+    for (;;) {
+        while ((now = __atomic_load_n(&fastbp_pool.batch, __ATOMIC_ACQUIRE)) == seen) {
+            if (spins-- > 0) {
+                FASTBP_CPU_RELAX();
+                continue;
+            }
+            pthread_mutex_lock(&fastbp_pool.lock);
+            fastbp_pool.sleeping++;
+            /* atomic: fastbp_pool_acquire_awake peeks at it without the lock */
+            if (id == 0) __atomic_store_n(&fastbp_pool.asleep0, 1, __ATOMIC_RELAXED);
+            while (__atomic_load_n(&fastbp_pool.batch, __ATOMIC_ACQUIRE) == seen)
+                pthread_cond_wait(&fastbp_pool.wake, &fastbp_pool.lock);
+            if (id == 0) __atomic_store_n(&fastbp_pool.asleep0, 0, __ATOMIC_RELAXED);
+            fastbp_pool.sleeping--;
+            pthread_mutex_unlock(&fastbp_pool.lock);
+        }
+        seen = now;
+        spins = 0;
+        if (id + 1 < (int)(now & 0xff)) {
+            spins = FASTBP_SPINS;
+            /* Worker 0 claims its task first: the caller may have taken it back
+               (fastbp_pool_cancel), and then it is not run here. */
+            uint64_t open = FASTBP_CLAIM_OPEN(now);
+            if (id == 0 && !__atomic_compare_exchange_n(
+                    &fastbp_pool.claim, &open, open | 1, 0, __ATOMIC_ACQ_REL,
+                    __ATOMIC_RELAXED))
+                continue;
+            fastbp_pool.fn(fastbp_pool.jobs + (size_t)(id + 1) * fastbp_pool.job_size);
+            __atomic_sub_fetch(&fastbp_pool.remaining, 1, __ATOMIC_RELEASE);
+        }
+    }
+    return NULL;
+}
+
+static void fastbp_pool_after_fork(void) {
+    const pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    const pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+    fastbp_pool.busy = m;
+    fastbp_pool.lock = m;
+    fastbp_pool.wake = c;
+    fastbp_pool.workers = fastbp_pool.sleeping = fastbp_pool.asleep0 = 0;
+}
+static pthread_once_t fastbp_pool_once = PTHREAD_ONCE_INIT;
+static void fastbp_pool_init(void) { pthread_atfork(NULL, NULL, fastbp_pool_after_fork); }
+
+/* With the workers held: start them until n run; whether n do. */
+static int fastbp_pool_grow(int n) {
+    while (fastbp_pool.workers < n) {
+        pthread_t tid;
+        const int id = fastbp_pool.workers;
+        fastbp_pool.first_batch[id] = fastbp_pool.batch;
+        if (pthread_create(&tid, NULL, fastbp_worker, (void*)(intptr_t)id) != 0) break;
+        pthread_detach(tid);
+        fastbp_pool.workers++;
+    }
+    return fastbp_pool.workers >= n;
+}
+/* Take the workers for this caller, with at least n of them started; 0 (and
+   nothing held) when another caller has them or no thread can start. */
+static int fastbp_pool_acquire(int n) {
+    pthread_once(&fastbp_pool_once, fastbp_pool_init);
+    if (pthread_mutex_trylock(&fastbp_pool.busy) != 0) return 0;
+    if (fastbp_pool_grow(n)) return 1;
+    pthread_mutex_unlock(&fastbp_pool.busy);
+    return 0;
+}
+/* For a task too short to wait for a sleeping worker, which takes 30-50 us to wake
+   here (and ~3 us of the waker's time): take the workers if worker 0 is awake (1),
+   or if it sleeps but this is the second such call within FASTBP_BURST_NS (2: hand
+   out with a wake-up, so that it is awake for the calls that follow); else 0, with
+   nothing held. After 1 or 2, hand out one task, and take it back with
+   fastbp_pool_cancel if the worker has not started it when the caller's own share
+   is done: the caller never waits for a worker to wake. */
+#define FASTBP_BURST_NS 50000
+int fastbp_pool_acquire_awake(void) {
+    static int64_t last_asleep = INT64_MIN / 2;    /* guarded by busy */
+    struct timespec ts;
+    int64_t now;
+    int burst;
+    pthread_once(&fastbp_pool_once, fastbp_pool_init);
+    if (pthread_mutex_trylock(&fastbp_pool.busy) != 0) return 0;
+    if (fastbp_pool.workers > 0
+            && !__atomic_load_n(&fastbp_pool.asleep0, __ATOMIC_RELAXED))
+        return 1;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    burst = now - last_asleep < FASTBP_BURST_NS;
+    last_asleep = now;
+    if (burst && fastbp_pool_grow(1)) return 2;
+    pthread_mutex_unlock(&fastbp_pool.busy);
+    return 0;
+}
+/* Hand jobs 1 .. tasks - 1 (job_size bytes past jobs apart) to workers 0 .. tasks - 2,
+   waking those asleep if `wake`; else only a worker awake sees them, and its task
+   must be taken back (fastbp_pool_cancel) if it has not started. */
+void fastbp_pool_hand_out(fastbp_task fn, char* jobs, size_t job_size, int tasks,
+                                 int wake) {
+    const uint64_t batch = ((fastbp_pool.batch >> 8) + 1) << 8 | (uint64_t)tasks;
+    fastbp_pool.fn = fn;
+    fastbp_pool.jobs = jobs;
+    fastbp_pool.job_size = job_size;
+    __atomic_store_n(&fastbp_pool.remaining, tasks - 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&fastbp_pool.claim, FASTBP_CLAIM_OPEN(batch), __ATOMIC_RELAXED);
+    if (!wake) {
+        /* a worker that misses it sleeps on (its task is then taken back) */
+        __atomic_store_n(&fastbp_pool.batch, batch, __ATOMIC_RELEASE);
+        return;
+    }
+    pthread_mutex_lock(&fastbp_pool.lock);
+    __atomic_store_n(&fastbp_pool.batch, batch, __ATOMIC_RELEASE);
+    if (fastbp_pool.sleeping) pthread_cond_broadcast(&fastbp_pool.wake);
+    pthread_mutex_unlock(&fastbp_pool.lock);
+}
+/* Take back worker 0's task of a hand-out of 2 tasks if it has not started it:
+   1 if taken back (the caller runs it itself), 0 if the worker has it. */
+int fastbp_pool_cancel(void) {
+    uint64_t open = FASTBP_CLAIM_OPEN(fastbp_pool.batch);
+    if (!__atomic_compare_exchange_n(&fastbp_pool.claim, &open, open | 1, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return 0;
+    __atomic_store_n(&fastbp_pool.remaining, 0, __ATOMIC_RELAXED);
+    return 1;
+}
+/* Wait for the jobs handed out, then let the workers go. */
+void fastbp_pool_release(void) {
+    int spins = 0;
+    while (__atomic_load_n(&fastbp_pool.remaining, __ATOMIC_ACQUIRE) != 0)
+        if (++spins % 1024) FASTBP_CPU_RELAX(); else sched_yield();
+    pthread_mutex_unlock(&fastbp_pool.busy);
+}
+
+/* Run fn on jobs[0], ..., jobs[n - 1] (job_size bytes apart), the first on this
+   thread, and return when all are done. */
+void fastbp_run(fastbp_task fn, void* jobs, size_t job_size, int n) {
+    char* job = (char*)jobs;
+    if (n > 1 && fastbp_pool_acquire(n - 1)) {
+        fastbp_pool_hand_out(fn, job, job_size, n, 1);
+        fn(job);
+        fastbp_pool_release();
+        return;
+    }
+    {   /* the workers are busy or could not start: threads for this call alone */
+        pthread_t tids[FASTBP_MAX_THREADS];
+        int started[FASTBP_MAX_THREADS];
+        for (int t = 1; t < n; t++)
+            started[t] = pthread_create(&tids[t], NULL, fn, job + t * job_size) == 0;
+        fn(job);
+        for (int t = 1; t < n; t++) {
+            /* a task whose thread could not start is run here */
+            if (started[t]) pthread_join(tids[t], NULL);
+            else fn(job + t * job_size);
+        }
+    }
+}
+
+/* Start fn(job) on a worker and return at once, for the caller to work on
+   meanwhile; fastbp_finish() waits for it, and must come before the job's
+   memory is touched again or another task is started. Returns 0, having started
+   nothing, when the workers are taken or cannot start. */
+int fastbp_start(fastbp_task fn, void* job) {
+    if (!fastbp_pool_acquire(1)) return 0;
+    /* job_size 0: job "1" is job itself; tasks 2: worker 0 alone has a task */
+    fastbp_pool_hand_out(fn, (char*)job, 0, 2, 1);
+    return 1;
+}
+void fastbp_finish(void) { fastbp_pool_release(); }
+
+/* 64-byte-aligned scratch of at least `size` bytes, owned by the calling thread:
+   kept for its next calls (a fresh allocation each call would cost page faults,
+   as glibc hands the memory back) and freed when the thread exits. NULL when out
+   of memory. */
+typedef struct { void* p; size_t size; } fastbp_scratch_t;
+static pthread_key_t fastbp_scratch_key;
+static pthread_once_t fastbp_scratch_once = PTHREAD_ONCE_INIT;
+static void fastbp_scratch_free(void* s) {
+    free(((fastbp_scratch_t*)s)->p);
+    free(s);
+}
+static void fastbp_scratch_init(void) {
+    pthread_key_create(&fastbp_scratch_key, fastbp_scratch_free);
+}
+void* fastbp_scratch(size_t size) {
+    fastbp_scratch_t* s;
+    pthread_once(&fastbp_scratch_once, fastbp_scratch_init);
+    s = (fastbp_scratch_t*)pthread_getspecific(fastbp_scratch_key);
+    if (s == NULL) {
+        s = (fastbp_scratch_t*)calloc(1, sizeof(*s));
+        if (s == NULL) return NULL;
+        if (pthread_setspecific(fastbp_scratch_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (s->size < size) {
+        free(s->p);
+        s->size = 0;
+        s->p = aligned_alloc(64, (size + 63) / 64 * 64);
+        if (s->p == NULL) return NULL;
+        s->size = size;
+    }
+    return s->p;
+}
+
+/* Our kernels take as many threads as the BLAS that serves scipy's cython_blas
+   may use (so OPENBLAS_NUM_THREADS and friends limit them too), and no more than
+   fastbp's own limit.
+   dlsym on the handle of scipy's module searches the libraries it was linked
+   against: the BLAS itself, whichever build of it scipy carries. Without one of
+   these functions, one thread. */
+typedef int (*fastbp_threads_fn)(void);
+static fastbp_threads_fn fastbp_blas_threads_fn = NULL;
+void fastbp_find_blas_threads(const char* cython_blas_path) {
+    static const char* const names[] = {
+        "scipy_openblas_get_num_threads", "openblas_get_num_threads",
+        "scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+        "MKL_Get_Max_Threads", NULL};
+    /* RTLD_NOLOAD: scipy has loaded it already; the reference is kept, so the
+       function found stays valid */
+    void* handle = dlopen(cython_blas_path, RTLD_LAZY | RTLD_NOLOAD);
+    if (handle == NULL) return;
+    for (int i = 0; names[i] != NULL && fastbp_blas_threads_fn == NULL; i++)
+        fastbp_blas_threads_fn = (fastbp_threads_fn)dlsym(handle, names[i]);
+}
+/* fastbp's own limit (threadpoolctl's controller and FASTBP_NUM_THREADS set it):
+   the kernels take the smaller of it and the BLAS's limit. 0: no limit of our own. */
+static int fastbp_thread_limit = 0;
+int fastbp_threads(void) {
+    int t = fastbp_blas_threads_fn != NULL ? fastbp_blas_threads_fn() : 1;
+    const int own = __atomic_load_n(&fastbp_thread_limit, __ATOMIC_RELAXED);
+    if (own > 0 && own < t) t = own;
+    if (t > FASTBP_MAX_THREADS) t = FASTBP_MAX_THREADS;
+    return t < 1 ? 1 : t;
+}
+FASTBP_EXPORT int fastbp_get_num_threads(void) {
+    const int own = __atomic_load_n(&fastbp_thread_limit, __ATOMIC_RELAXED);
+    return own > 0 ? own : FASTBP_MAX_THREADS;
+}
+FASTBP_EXPORT void fastbp_set_num_threads(int n) {
+    __atomic_store_n(&fastbp_thread_limit, n < 1 ? 1 : n, __ATOMIC_RELAXED);
+}
+
+#else  /* no pool: every call runs on the calling thread */
+void fastbp_find_blas_threads(const char* cython_blas_path) { (void)cython_blas_path; }
+int fastbp_threads(void) { return 1; }
+FASTBP_EXPORT int fastbp_get_num_threads(void) { return 1; }
+FASTBP_EXPORT void fastbp_set_num_threads(int n) { (void)n; }
+int fastbp_start(fastbp_task fn, void* job) { (void)fn; (void)job; return 0; }
+void fastbp_finish(void) {}
+#endif
