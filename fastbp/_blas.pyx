@@ -115,6 +115,7 @@ cdef extern from "kernels.h" nogil:
     const char* fastbp_cpu_features()
     const char* fastbp_cpu_enabled()
     const char* fastbp_kernels_isa()
+    const char* fastbp_compiler()
     int fastbp_use_own_kernels(int enabled)
     int fastbp_own_kernels_active()
     long fastbp_gemv_split_count()
@@ -281,6 +282,7 @@ def _set_num_threads(int n):
 def _config():
     """What the native layer was built with and chose on this machine."""
     return {
+        "compiler": fastbp_compiler().decode(),
         "own_kernels_compiled": bool(FASTBP_HAVE_OWN_KERNELS),
         "cpu_features": fastbp_cpu_features().decode().split(),
         "enabled_features": fastbp_cpu_enabled().decode().split(),

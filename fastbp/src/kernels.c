@@ -85,6 +85,18 @@ int fastbp_cpu_init(const char* disable) {
     return unknown;
 }
 
+const char* fastbp_compiler(void) {
+#if defined(__clang__)
+    return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "gcc " __VERSION__;
+#elif defined(_MSC_VER)
+    return "msvc";
+#else
+    return "unknown";
+#endif
+}
+
 const char* fastbp_cpu_features(void) { return fastbp_found_names; }
 const char* fastbp_cpu_enabled(void) { return fastbp_enabled_names; }
 const char* fastbp_kernels_isa(void) { return fastbp_chosen->isa; }

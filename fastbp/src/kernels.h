@@ -41,6 +41,8 @@ int fastbp_cpu_init(const char* disable);
    (space-separated names, e.g. "AVX512F AVX2 FMA"). */
 const char* fastbp_cpu_features(void);
 const char* fastbp_cpu_enabled(void);
+/* The compiler this file was built with, and its version. */
+const char* fastbp_compiler(void);
 /* The instruction set whose kernels run ("AVX512F"), or "none". */
 const char* fastbp_kernels_isa(void);
 /* Turn the kernels off and on again (a test switch; not thread-safe against calls
