@@ -57,7 +57,8 @@ def to_onnx(model, path=None, *, opset=DEFAULT_OPSET, input_name="input",
         None: "output" for a Network, "probabilities" for a classifier and
         "predictions" for a regressor.
     label : bool
-        For a classifier: add a second output "label" ("batch",), the class
+        For a classifier with a softmax output (fastbp's always; scikit-learn's
+        unless multi-label): add a second output "label" ("batch",), the class
         ``classes_[argmax_j a^L_j]`` of each row (ArgMax, then Gather from
         ``classes_``), equal to ``predict``. Classes must be numbers, bools or
         strings.
@@ -89,7 +90,7 @@ def to_onnx(model, path=None, *, opset=DEFAULT_OPSET, input_name="input",
         net = interop.from_sklearn(model)
         is_classifier = hasattr(model, "classes_")
         default_output = "probabilities" if is_classifier else "predictions"
-        if is_classifier and label:
+        if is_classifier and label and net.output_activation == "softmax":
             classes = np.asarray(model.classes_)
     output_name = default_output if output_name is None else output_name
     dtype = net.dtype
@@ -289,20 +290,22 @@ def from_onnx(source, *, dtype=None, cost=None, output=None, network_class=None)
     if result.complement:
         raise ValueError("from_onnx: the output is 1 - σ(z), which a Network cannot "
                          "compute on its own")
-    meta = {p.key: p.value for p in model.metadata_props}
-    if cost is None and meta.get("fastbp.cost"):
-        cost = meta["fastbp.cost"]
-        if result.finished() and result.finished()[-1][2] not in \
-                {"log_likelihood": {"softmax"}, "cross_entropy": {"sigmoid"}}.get(
-                    cost, {result.finished()[-1][2]}):
-            cost = None  # metadata that does not fit the graph: ignore it
     layers = result.finished()
+    meta = {p.key: p.value for p in model.metadata_props}
+    if cost is None and layers and _cost_fits(meta.get("fastbp.cost"), layers[-1][2]):
+        cost = meta["fastbp.cost"]  # written by to_onnx (other metadata is ignored)
     if layers and width is not None and layers[0][0].shape[1] != width:
         raise ValueError(f"from_onnx: the input has {width} features but the first "
                          f"layer takes {layers[0][0].shape[1]}")
     return interop.network_from_layers(
         layers, dtype=dtype, cost=cost, activation=meta.get("fastbp.activation"),
         source=f"ONNX graph {graph.name!r}", network_class=network_class)
+
+
+def _cost_fits(cost, output_activation):
+    """Whether a Network takes ``cost`` with ``output_activation``."""
+    from .network import _COST_OUTPUTS
+    return cost in _COST_OUTPUTS and output_activation in _COST_OUTPUTS[cost]
 
 
 def _choose_output(graph, producer, output):

@@ -161,6 +161,26 @@ def test_export_estimators():
     assert [o.name for o in no_label.graph.output] == ["probabilities"]
 
 
+def test_export_sklearn_estimators():
+    """scikit-learn's own MLPs export through from_sklearn, labels included."""
+    need("onnx")
+    need("sklearn")
+    rng = np.random.default_rng(11)
+    for est, X in itertools.islice(sklearn_cases(rng), 10):
+        model = fastbp.onnx.to_onnx(est)
+        sess = session(model)
+        names = [o.name for o in sess.get_outputs()]
+        got = dict(zip(names, sess.run(None, {"input": X})))
+        if hasattr(est, "classes_"):
+            assert_close(got["probabilities"], est.predict_proba(X), X.dtype)
+            if est.out_activation_ == "softmax" or est.n_outputs_ == 1:
+                assert np.array_equal(got["label"], est.predict(X))
+            else:  # multi-label: predict is not an argmax, so no label output
+                assert names == ["probabilities"]
+        else:
+            assert_close(got["predictions"], est.predict(X).reshape(len(X), -1), X.dtype)
+
+
 # -- scikit-learn -------------------------------------------------------------------
 
 
@@ -353,6 +373,21 @@ def test_torch_onnx_export_graphs(dtype):
             with torch.no_grad():
                 expected = module(torch.from_numpy(X)).numpy()
             assert_close(net.feedforward(X), expected, dtype)
+
+
+def test_from_torch_single_linear_and_cost():
+    torch = pytest.importorskip("torch")
+    linear = torch.nn.Linear(4, 3).double()
+    net = fastbp.Network.from_torch(linear)
+    assert (net.sizes, net.output_activation, net.cost) == ([4, 3], "identity",
+                                                           "quadratic")
+    X = np.random.default_rng(12).standard_normal((6, 4))
+    with torch.no_grad():
+        assert_close(net.feedforward(X), linear(torch.from_numpy(X)).numpy(), "float64")
+    seq = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Sigmoid())
+    assert fastbp.Network.from_torch(seq).cost == "cross_entropy"
+    net = fastbp.Network.from_torch(seq, dtype="float64", cost="quadratic")
+    assert (net.dtype, net.cost) == (np.float64, "quadratic")
 
 
 def test_from_torch_refusals():
