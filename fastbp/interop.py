@@ -15,7 +15,11 @@ import numpy as np
 from . import _validation as check
 from ._activations import ACTIVATIONS, OUTPUT_ONLY
 
-__all__ = ["network_from_layers", "from_sklearn", "from_torch", "default_cost"]
+__all__ = ["network_from_layers", "from_sklearn", "from_torch", "default_cost",
+           "cost_fits", "FLOAT_DTYPES"]
+
+#: The dtypes a Network computes in.
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 # scikit-learn's activation names -> fastbp's.
 _SKLEARN_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
@@ -31,6 +35,15 @@ def default_cost(output_activation):
     """
     return {"softmax": "log_likelihood", "sigmoid": "cross_entropy"}.get(
         output_activation, "quadratic")
+
+
+def cost_fits(cost, output_activation):
+    """Whether a Network takes ``cost`` with ``output_activation``.
+
+    The quadratic cost takes any output; the other two only their book pairing.
+    """
+    return cost == "quadratic" or (cost is not None and
+                                   cost == default_cost(output_activation))
 
 
 def network_from_layers(layers, *, dtype=None, cost=None, activation=None,
@@ -89,7 +102,7 @@ def network_from_layers(layers, *, dtype=None, cost=None, activation=None,
     if dtype is None:
         dtype = np.result_type(*[np.asarray(p).dtype for W, b, _ in layers
                                  for p in (W, b)])
-        if np.dtype(dtype) not in check._FLOAT_DTYPES:
+        if np.dtype(dtype) not in FLOAT_DTYPES:
             raise ValueError(f"{source} has parameters of dtype {np.dtype(dtype)}; "
                              f"fastbp computes in float32 or float64: pass dtype=")
     dtype = check.check_dtype(dtype)

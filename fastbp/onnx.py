@@ -20,7 +20,6 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       f"'fastbp[onnx]' ({exc})") from exc
 
 from . import interop
-from ._validation import _FLOAT_DTYPES
 
 __all__ = ["to_onnx", "from_onnx", "DEFAULT_OPSET"]
 
@@ -292,7 +291,7 @@ def from_onnx(source, *, dtype=None, cost=None, output=None, network_class=None)
                          "compute on its own")
     layers = result.finished()
     meta = {p.key: p.value for p in model.metadata_props}
-    if cost is None and layers and _cost_fits(meta.get("fastbp.cost"), layers[-1][2]):
+    if cost is None and layers and interop.cost_fits(meta.get("fastbp.cost"), layers[-1][2]):
         cost = meta["fastbp.cost"]  # written by to_onnx (other metadata is ignored)
     if layers and width is not None and layers[0][0].shape[1] != width:
         raise ValueError(f"from_onnx: the input has {width} features but the first "
@@ -300,12 +299,6 @@ def from_onnx(source, *, dtype=None, cost=None, output=None, network_class=None)
     return interop.network_from_layers(
         layers, dtype=dtype, cost=cost, activation=meta.get("fastbp.activation"),
         source=f"ONNX graph {graph.name!r}", network_class=network_class)
-
-
-def _cost_fits(cost, output_activation):
-    """Whether a Network takes ``cost`` with ``output_activation``."""
-    from .network import _COST_OUTPUTS
-    return cost in _COST_OUTPUTS and output_activation in _COST_OUTPUTS[cost]
 
 
 def _choose_output(graph, producer, output):
@@ -388,7 +381,7 @@ def _run_node(node, values, opset):
         if op == "Flatten" and attrs.get("axis", 1) != 1:
             raise _unsupported(node, f"axis={attrs['axis']}")
         if op == "Cast" and np.dtype(helper.tensor_dtype_to_np_dtype(attrs["to"])) \
-                not in _FLOAT_DTYPES:
+                not in interop.FLOAT_DTYPES:
             raise _unsupported(node, "a cast to a non-float type")
         if op == "Dropout":
             training = args[2] if len(args) > 2 else None
