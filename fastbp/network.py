@@ -328,6 +328,51 @@ class Network:
         """
         return self._engine()
 
+    # -- models in and out (fastbp/interop.py, fastbp/onnx.py) ---------------------
+
+    @classmethod
+    def from_sklearn(cls, estimator, *, dtype=None, cost=None):
+        """A network computing a fitted scikit-learn (or fastbp.sklearn) MLP.
+
+        ``feedforward(X)`` (m, n_out) equals the classifier's ``predict_proba(X)``
+        (a binary one's single logistic unit becomes a 2-unit softmax) or the
+        regressor's ``predict(X)`` as (m, n_outputs). See ``fastbp.interop.from_sklearn``.
+        """
+        from . import interop
+        return interop.from_sklearn(estimator, dtype=dtype, cost=cost, network_class=cls)
+
+    @classmethod
+    def from_torch(cls, module, *, dtype=None, cost=None):
+        """A network computing a torch ``nn.Sequential`` of Linear layers and activations.
+
+        ``feedforward(X)`` (m, in_features) equals ``module(X)`` (m, out_features).
+        Other layers (Conv, BatchNorm, Dropout in train mode, ...) raise ValueError
+        naming the layer. See ``fastbp.interop.from_torch``.
+        """
+        from . import interop
+        return interop.from_torch(module, dtype=dtype, cost=cost, network_class=cls)
+
+    @classmethod
+    def from_onnx(cls, model, *, dtype=None, cost=None, output=None):
+        """A network read from an ONNX MLP graph (a ModelProto, bytes or a path).
+
+        Reads graphs written by ``fastbp.onnx.to_onnx``, ``torch.onnx.export`` of
+        ``nn.Sequential(Linear, act, ...)`` and skl2onnx's MLPs; any other node op
+        raises ValueError naming it. Needs ``pip install "fastbp[onnx]"``. See
+        ``fastbp.onnx.from_onnx``.
+        """
+        from . import onnx as _onnx
+        return _onnx.from_onnx(model, dtype=dtype, cost=cost, output=output,
+                               network_class=cls)
+
+    def to_onnx(self, path=None, **options):
+        """This network as an ``onnx.ModelProto`` (also saved to ``path`` if given).
+
+        See ``fastbp.onnx.to_onnx`` for the graph and the options.
+        """
+        from . import onnx as _onnx
+        return _onnx.to_onnx(self, path, **options)
+
     # -- persistence --------------------------------------------------------------
 
     def save(self, path):

@@ -257,7 +257,10 @@ def test_network_stub_matches_runtime():
             else:
                 methods[node.name] = node
     runtime = fastbp.Network
-    runtime_methods = {name for name, value in vars(runtime).items()
+    # Classmethods are compared unbound, so that ``cls`` lines up like ``self``.
+    unbound = {name: value.__func__ if isinstance(value, classmethod) else value
+               for name, value in vars(runtime).items()}
+    runtime_methods = {name for name, value in unbound.items()
                        if public(name) and inspect.isfunction(value)}
     runtime_properties = {name for name, value in vars(runtime).items()
                           if not name.startswith("_") and isinstance(value, property)}
@@ -267,7 +270,7 @@ def test_network_stub_matches_runtime():
         f"properties: stub {sorted(properties)}, runtime {sorted(runtime_properties)}"
     for name, node in methods.items():
         assert hasattr(runtime, name), f"the stub has Network.{name}, the runtime not"
-        assert_same_signature(f"Network.{name}", node, getattr(runtime, name))
+        assert_same_signature(f"Network.{name}", node, unbound.get(name, getattr(runtime, name)))
     # Setters: a property the runtime can set must be settable in the stub, and back.
     stub_setters = {node.name for node in cls.body if isinstance(node, ast.FunctionDef)
                     and any(ast.unparse(d).endswith(".setter") for d in node.decorator_list)}
