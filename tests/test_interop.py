@@ -7,7 +7,8 @@ and 1e-17 in the other passes, as it should).
 
 onnx, onnxruntime and skl2onnx are in the test extra: missing, their tests are skipped
 on a developer machine but fail under CI (CI=true), like the MNIST tests. torch is not
-(it would bring a CUDA build): its tests are skipped without it, everywhere.
+in the extra (a plain `pip install torch` can bring a CUDA build of several GB): CI
+installs the CPU build itself, and its tests fail there without it too.
 """
 import io
 import itertools
@@ -33,7 +34,8 @@ def need(name):
     try:
         return __import__(name)
     except ImportError as exc:
-        message = f"{name} is not installed ({exc}); pip install '.[test]'"
+        extra = "pip install torch" if name == "torch" else "pip install '.[test]'"
+        message = f"{name} is not installed ({exc}); {extra}"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
@@ -326,7 +328,7 @@ def torch_cases(torch, rng, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_from_torch_matches_module(dtype):
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     rng = np.random.default_rng(8)
     torch.manual_seed(8)
     for module, sizes in torch_cases(torch, rng, dtype):
@@ -341,7 +343,7 @@ def test_from_torch_matches_module(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_torch_onnx_export_graphs(dtype):
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     need("onnx")
     rng = np.random.default_rng(9)
     exporters = [False]
@@ -376,7 +378,7 @@ def test_torch_onnx_export_graphs(dtype):
 
 
 def test_from_torch_single_linear_and_cost():
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     linear = torch.nn.Linear(4, 3).double()
     net = fastbp.Network.from_torch(linear)
     assert (net.sizes, net.output_activation, net.cost) == ([4, 3], "identity",
@@ -391,7 +393,7 @@ def test_from_torch_single_linear_and_cost():
 
 
 def test_from_torch_refusals():
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     nn = torch.nn
     refused = [
         (nn.Sequential(nn.Conv1d(1, 2, 3)), "Conv1d"),
