@@ -58,6 +58,12 @@ cdef enum:
 cdef enum:
     MAX_ROWS_PER_CALL = 1 << 30
 
+# ``backprop`` (Engine.gradient) runs its rows in chunks of this many, so that any row
+# count fits BLAS's int sizes and its scratch stays small (65,536 rows of MNIST
+# through [784, 30, 10]: 21 MB).
+cdef enum:
+    GRADIENT_CHUNK_ROWS = 1 << 16
+
 # Where the forward pass computes a layer's product transposed (see _product_transposed).
 cdef enum:
     TRANSPOSE_MIN_ROWS = 1024
@@ -680,10 +686,12 @@ cdef class Engine:
         batch; the nabla arrays are shaped like the parameters; alpha = 1/Σ_x s_x gives
         the gradient of the (weighted) mean cost. Returns Σ_x s_x C_x.
         """
-        cdef int m = <int>cnp.PyArray_DIM(X, 0), L = self.net.L
+        cdef Py_ssize_t m = cnp.PyArray_DIM(X, 0)
+        cdef int L = self.net.L
+        cdef int chunk = <int>min(m, <Py_ssize_t>GRADIENT_CHUNK_ROWS)
         dtype = X.dtype
-        A = _PtrTable([X] + [np.empty((m, n), dtype) for n in self.sizes[1:]])
-        D = _PtrTable([None] + [np.empty((m, n), dtype) for n in self.sizes[1:]])
+        A = _PtrTable([X] + [np.empty((chunk, n), dtype) for n in self.sizes[1:]])
+        D = _PtrTable([None] + [np.empty((chunk, n), dtype) for n in self.sizes[1:]])
         gw = _PtrTable([None] + list(nabla_w))
         gb = _PtrTable([None] + list(nabla_b))
         cdef void* y = cnp.PyArray_DATA(Y)
@@ -691,12 +699,12 @@ cdef class Engine:
         cdef double total
         if dtype == np.float32:
             with nogil:
-                total = _gradient(&self.net, m, <float**>A.ptr, <float*>y, <float*>s,
+                total = _gradient(&self.net, m, chunk, <float**>A.ptr, <float*>y, <float*>s,
                                   <float**>D.ptr, <float>alpha, <float**>gw.ptr,
                                   <float**>gb.ptr)
         else:
             with nogil:
-                total = _gradient(&self.net, m, <double**>A.ptr, <double*>y, <double*>s,
+                total = _gradient(&self.net, m, chunk, <double**>A.ptr, <double*>y, <double*>s,
                                   <double**>D.ptr, alpha, <double**>gw.ptr,
                                   <double**>gb.ptr)
         return total
@@ -789,14 +797,34 @@ cdef class Engine:
         return [self.net.n[l] for l in range(self.net.L + 1)]
 
 
-cdef double _gradient(const Layers* net, int m, floating** A, const floating* Y,
-                      const floating* s, floating** D, floating alpha,
+cdef double _gradient(const Layers* net, Py_ssize_t m, int chunk, floating** A,
+                      const floating* Y, const floating* s, floating** D, floating alpha,
                       floating** gw, floating** gb) noexcept nogil:
-    """Forward pass and backprop of one batch into gw, gb; returns Σ_x s_x C_x."""
-    forward(net, m, A, A, <floating**>NULL, 0, NULL)
-    cdef double total = cost_sum(net.cost, A[net.L], Y, s, m, net.n[net.L])
-    backward(net, m, A, A, <floating**>NULL, Y, s, D, alpha, <floating>0, <floating>0,
-             gw, gb)
+    """Forward pass and backprop of m rows into gw, gb (gw := alpha Σ_x s_x ∂C_x/∂w,
+    likewise gb); returns Σ_x s_x C_x.
+
+    A[0] points at the first row of X (m, n_0); A[1..L] and D[1..L] are scratch for
+    ``chunk`` rows. The rows go through in chunks of that many (the last chunk
+    shorter), each adding its share to gw and gb: any m, beyond what BLAS's int sizes
+    hold, in bounded memory.
+    """
+    cdef const floating* X = A[0]
+    cdef Py_ssize_t start = 0
+    cdef int rows
+    cdef int n0 = net.n[0], nL = net.n[net.L]
+    cdef double total = 0
+    cdef floating beta = 0
+    while start < m:
+        rows = <int>min(m - start, <Py_ssize_t>chunk)
+        A[0] = <floating*>(X + start * n0)
+        forward(net, rows, A, A, <floating**>NULL, 0, NULL)
+        total += cost_sum(net.cost, A[net.L], Y + start * nL,
+                          s + start if s != NULL else NULL, rows, nL)
+        backward(net, rows, A, A, <floating**>NULL, Y + start * nL,
+                 s + start if s != NULL else NULL, D, alpha, beta, beta, gw, gb)
+        beta = 1
+        start += rows
+    A[0] = <floating*>X
     return total
 
 
