@@ -3,6 +3,7 @@
 ``Network`` owns the parameters as NumPy arrays; every numeric loop (the forward pass,
 BP1–BP4 and the SGD updates) runs in the compiled ``fastbp._backprop`` engine.
 """
+import copy
 import json
 import os
 import tempfile
@@ -89,11 +90,15 @@ class Network:
             self._rng = np.random.default_rng(seed)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"seed must be None or a non-negative integer: {exc}") from None
-        self._weights, self._biases = _initial_parameters(
-            self._sizes, self._init, self._rng, self._dtype)
+        weights, biases = _initial_parameters(self._sizes, self._init, self._rng,
+                                              self._dtype)
         self._engine_cache = None
         self._train_lock = threading.Lock()
+        self._param_lock = threading.Lock()
         self._trainer = None
+        self._snapshots = 0  # copies of the network being taken (see _SnapshotGuard)
+        self._weights = _ParameterList(self, "weights", weights)
+        self._biases = _ParameterList(self, "biases", biases)
         self._opt_state = None
         self._examples_seen = 0
         self.history = {}
@@ -112,29 +117,28 @@ class Network:
     def weights(self):
         """w^l of shape (n_l, n_{l-1}) for l = 1..L (the live list).
 
-        Arrays assigned here become the live parameters as they are. fastbp's own
-        start on 64-byte boundaries, which makes inference and training ~15-25 %
-        faster than on NumPy's usual large-array placement; to keep that, copy new
-        values into them (``net.weights[0][...] = w``) instead of assigning arrays.
+        Arrays assigned here (``net.weights = [...]`` or ``net.weights[i] = w``) are
+        checked as they are assigned and become the live parameters as they are;
+        the list keeps one array per layer. fastbp's own start on 64-byte
+        boundaries, which makes inference and training ~15-25 % faster than on
+        NumPy's usual large-array placement; to keep that, copy new values into
+        them (``net.weights[0][...] = w``) instead of assigning arrays. Assigning is
+        refused (RuntimeError) while ``fit`` runs, its callback included.
         """
         return self._weights
 
     @weights.setter
     def weights(self, value):
-        value = list(value)
-        self._check_parameters(value, self._biases, "weights")
-        self._weights = value
+        self._assign_parameters(value, None)
 
     @property
     def biases(self):
-        """b^l of shape (n_l,) for l = 1..L (the live list)."""
+        """b^l of shape (n_l,) for l = 1..L (the live list; see ``weights``)."""
         return self._biases
 
     @biases.setter
     def biases(self, value):
-        value = list(value)
-        self._check_parameters(self._weights, value, "biases")
-        self._biases = value
+        self._assign_parameters(None, value)
 
     def __repr__(self):
         return (f"Network(sizes={self.sizes}, activation={self._activation!r}, "
@@ -187,10 +191,13 @@ class Network:
         """
         X, Y = self._check_data(X, Y)
         S = check.check_sample_weight(sample_weight, X.shape[0], self._dtype)
-        nabla_w = [np.empty_like(w) for w in self._weights]
-        nabla_b = [np.empty_like(b) for b in self._biases]
+        engine = self._engine()
+        # Shaped like the engine's arrays, not the list's, which another thread
+        # may change meanwhile.
+        nabla_w = [np.empty_like(w) for w in engine.weights]
+        nabla_b = [np.empty_like(b) for b in engine.biases]
         total_weight = X.shape[0] if S is None else float(S.sum(dtype=np.float64))
-        self._engine().gradient(X, Y, S, 1.0 / total_weight, nabla_w, nabla_b)
+        engine.gradient(X, Y, S, 1.0 / total_weight, nabla_w, nabla_b)
         return nabla_b, nabla_w
 
     def total_cost(self, X, Y, l2=0.0):
@@ -342,19 +349,24 @@ class Network:
                 "output_activation": self._output_activation, "cost": self._cost,
                 "init": self._init, "dtype": self._dtype.name}
         arrays = {"meta": np.array(json.dumps(meta))}
-        for l, (w, b) in enumerate(zip(self._weights, self._biases), start=1):
-            arrays[f"w{l}"], arrays[f"b{l}"] = w, b
         directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        # Fit cannot start while the file is written, and another thread's fit
+        # refuses the save: the file holds whole steps.
+        with self._snapshot_guard("saved"):
+            weights, biases = tuple(self._weights), tuple(self._biases)
+            self._check_parameters(weights, biases, "weights")
+            for l, (w, b) in enumerate(zip(weights, biases), start=1):
+                arrays[f"w{l}"], arrays[f"b{l}"] = w, b
+            fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp", dir=directory)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    np.savez(f, **arrays)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
 
     # -- internals ----------------------------------------------------------------
 
@@ -367,28 +379,84 @@ class Network:
         """
         if self._trainer is not None and self._trainer != threading.get_ident():
             raise RuntimeError("this network is being trained in another thread; use "
-                               "it once fit returns, or predict with a copy "
-                               "(copy.deepcopy(net))")
+                               "it once fit returns, or predict with a copy taken "
+                               "before fit or in its callback (copy.deepcopy(net))")
+        # One snapshot of the parameter lists is compared, checked and built from:
+        # the lists may change in another thread meanwhile, and the engine must
+        # never hold an array that was not checked.
+        weights, biases = tuple(self._weights), tuple(self._biases)
         engine = self._engine_cache
-        if engine is None or not engine.matches(self._weights, self._biases):
-            self._check_parameters(self._weights, self._biases, "weights")
-            engine = Engine(self._weights, self._biases, self._activation,
+        if engine is None or not engine.matches(weights, biases):
+            self._check_parameters(weights, biases, "weights")
+            engine = Engine(weights, biases, self._activation,
                             self._output_activation, self._cost)
             self._engine_cache = engine
         return engine
 
+    def _assign_parameters(self, weights, biases, index=None):
+        """Check and install new parameter arrays: a whole list (``weights`` or
+        ``biases``, the other None) or, with ``index`` = (kind, i, array), one array.
+
+        Refused while the network trains, from any thread (fit's callback too): the
+        engine updates the arrays it started with, so training would go on in
+        arrays the network no longer holds.
+        """
+        with self._param_lock:
+            if self._trainer is not None:
+                raise RuntimeError(
+                    "the network's parameters cannot be replaced while fit runs "
+                    "(edit them in place, e.g. net.weights[0][...] = w, or assign "
+                    "them once fit returns)")
+            if index is not None:
+                kind, i, arr = index
+                new_w, new_b = list(self._weights), list(self._biases)
+                (new_w if kind == "weights" else new_b)[i] = arr
+                self._check_parameters(new_w, new_b, kind)
+                list.__setitem__(self._weights if kind == "weights" else self._biases,
+                                 i, arr)
+                return
+            new_w = list(self._weights) if weights is None else _as_list(weights, "weights")
+            new_b = list(self._biases) if biases is None else _as_list(biases, "biases")
+            self._check_parameters(new_w, new_b,
+                                   "weights" if weights is not None else "biases")
+            if weights is not None:
+                self._weights = _ParameterList(self, "weights", new_w)
+            if biases is not None:
+                self._biases = _ParameterList(self, "biases", new_b)
+
+    def _snapshot_guard(self, what):
+        """A context that keeps fit from starting while a copy of the network is
+        taken, and refuses the copy while another thread trains it."""
+        return _SnapshotGuard(self, what)
+
     def __getstate__(self):
-        # The engine (raw pointers) and the lock are rebuilt, not pickled.
-        state = self.__dict__.copy()
-        for key in ("_engine_cache", "_train_lock", "_trainer"):
-            del state[key]
+        # An independent copy of everything that training changes, taken while fit
+        # cannot start (pickle and copy.deepcopy copy the state only after this
+        # returns). The engine (raw pointers) and the locks are rebuilt, not pickled.
+        with self._snapshot_guard("copied or pickled"):
+            state = self.__dict__.copy()
+            for key in ("_engine_cache", "_train_lock", "_param_lock", "_trainer",
+                        "_snapshots"):
+                state.pop(key, None)
+            state["_weights"] = [_aligned(w) for w in self._weights]
+            state["_biases"] = [_aligned(b) for b in self._biases]
+            state["_rng"] = copy.deepcopy(self._rng)
+            state["history"] = copy.deepcopy(self.history)
+            if self._opt_state is not None:
+                state["_opt_state"] = {
+                    k: [_aligned(a) for a in v] if isinstance(v, list) else v
+                    for k, v in self._opt_state.items()}
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._engine_cache = None
         self._train_lock = threading.Lock()
+        self._param_lock = threading.Lock()
         self._trainer = None
+        self._snapshots = 0
+        self._weights = _ParameterList(self, "weights", state["_weights"])
+        self._biases = _ParameterList(self, "biases", state["_biases"])
 
     def _check_parameters(self, weights, biases, name):
         """Refuse parameter lists the engine cannot use in place."""
@@ -447,7 +515,11 @@ class Network:
         if not self._train_lock.acquire(blocking=False):
             raise RuntimeError("this network is already being trained in another thread")
         try:
-            self._trainer = threading.get_ident()
+            with self._param_lock:
+                if self._snapshots:
+                    raise RuntimeError("this network is being copied or saved in "
+                                       "another thread; train it once that returns")
+                self._trainer = threading.get_ident()
             return self._train_locked(*args, **kwargs)
         finally:
             self._trainer = None
@@ -656,6 +728,83 @@ def load(path):
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"path: {path!r} holds an invalid network ({exc})") from None
     return net
+
+
+class _SnapshotGuard:
+    """Counts a copy of the network under way (see ``Network._snapshot_guard``):
+    fit does not start meanwhile, and the copy is refused while another thread
+    trains. Inside fit's own thread (a callback) the epoch is whole: it goes ahead."""
+
+    def __init__(self, net, what):
+        self.net, self.what = net, what
+
+    def __enter__(self):
+        net = self.net
+        with net._param_lock:
+            if net._trainer is not None and net._trainer != threading.get_ident():
+                raise RuntimeError(
+                    f"this network cannot be {self.what} while it is being trained in "
+                    f"another thread; do it once fit returns, or from fit's callback")
+            net._snapshots += 1
+        return self
+
+    def __exit__(self, *exc):
+        with self.net._param_lock:
+            self.net._snapshots -= 1
+        return False
+
+
+def _as_list(value, name):
+    if isinstance(value, (str, bytes, np.ndarray)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a list of NumPy arrays, one per layer; got "
+                        f"{type(value).__name__}")
+    return list(value)
+
+
+class _ParameterList(list):
+    """``Network.weights`` / ``biases``: a list that checks every array put in it.
+
+    One array per layer: operations that change the length are refused, and
+    ``lst[i] = arr`` goes through ``Network._assign_parameters`` (checked, and
+    refused while fit runs).
+    """
+    __slots__ = ("_net", "_kind")
+
+    def __init__(self, net, kind, arrays):
+        list.__init__(self, arrays)
+        self._net, self._kind = net, kind
+
+    def __setitem__(self, index, value):
+        if isinstance(index, slice):
+            items = list(value)
+            current = list(self)
+            current[index] = items
+            if len(current) != len(self):
+                raise ValueError(f"{self._kind}: the network has one array per layer; "
+                                 f"a slice assignment may not change the list's length")
+            if self._kind == "weights":
+                self._net._assign_parameters(current, None)
+            else:
+                self._net._assign_parameters(None, current)
+            return
+        i = range(len(self))[index]  # IndexError/TypeError as a list gives them
+        self._net._assign_parameters(None, None, (self._kind, i, value))
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError(f"{self._kind} holds one array per layer: assign "
+                        f"{self._kind}[i] = array instead of changing the list's length")
+
+    __delitem__ = append = extend = insert = pop = remove = clear = _refuse
+    sort = reverse = __iadd__ = __imul__ = _refuse
+
+    def __reduce_ex__(self, protocol):
+        return list, (list(self),)
+
+    def __copy__(self):
+        return list(self)
+
+    def __deepcopy__(self, memo):
+        return copy.deepcopy(list(self), memo)
 
 
 class _MissingFileError(FileNotFoundError, ValueError):

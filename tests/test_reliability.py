@@ -1,0 +1,231 @@
+"""Reliability: the parameters under the engine are always checked ones, copies and
+saves hold whole steps, refused calls change nothing, and bad files raise ValueError."""
+import copy
+import pickle
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastbp
+
+
+def small_net(**kwargs):
+    kwargs.setdefault("seed", 0)
+    return fastbp.Network([4, 5, 3], **kwargs)
+
+
+def data(m=40, n_in=4, n_out=3, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(m, n_in)), rng.integers(0, n_out, m)
+
+
+# -- 1. the engine is built from one checked snapshot of the parameter lists --------
+
+def bad_arrays(shape, dtype, rng):
+    """Arrays the engine must never see in place of a (shape, dtype) parameter."""
+    n = rng.integers(1, 9)
+    yield np.zeros((shape[0] + n,) + shape[1:], dtype)
+    yield np.zeros(shape[:-1] + (shape[-1] + n,), dtype)
+    yield np.zeros(shape, np.float32 if dtype == np.float64 else np.float64)
+    yield np.zeros(shape[::-1] + (1,), dtype)
+    yield np.zeros(shape + (2,), dtype)[..., 0]  # not contiguous
+    nan = np.zeros(shape, dtype)
+    nan.flat[rng.integers(nan.size)] = np.nan
+    yield nan
+    yield [[0.0] * shape[-1]] * shape[0] if len(shape) == 2 else [0.0] * shape[0]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_an_unchecked_array_is_refused_as_it_is_assigned(dtype):
+    rng = np.random.default_rng(0)
+    net = small_net(dtype=dtype)
+    X, _ = data()
+    expected = net.feedforward(X)
+    for kind in ("weights", "biases"):
+        for i, p in enumerate(getattr(net, kind)):
+            for bad in bad_arrays(p.shape, net.dtype, rng):
+                with pytest.raises((ValueError, TypeError), match=rf"{kind}\[{i}\]"):
+                    getattr(net, kind)[i] = bad
+                with pytest.raises((ValueError, TypeError), match=rf"{kind}\[{i}\]"):
+                    getattr(net, kind)[i:i + 1] = [bad]
+                replaced = list(getattr(net, kind))
+                replaced[i] = bad
+                with pytest.raises((ValueError, TypeError), match=rf"{kind}\[{i}\]"):
+                    setattr(net, kind, replaced)
+    np.testing.assert_array_equal(net.feedforward(X), expected)
+
+
+def test_the_parameter_lists_keep_one_array_per_layer():
+    net = small_net()
+    for op in (lambda l: l.append(l[0]), lambda l: l.pop(), lambda l: l.insert(0, l[0]),
+               lambda l: l.extend([]), lambda l: l.clear(), lambda l: l.reverse(),
+               lambda l: l.remove(l[0]), lambda l: l.__delitem__(0),
+               lambda l: l.__iadd__([l[0]]), lambda l: l.__imul__(2)):
+        for lst in (net.weights, net.biases):
+            with pytest.raises(TypeError, match="one array per layer"):
+                op(lst)
+    with pytest.raises(ValueError, match="length"):
+        net.weights[0:1] = []
+    assert len(net.weights) == len(net.biases) == 2
+    with pytest.raises(TypeError, match="weights must be a list"):
+        net.weights = np.zeros((2, 5, 4))
+    # Good arrays go in, by index, by slice and as whole lists.
+    w = [np.full((5, 4), 0.5), np.full((3, 5), -0.5)]
+    net.weights[0] = w[0]
+    net.weights[1:] = [w[1]]
+    assert net.weights[0] is w[0] and net.weights[1] is w[1]
+    net.weights = tuple(a.copy() for a in w)
+    np.testing.assert_array_equal(net.weights[1], w[1])
+    assert net.feedforward(np.ones(4)).shape == (3,)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_assigning_wrong_arrays_from_a_thread_never_reaches_the_engine(dtype):
+    """A thread keeps trying to put wrong-shaped arrays under a network that another
+    thread uses: every output is one of the two valid networks' outputs."""
+    net = small_net(dtype=dtype)
+    X, y = data(64)
+    good = [w.copy() for w in net.weights]
+    other = [np.ascontiguousarray(w[::-1]) for w in good]
+    outputs = []  # every mix of the two valid first and second layers
+    for w0 in (good[0], other[0]):
+        for w1 in (good[1], other[1]):
+            net.weights = [w0.copy(), w1.copy()]
+            outputs.append(net.feedforward(X))
+    rng = np.random.default_rng(5)
+    stop = threading.Event()
+    errors = []
+
+    def mutate():
+        try:
+            while not stop.is_set():
+                i = int(rng.integers(2))
+                for bad in bad_arrays(good[i].shape, net.dtype, rng):
+                    try:
+                        net.weights[i] = bad
+                    except (ValueError, TypeError):
+                        pass
+                    else:
+                        errors.append(f"weights[{i}] accepted {np.shape(bad)}")
+                net.weights[i] = (good if rng.integers(2) else other)[i].copy()
+                net.weights = [w.copy() for w in (good if rng.integers(2) else other)]
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(repr(exc))
+
+    thread = threading.Thread(target=mutate, daemon=True)
+    thread.start()
+    try:
+        deadline = time.perf_counter() + 1.0
+        while time.perf_counter() < deadline:
+            out = net.feedforward(X)
+            assert any(np.array_equal(out, o) for o in outputs)
+            nabla_b, nabla_w = net.backprop(X, y)
+            assert all(np.isfinite(g).all() for g in nabla_b + nabla_w)
+            net.evaluate(X, y)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not errors, errors[:3]
+
+
+# -- 2. copies, saves and parameter assignment while fit runs -----------------------
+
+def training_in_a_thread(net, X, y, **kwargs):
+    """Start net.fit in a thread whose first callback waits: returns (thread,
+    release); the network is mid-fit until release() is called."""
+    paused, resume = threading.Event(), threading.Event()
+    errors = []
+
+    def callback(n, epoch, history):
+        paused.set()
+        resume.wait(30)
+        return True
+
+    def run():
+        try:
+            net.fit(X, y, epochs=5, batch_size=4, learning_rate=0.5,
+                    callback=callback, **kwargs)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert paused.wait(30)
+
+    def release():
+        resume.set()
+        thread.join(30)
+        assert not errors, errors
+
+    return release
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_copies_saves_and_assignments_are_refused_while_another_thread_trains(
+        tmp_path, optimizer):
+    net = small_net()
+    X, y = data()
+    release = training_in_a_thread(net, X, y, optimizer=optimizer)
+    try:
+        for attempt in (lambda: copy.deepcopy(net), lambda: copy.copy(net),
+                        lambda: pickle.dumps(net),
+                        lambda: net.save(tmp_path / "net.npz")):
+            with pytest.raises(RuntimeError, match="trained in another thread"):
+                attempt()
+        with pytest.raises(RuntimeError, match="while fit runs"):
+            net.weights[0] = np.zeros((5, 4))
+        with pytest.raises(RuntimeError, match="while fit runs"):
+            net.biases = [np.zeros(5), np.zeros(3)]
+        with pytest.raises(RuntimeError, match="already being trained"):
+            net.fit(X, y, epochs=1, batch_size=4, learning_rate=0.5)
+    finally:
+        release()
+    assert not (tmp_path / "net.npz").exists()
+    twin = copy.deepcopy(net)       # once fit returns, all of it works again
+    net.save(tmp_path / "net.npz")
+    np.testing.assert_array_equal(fastbp.load(tmp_path / "net.npz").weights[0],
+                                  twin.weights[0])
+    net.weights[0] = np.zeros((5, 4))
+
+
+def test_fit_callback_may_copy_and_save_but_not_replace_parameters(tmp_path):
+    net = small_net()
+    X, y = data()
+    seen = []
+
+    def callback(n, epoch, history):
+        twin = copy.deepcopy(n)
+        n.save(tmp_path / f"epoch{epoch}.npz")
+        seen.append((twin, [p.copy() for p in n.weights + n.biases]))
+        with pytest.raises(RuntimeError, match="while fit runs"):
+            n.weights[0] = np.zeros((5, 4))
+        with pytest.raises(RuntimeError, match="while fit runs"):
+            n.weights = [w.copy() for w in n.weights]
+        n.biases[0][...] = 0     # in place: training adopts it
+        return False
+
+    net.fit(X, y, epochs=3, batch_size=4, learning_rate=0.5, momentum=0.5,
+            callback=callback)
+    for epoch, (twin, params) in enumerate(seen, start=1):
+        for a, b in zip(twin.weights + twin.biases, params):
+            np.testing.assert_array_equal(a, b)
+        assert twin._opt_state["step"] == epoch * 10     # 40 rows, batches of 4
+        assert len(twin.history["train_cost"]) == epoch
+        loaded = fastbp.load(tmp_path / f"epoch{epoch}.npz")
+        np.testing.assert_array_equal(loaded.weights[1], params[1])
+    # The copies are independent of the network that went on training.
+    assert not np.array_equal(seen[0][0].weights[0], net.weights[0])
+
+
+def test_fit_waits_for_no_copy_but_refuses_to_start_during_one():
+    net = small_net()
+    X, y = data()
+    before = [p.copy() for p in net.weights + net.biases]
+    with net._snapshot_guard("saved"):
+        with pytest.raises(RuntimeError, match="being copied or saved"):
+            net.fit(X, y, epochs=1, batch_size=4, learning_rate=0.5)
+    for a, b in zip(net.weights + net.biases, before):
+        np.testing.assert_array_equal(a, b)
+    net.fit(X, y, epochs=1, batch_size=4, learning_rate=0.5)
