@@ -229,3 +229,80 @@ def test_fit_waits_for_no_copy_but_refuses_to_start_during_one():
     for a, b in zip(net.weights + net.biases, before):
         np.testing.assert_array_equal(a, b)
     net.fit(X, y, epochs=1, batch_size=4, learning_rate=0.5)
+
+
+# -- 3. a refused estimator fit changes nothing -------------------------------------
+
+def estimator_state(est):
+    """A comparable copy of everything an estimator holds."""
+    state = {}
+    for key, value in est.__dict__.items():
+        if key == "network_":
+            value = (id(value), [p.copy() for p in value.weights + value.biases],
+                     copy.deepcopy(value._opt_state))
+        state[key] = copy.deepcopy(value)
+    return state
+
+
+def assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        x, y = a[key], b[key]
+        if key == "network_":
+            assert x[0] == y[0]
+            for p, q in zip(x[1], y[1]):
+                np.testing.assert_array_equal(p, q)
+        elif isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            np.testing.assert_array_equal(x, y)
+        elif key != "_opt_state":
+            assert x == y or (x != x and y != y), key
+
+
+def refused_fits(X, y, rng, continuing):
+    """(description, estimator parameters, fit arguments): fits that must be refused;
+    ``continuing``: the estimator is fitted and warm_start is set."""
+    n = len(y)
+    w = rng.uniform(0.5, 2.0, n)
+    yield "classes and negative weights", {}, (X, y + 5, -np.ones(n))
+    yield "negative weight", {}, (X, y, np.where(np.arange(n) == rng.integers(n), -1.0, w))
+    yield "weights of wrong shape", {}, (X, y, w[:-1])
+    yield "NaN weight", {}, (X, y, np.where(np.arange(n) == 0, np.nan, w))
+    yield "too small validation split", dict(early_stopping=True,
+                                              validation_fraction=0.9 / n), (X, y, None)
+    yield "max_iter 2**31", dict(max_iter=2**31), (X, y, None)
+    yield "max_iter 0", dict(max_iter=0), (X, y, None)
+    Xn = X.copy()
+    Xn[rng.integers(n), rng.integers(X.shape[1])] = np.nan
+    yield "NaN in X", {}, (Xn, y + 3, None)
+    if continuing:
+        yield "wrong number of features", {}, (X[:, :-1], y, None)
+        yield "other classes", {}, (X, y + 1, None)
+    yield "one class", {}, (X, np.zeros(n, int), None)
+    yield "bad hidden sizes", dict(hidden_layer_sizes=(0,)), (X, y, None)
+    yield "rate overflows float32", dict(dtype="float32", learning_rate_init=1e300), \
+        (X, y + 7, None)
+
+
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_a_refused_classifier_fit_leaves_the_estimator_unchanged(warm_start):
+    pytest.importorskip("sklearn")
+    import warnings
+    from fastbp.sklearn import MLPClassifier
+
+    rng = np.random.default_rng(3)
+    X, y = data(30)
+    for fitted in (False, True):
+        for what, params, (Xf, yf, sw) in refused_fits(X, y, rng, fitted and warm_start):
+            clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0,
+                                warm_start=warm_start)
+            if fitted:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    clf.fit(X, y)
+            clf.set_params(**params)
+            before = estimator_state(clf)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with pytest.raises((ValueError, TypeError)):
+                    clf.fit(Xf, yf, sample_weight=sw)
+            assert_same_state(estimator_state(clf), before)
