@@ -6,9 +6,11 @@ BP1–BP4 and the SGD updates) runs in the compiled ``fastbp._backprop`` engine.
 import copy
 import json
 import os
+import struct
 import tempfile
 import threading
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -70,6 +72,26 @@ class Network:
 
     def __init__(self, sizes, activation="sigmoid", output_activation=None,
                  cost="quadratic", init="scaled_normal", dtype="float64", seed=None):
+        self._configure(sizes, activation, output_activation, cost, init, dtype, seed)
+        weights, biases = _initial_parameters(self._sizes, self._init, self._rng,
+                                              self._dtype)
+        self._weights = _ParameterList(self, "weights", weights)
+        self._biases = _ParameterList(self, "biases", biases)
+
+    @classmethod
+    def _with_parameters(cls, weights, biases, sizes, activation, output_activation,
+                         cost, init, dtype):
+        """A network of the given configuration holding ``weights`` and ``biases``
+        (checked), without drawing initial parameters."""
+        net = cls.__new__(cls)
+        net._configure(sizes, activation, output_activation, cost, init, dtype, 0)
+        net._check_parameters(weights, biases, "weights")
+        net._weights = _ParameterList(net, "weights", weights)
+        net._biases = _ParameterList(net, "biases", biases)
+        return net
+
+    def _configure(self, sizes, activation, output_activation, cost, init, dtype, seed):
+        """Check and set everything but the parameters (see the class docstring)."""
         self._sizes = check.check_sizes(sizes)
         hidden = check.check_choice(activation, "activation",
                                     set(ACTIVATIONS) - OUTPUT_ONLY)
@@ -90,15 +112,11 @@ class Network:
             self._rng = np.random.default_rng(seed)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"seed must be None or a non-negative integer: {exc}") from None
-        weights, biases = _initial_parameters(self._sizes, self._init, self._rng,
-                                              self._dtype)
         self._engine_cache = None
         self._train_lock = threading.Lock()
         self._param_lock = threading.Lock()
         self._trainer = None
         self._snapshots = 0  # copies of the network being taken (see _SnapshotGuard)
-        self._weights = _ParameterList(self, "weights", weights)
-        self._biases = _ParameterList(self, "biases", biases)
         self._opt_state = None
         self._examples_seen = 0
         self.history = {}
@@ -696,7 +714,9 @@ def load(path):
 
     Only arrays and a JSON header are read (no pickle), so a hostile file cannot run
     code. Raises FileNotFoundError (also a ValueError) for a missing file and ValueError
-    for anything that is not a valid fastbp network file.
+    for anything that is not a valid fastbp network file, naming the file and the
+    problem. Every array's declared shape and dtype are checked against the header
+    before anything is allocated or decompressed.
     """
     try:
         path = os.fspath(path)
@@ -705,29 +725,159 @@ def load(path):
     if not os.path.isfile(path):
         raise _MissingFileError(2, "path: no such file", path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"][()]))
-            L = len(meta["sizes"]) - 1
-            weights = [_aligned(data[f"w{l}"]) for l in range(1, L + 1)]
-            biases = [_aligned(data[f"b{l}"]) for l in range(1, L + 1)]
+        return _read_network(path)
+    except _LoadError as exc:
+        raise ValueError(f"path: {path!r} {exc}") from None
     except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError,
-            EOFError, zipfile.BadZipFile) as exc:
+            EOFError, OverflowError, NotImplementedError, RuntimeError, MemoryError,
+            zipfile.BadZipFile, zlib.error, struct.error) as exc:
+        # RuntimeError covers RecursionError; zlib.error and struct.error come from
+        # damaged compressed or zip data.
+        kind = "zlib.error" if isinstance(exc, zlib.error) else type(exc).__name__
         raise ValueError(f"path: {path!r} is not a readable fastbp network file "
-                         f"({type(exc).__name__}: {exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-        raise ValueError(f"path: {path!r} is not a fastbp network file")
-    if meta.get("version") != _FORMAT_VERSION:
-        raise ValueError(f"path: {path!r} has format version {meta.get('version')!r}; "
-                         f"this fastbp reads version {_FORMAT_VERSION}")
+                         f"({kind}: {exc})") from None
+
+
+class _LoadError(Exception):
+    """What is wrong with a file being loaded (load adds the file's name)."""
+
+
+# A network file's header (JSON in a 0-d unicode array) is a few hundred bytes.
+_MAX_META_BYTES = 1 << 20
+# Deflate cannot shrink data by more than this factor: a member declaring more is damaged.
+_MAX_DEFLATE_RATIO = 1032
+
+
+def _read_network(path):
+    file_size = os.path.getsize(path)
+    with zipfile.ZipFile(path) as archive:
+        members = {}
+        for info in archive.infolist():
+            if info.flag_bits & 0x1:
+                raise _LoadError(f"is encrypted ({info.filename}); fastbp files are not")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise _LoadError(f"uses zip compression method {info.compress_type} "
+                                 f"for {info.filename}; fastbp reads stored or deflated "
+                                 f"members")
+            if info.compress_size > file_size or (
+                    info.compress_type == zipfile.ZIP_STORED
+                    and info.file_size != info.compress_size) or \
+                    info.file_size > max(info.compress_size, 1) * _MAX_DEFLATE_RATIO:
+                raise _LoadError(f"is damaged: member {info.filename} declares "
+                                 f"{info.file_size} bytes from {info.compress_size}")
+            members[info.filename] = info
+        if "meta.npy" not in members:
+            raise _LoadError("is not a fastbp network file (it has no meta.npy)")
+        meta = _read_meta(archive, members["meta.npy"])
+        L = len(meta["sizes"]) - 1
+        sizes, dtype = meta["sizes"], meta["dtype"]
+        weights, biases = [], []
+        for l in range(1, L + 1):
+            weights.append(_read_array(archive, members, f"w{l}",
+                                       (sizes[l], sizes[l - 1]), dtype))
+            biases.append(_read_array(archive, members, f"b{l}", (sizes[l],), dtype))
     try:
-        net = Network(meta["sizes"], activation=meta["activation"],
-                      output_activation=meta["output_activation"], cost=meta["cost"],
-                      init=meta["init"], dtype=meta["dtype"], seed=0)
-        net.weights, net.biases = weights, biases
-        net._check_parameters(net.weights, net.biases, "weights")
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"path: {path!r} holds an invalid network ({exc})") from None
-    return net
+        return Network._with_parameters(
+            weights, biases, sizes, meta["activation"], meta["output_activation"],
+            meta["cost"], meta["init"], dtype)
+    except (TypeError, ValueError) as exc:
+        raise _LoadError(f"holds an invalid network ({exc})") from None
+
+
+def _read_meta(archive, info):
+    """The header's dict, with its configuration checked (no Network built yet)."""
+    if info.file_size > _MAX_META_BYTES:
+        raise _LoadError(f"is not a fastbp network file (its meta.npy has "
+                         f"{info.file_size} bytes)")
+    with archive.open(info) as f:
+        shape, fortran, dtype = _npy_header(f, "meta")
+        if shape != () or dtype.kind != "U":
+            raise _LoadError("is not a fastbp network file (meta is not a string)")
+        raw = _read_exactly(f, dtype.itemsize, "meta")
+    text = str(np.frombuffer(raw, dtype=dtype)[0])
+    try:
+        meta = json.loads(text)
+    except RecursionError:
+        raise _LoadError("is not a fastbp network file (its JSON header nests too "
+                         "deeply)") from None
+    except ValueError as exc:
+        raise _LoadError(f"is not a fastbp network file (its header is not JSON: "
+                         f"{exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+        raise _LoadError("is not a fastbp network file")
+    if meta.get("version") != _FORMAT_VERSION:
+        raise _LoadError(f"has format version {meta.get('version')!r}; this fastbp "
+                         f"reads version {_FORMAT_VERSION}")
+    missing = [k for k in ("sizes", "activation", "output_activation", "cost", "init",
+                           "dtype") if k not in meta]
+    if missing:
+        raise _LoadError(f"holds an invalid network (its header lacks {missing})")
+    try:
+        sizes = check.check_sizes(meta["sizes"])
+        dtype = check.check_dtype(meta["dtype"])
+    except (TypeError, ValueError) as exc:
+        raise _LoadError(f"holds an invalid network ({exc})") from None
+    return {**meta, "sizes": sizes, "dtype": dtype}
+
+
+def _npy_header(f, name):
+    """(shape, fortran_order, dtype) from the .npy header at f's position."""
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise _LoadError(f"is not a fastbp network file ({name}.npy has .npy "
+                             f"format version {version})")
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
+        raise _LoadError(f"is not a fastbp network file ({name}.npy has a damaged "
+                         f"header: {exc})") from None
+    if dtype.hasobject:
+        raise _LoadError(f"is not a fastbp network file ({name} holds Python objects)")
+    return shape, fortran, dtype
+
+
+def _read_exactly(f, nbytes, name, out=None):
+    """nbytes from f (into the writable buffer ``out`` when given)."""
+    buf = bytearray(nbytes) if out is None else out
+    view, done = memoryview(buf).cast("B"), 0
+    while done < nbytes:
+        got = f.readinto(view[done:])
+        if not got:
+            raise _LoadError(f"is truncated ({name} has {done} of {nbytes} bytes)")
+        done += got
+    return bytes(buf) if out is None else out
+
+
+def _read_array(archive, members, name, shape, dtype):
+    """The array ``name`` (shape, dtype) as an aligned copy, its header checked
+    against what the network needs before anything is allocated."""
+    info = members.get(f"{name}.npy")
+    if info is None:
+        raise _LoadError(f"is not a fastbp network file (it has no {name}.npy)")
+    with archive.open(info) as f:
+        file_shape, fortran, file_dtype = _npy_header(f, name)
+        where = f"{'weights' if name[0] == 'w' else 'biases'}[{int(name[1:]) - 1}]"
+        if tuple(file_shape) != shape:
+            raise _LoadError(f"holds an invalid network ({where} must have shape "
+                             f"{shape}, got {tuple(file_shape)})")
+        if file_dtype.newbyteorder("=") != dtype.newbyteorder("=") or \
+                file_dtype.itemsize != dtype.itemsize:
+            raise _LoadError(f"holds an invalid network ({where} must have dtype "
+                             f"{dtype}, got {file_dtype})")
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if nbytes > info.file_size:
+            raise _LoadError(f"is truncated ({name}.npy declares {info.file_size} "
+                             f"bytes, its array needs {nbytes})")
+        out = aligned_empty(shape[::-1] if fortran else shape, dtype)
+        _read_exactly(f, nbytes, name, out)
+    if file_dtype.byteorder not in ("=", "|") and not file_dtype.isnative:
+        out.byteswap(inplace=True)
+    if fortran:
+        out = _aligned(out.T)
+    return out
 
 
 class _SnapshotGuard:

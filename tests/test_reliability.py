@@ -306,3 +306,133 @@ def test_a_refused_classifier_fit_leaves_the_estimator_unchanged(warm_start):
                 with pytest.raises((ValueError, TypeError)):
                     clf.fit(Xf, yf, sample_weight=sw)
             assert_same_state(estimator_state(clf), before)
+
+
+# -- 4. load: every damaged file is a ValueError naming it --------------------------
+
+def zip_mutations(good, rng):
+    """Byte strings made from the saved file ``good``: random byte changes,
+    truncations, and edits of the zip's own fields and of the JSON header."""
+    import io
+    import json
+    import struct
+    import zipfile
+    n = len(good)
+    for _ in range(300):  # flip a few bytes
+        b = bytearray(good)
+        for i in rng.integers(0, n, rng.integers(1, 6)):
+            b[i] = int(rng.integers(256))
+        yield "bytes changed", bytes(b)
+    for cut in sorted(set(rng.integers(0, n, 60).tolist())):
+        yield f"truncated to {cut}", good[:cut]
+    # The fields of every local and central header: method, flags, sizes.
+    for sig, fields in ((b"PK\x03\x04", {"flags": 6, "method": 8, "csize": 18,
+                                          "usize": 22}),
+                        (b"PK\x01\x02", {"flags": 8, "method": 10, "csize": 20,
+                                          "usize": 24})):
+        start = good.find(sig)
+        while start != -1:
+            for field, off in fields.items():
+                width = 2 if field in ("flags", "method") else 4
+                for value in ({"flags": [1, 0x41, 0xFFFF], "method": [12, 14, 99, 8]}
+                              .get(field, [0, 1, 2**31, 2**32 - 1])):
+                    b = bytearray(good)
+                    b[start + off:start + off + width] = value.to_bytes(width, "little")
+                    yield f"{sig!r}+{off} = {value}", bytes(b)
+            start = good.find(sig, start + 4)
+    with np.load(io.BytesIO(good)) as f:
+        arrays = dict(f)
+    meta = json.loads(str(arrays["meta"]))
+
+    def rebuilt(compress=False, **changes):
+        out = io.BytesIO()
+        (np.savez_compressed if compress else np.savez)(out, **{**arrays, **changes})
+        return out.getvalue()
+
+    yield "deep JSON", rebuilt(meta=np.array("[" * 100_000 + "]" * 100_000))
+    yield "deep JSON object", rebuilt(meta=np.array('{"a":' * 50_000 + "1" + "}" * 50_000))
+    yield "not JSON", rebuilt(meta=np.array("{nope"))
+    yield "bytes meta", rebuilt(meta=np.array(b"abc"))
+    yield "2-d meta", rebuilt(meta=np.array([["a"]]))
+    for sizes in ([12000, 12000, 2], [2**30, 2**30], [4, 2**31 - 1, 3], [4, -5, 3],
+                  [4, 5.5, 3], "453", [4], [4, 5, 3, 7], {"a": 1}, [True, 5, 3]):
+        yield f"sizes {sizes}", rebuilt(meta=np.array(json.dumps({**meta, "sizes": sizes})))
+    for key in ("activation", "cost", "init", "dtype", "output_activation"):
+        yield f"{key} None", rebuilt(meta=np.array(json.dumps({**meta, key: None})))
+        yield f"{key} missing", rebuilt(meta=np.array(json.dumps(
+            {k: v for k, v in meta.items() if k != key})))
+    yield "float32 weights", rebuilt(w1=arrays["w1"].astype(np.float32))
+    yield "int weights", rebuilt(w1=arrays["w1"].astype(np.int64))
+    yield "big-endian weights", rebuilt(w1=arrays["w1"].astype(">f8"))
+    yield "Fortran weights", rebuilt(w1=np.asfortranarray(arrays["w1"]))
+    yield "object weights", rebuilt(w1=arrays["w1"].astype(object))
+    yield "no w2", rebuilt(**{k: v for k, v in arrays.items() if k != "w2"})
+    yield "compressed", rebuilt(compress=True)
+    compressed = rebuilt(compress=True)
+    for _ in range(100):
+        b = bytearray(compressed)
+        for i in rng.integers(0, len(b), rng.integers(1, 4)):
+            b[i] = int(rng.integers(256))
+        yield "compressed, bytes changed", bytes(b)
+    # A zip with an encrypted-looking member and one with an unknown method.
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, arr in arrays.items():
+            buf = io.BytesIO()
+            np.save(buf, arr)
+            z.writestr(name + ".npy", buf.getvalue())
+    plain = out.getvalue()
+    yield "rewritten by zipfile", plain
+    for method in (zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", compression=method) as z:
+            for name, arr in arrays.items():
+                buf = io.BytesIO()
+                np.save(buf, arr)
+                z.writestr(name + ".npy", buf.getvalue())
+        yield f"method {method}", out.getvalue()
+    del struct
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_every_damaged_file_loads_or_raises_a_value_error_quickly(tmp_path, dtype):
+    import resource
+    net = fastbp.Network([6, 5, 3], dtype=dtype, seed=1)
+    good_path = tmp_path / "good.npz"
+    net.save(good_path)
+    good = good_path.read_bytes()
+    rng = np.random.default_rng(42)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+    path = tmp_path / "mutated.npz"
+    outcomes = {"loaded": 0, "refused": 0}
+    slowest = 0.0
+    for what, blob in zip_mutations(good, rng):
+        path.write_bytes(blob)
+        start = time.perf_counter()
+        try:
+            loaded = fastbp.load(path)
+        except ValueError as exc:
+            assert str(path) in str(exc), (what, exc)
+            outcomes["refused"] += 1
+        except BaseException as exc:  # noqa: BLE001 - the point of the test
+            pytest.fail(f"{what}: {type(exc).__name__}: {exc}")
+        else:
+            outcomes["loaded"] += 1
+            assert loaded.sizes == net.sizes
+            assert all(np.isfinite(p).all() for p in loaded.weights + loaded.biases)
+        slowest = max(slowest, time.perf_counter() - start)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before
+    assert outcomes["refused"] > 300 and outcomes["loaded"] > 0, outcomes
+    assert slowest < 1.0, slowest
+    assert grown < 100_000, f"peak memory grew by {grown} KiB"
+
+
+def test_load_draws_no_random_parameters(monkeypatch, tmp_path):
+    import fastbp.network as network
+    small_net().save(tmp_path / "net.npz")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("load drew initial parameters")
+
+    monkeypatch.setattr(network, "_initial_parameters", refuse)
+    fastbp.load(tmp_path / "net.npz")
