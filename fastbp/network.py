@@ -6,8 +6,9 @@ BP1–BP4 and the SGD updates) runs in the compiled ``fastbp._backprop`` engine.
 import copy
 import json
 import os
+import secrets
+import stat
 import struct
-import tempfile
 import threading
 import zipfile
 import zlib
@@ -359,15 +360,30 @@ class Network:
         """Write the architecture and parameters to ``path`` (a .npz file, no pickle).
 
         The file is written to a temporary name and renamed into place, so an
-        interrupted save never leaves a half-written file at ``path``.
+        interrupted save never leaves a half-written file at ``path``. A symbolic
+        link is followed (its target is replaced); a ``path`` that exists and is not
+        a regular file (a directory, FIFO or device) is refused with ValueError. An
+        existing file keeps its permissions; a new one gets those the umask allows.
         """
-        path = os.fspath(path)
+        try:
+            path = os.fspath(path)
+        except TypeError:
+            raise TypeError(f"path must be a str or os.PathLike, got "
+                            f"{type(path).__name__}") from None
+        target = os.path.realpath(path)
+        try:
+            st = os.stat(target)
+        except FileNotFoundError:
+            mode = None
+        else:
+            if not stat.S_ISREG(st.st_mode):
+                raise ValueError(f"path: {path!r} exists and is not a regular file")
+            mode = stat.S_IMODE(st.st_mode)
         meta = {"format": _FORMAT, "version": _FORMAT_VERSION, "sizes": list(self._sizes),
                 "activation": self._activation,
                 "output_activation": self._output_activation, "cost": self._cost,
                 "init": self._init, "dtype": self._dtype.name}
         arrays = {"meta": np.array(json.dumps(meta))}
-        directory = os.path.dirname(os.path.abspath(path))
         # Fit cannot start while the file is written, and another thread's fit
         # refuses the save: the file holds whole steps.
         with self._snapshot_guard("saved"):
@@ -375,13 +391,15 @@ class Network:
             self._check_parameters(weights, biases, "weights")
             for l, (w, b) in enumerate(zip(weights, biases), start=1):
                 arrays[f"w{l}"], arrays[f"b{l}"] = w, b
-            fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp", dir=directory)
+            fd, tmp = _create_temporary(os.path.dirname(target))
             try:
+                if mode is not None:
+                    os.fchmod(fd, mode)
                 with os.fdopen(fd, "wb") as f:
                     np.savez(f, **arrays)
                     f.flush()
                     os.fsync(f.fileno())
-                os.replace(tmp, path)
+                os.replace(tmp, target)
             except BaseException:
                 os.unlink(tmp)
                 raise
@@ -736,6 +754,19 @@ def load(path):
         kind = "zlib.error" if isinstance(exc, zlib.error) else type(exc).__name__
         raise ValueError(f"path: {path!r} is not a readable fastbp network file "
                          f"({kind}: {exc})") from None
+
+
+def _create_temporary(directory):
+    """(fd, path) of a new file in ``directory``, created with mode 0o666 so that the
+    kernel applies the umask (tempfile.mkstemp forces 0o600)."""
+    for _ in range(100):
+        tmp = os.path.join(directory, f".fastbp-{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                           | getattr(os, "O_CLOEXEC", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file in {directory!r}")
 
 
 class _LoadError(Exception):

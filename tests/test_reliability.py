@@ -436,3 +436,57 @@ def test_load_draws_no_random_parameters(monkeypatch, tmp_path):
 
     monkeypatch.setattr(network, "_initial_parameters", refuse)
     fastbp.load(tmp_path / "net.npz")
+
+
+# -- 5. save: links, special files and permissions ----------------------------------
+
+def test_save_follows_a_symlink_and_replaces_its_target(tmp_path):
+    import os
+    target = tmp_path / "real.npz"
+    small_net(seed=1).save(target)
+    link = tmp_path / "link.npz"
+    link.symlink_to(target)
+    small_net(seed=2).save(link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    np.testing.assert_array_equal(fastbp.load(target).weights[0],
+                                  small_net(seed=2).weights[0])
+    dangling = tmp_path / "dangling.npz"
+    dangling.symlink_to(tmp_path / "new.npz")
+    small_net(seed=3).save(dangling)
+    assert dangling.is_symlink()
+    np.testing.assert_array_equal(fastbp.load(tmp_path / "new.npz").weights[0],
+                                  small_net(seed=3).weights[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == \
+        ["dangling.npz", "link.npz", "new.npz", "real.npz"]
+
+
+def test_save_refuses_what_is_not_a_regular_file(tmp_path):
+    import os
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "dir.npz").mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(fifo)
+    for path in (fifo, tmp_path / "dir.npz", link):
+        with pytest.raises(ValueError, match="not a regular file"):
+            small_net().save(path)
+    import stat
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.npz", "fifo", "link"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_save_keeps_an_existing_mode_and_gives_new_files_the_umask(tmp_path, umask):
+    import os
+    old = os.umask(umask)
+    try:
+        small_net().save(tmp_path / "new.npz")
+        assert os.stat(tmp_path / "new.npz").st_mode & 0o777 == 0o666 & ~umask
+        existing = tmp_path / "existing.npz"
+        existing.write_bytes(b"")
+        for mode in (0o640, 0o604, 0o444):
+            os.chmod(existing, mode)
+            small_net().save(existing)
+            assert os.stat(existing).st_mode & 0o777 == mode
+    finally:
+        os.umask(old)
