@@ -211,6 +211,7 @@ class Network:
         X, Y = self._check_data(X, Y)
         S = check.check_sample_weight(sample_weight, X.shape[0], self._dtype)
         engine = self._engine()
+        self._check_finite_parameters(engine)
         # Shaped like the engine's arrays, not the list's, which another thread
         # may change meanwhile.
         nabla_w = [np.empty_like(w) for w in engine.weights]
@@ -234,7 +235,10 @@ class Network:
 
     def predict(self, X):
         """Return the class index argmax_j a^L_j of each row of X (or of one example)."""
-        return np.argmax(self.feedforward(X), axis=-1)
+        out = self.feedforward(X)
+        if not all_finite(out):
+            self._check_finite_parameters()
+        return np.argmax(out, axis=-1)
 
     def evaluate(self, X, y):
         """Return the accuracy in [0, 1] on examples X (m, n_0) with labels y (m,).
@@ -527,14 +531,31 @@ class Network:
         arr = check.as_numeric_array(y, name)
         if arr.ndim == 2:
             arr = check.check_targets(arr, name, self._sizes[-1], n_rows, self._dtype)
+            if not _is_classification(None, arr):
+                raise ValueError(f"{name}: 2-d targets must be one-hot rows (one 1, the "
+                                 f"rest 0) to define classes; pass integer labels")
             return arr.argmax(axis=1)
         return check.check_labels(arr, name, self._sizes[-1], n_rows)
 
     def _forward_checked(self, X):
-        """a^L for an X that has passed ``check_features``."""
+        """a^L for an X that has passed ``check_features``; parameters that are no
+        longer finite (edited in place) raise ValueError instead of a wrong result."""
         A = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
-        self._engine().feedforward(X, A)
+        engine = self._engine()
+        engine.feedforward(X, A)
+        if not all_finite(A):
+            self._check_finite_parameters(engine)
         return A
+
+    def _check_finite_parameters(self, engine=None):
+        """Raise ValueError naming the first parameter array holding NaN or inf
+        (arrays edited in place are not checked when they change)."""
+        engine = self._engine() if engine is None else engine
+        for kind, arrays in (("weights", engine.weights), ("biases", engine.biases)):
+            for i, arr in enumerate(arrays):
+                if not all_finite(arr):
+                    raise ValueError(f"{kind}[{i}] contains NaN or infinite values "
+                                     f"(set in place); fix the parameters first")
 
     def _l2_term(self, l2, n):
         """The book's regularisation term (λ/2n) Σ_l ‖w^l‖², summed in float64."""
@@ -569,7 +590,7 @@ class Network:
         n = X.shape[0]
         classify = _is_classification(y, Y)
         S = check.check_sample_weight(sample_weight, n, self._dtype)
-        if S is not None:
+        if S is not None:  # at most 1 each, the largest 1: the sum cannot overflow
             S = np.ascontiguousarray(S * (n / S.sum(dtype=np.float64)), dtype=self._dtype)
         epochs = check.check_int(epochs, "epochs")
         batch_size = min(check.check_int(batch_size, "batch_size"), n)
@@ -605,9 +626,9 @@ class Network:
             n -= n_val
         else:
             X_val = None
-        # All arguments are valid: from here on the network changes.
-
         engine = self._engine()
+        self._check_finite_parameters(engine)
+        # All arguments are valid: from here on the network changes.
         old_state, old_history = self._opt_state, self.history
         state = self._optimizer_state(_training.engine_optimizer(opts))
         saved_state = {k: [a.copy() for a in v] for k, v in state.items()

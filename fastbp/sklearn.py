@@ -202,6 +202,12 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         first_pass = "network_" not in self.__dict__ or (
             not self.warm_start and not incremental)
+        if not first_pass and self.network_.dtype != dtype:
+            raise ValueError(
+                f"dtype={self.dtype!r}, but the fitted network is "
+                f"{self.network_.dtype.name}: {'partial_fit' if incremental else 'warm_start'}"
+                f" continues in the network's dtype; set dtype back, or fit anew "
+                f"(warm_start=False)")
         X, Y, y_score = self._validate_input(X, y, dtype, incremental, first_pass,
                                              classes)
         n = X.shape[0]

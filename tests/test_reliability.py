@@ -490,3 +490,82 @@ def test_save_keeps_an_existing_mode_and_gives_new_files_the_umask(tmp_path, uma
             assert os.stat(existing).st_mode & 0o777 == mode
     finally:
         os.umask(old)
+
+
+# -- 6. no silent wrong results -------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_huge_and_tiny_sample_weights_give_the_weighted_mean(dtype):
+    X, y = data(24)
+    rng = np.random.default_rng(4)
+    w = rng.uniform(0.1, 1.0, len(y))
+    reference = small_net(dtype=dtype)
+    reference.fit(X, y, epochs=2, batch_size=5, learning_rate=0.5, sample_weight=w)
+    ref_grad = small_net(dtype=dtype).backprop(X, y, sample_weight=w)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-13)
+    for scale in (1e300, 1e308 / w.max(), 1e-300, 1e-310):
+        net = small_net(dtype=dtype)
+        net.fit(X, y, epochs=2, batch_size=5, learning_rate=0.5, sample_weight=w * scale)
+        for a, b in zip(net.weights + net.biases, reference.weights + reference.biases):
+            np.testing.assert_allclose(a, b, **tol)
+        grad = small_net(dtype=dtype).backprop(X, y, sample_weight=w * scale)
+        for a, b in zip(grad[0] + grad[1], ref_grad[0] + ref_grad[1]):
+            np.testing.assert_allclose(a, b, **tol)
+
+
+@pytest.mark.parametrize("sizes", [{4, 5, 3}, frozenset({4, 3}), {4: 1, 3: 2},
+                                   iter([4, 3]), (n for n in [4, 3])])
+def test_unordered_sizes_are_refused(sizes):
+    with pytest.raises(TypeError, match="sizes"):
+        fastbp.Network(sizes)
+    fastbp.Network(np.array([4, 3]))
+    fastbp.Network(range(4, 1, -1))
+
+
+def test_evaluate_refuses_targets_that_are_not_one_hot():
+    net = small_net()
+    X, y = data(10)
+    soft = np.full((10, 3), 1 / 3)
+    with pytest.raises(ValueError, match="one-hot"):
+        net.evaluate(X, soft)
+    np.testing.assert_equal(net.evaluate(X, np.eye(3)[y]), net.evaluate(X, y))
+
+
+def test_parameters_set_to_nan_in_place_are_reported_not_used():
+    X, y = data(10)
+    rng = np.random.default_rng(6)
+    for trial in range(20):
+        net = small_net(seed=trial)
+        kind = ["weights", "biases"][trial % 2]
+        i = int(rng.integers(2))
+        arr = getattr(net, kind)[i]
+        arr.flat[rng.integers(arr.size)] = [np.nan, np.inf, -np.inf][trial % 3]
+        before = [p.copy() for p in net.weights + net.biases]
+        for call in (lambda: net.fit(X, y, 1, 4, 0.5), lambda: net.partial_fit(X, y, 4, 0.5),
+                     lambda: net.evaluate(X, y), lambda: net.predict(X),
+                     lambda: net.total_cost(X, y), lambda: net.backprop(X, y),
+                     lambda: net.save("/nonexistent-dir/x.npz")):
+            with pytest.raises(ValueError, match=rf"{kind}\[{i}\] contains NaN"):
+                call()
+        for a, b in zip(net.weights + net.biases, before):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_warm_start_refuses_a_changed_dtype():
+    pytest.importorskip("sklearn")
+    import warnings
+    from fastbp.sklearn import MLPClassifier
+    X, y = data(30)
+    clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+        clf.set_params(warm_start=True, dtype="float32")
+        with pytest.raises(ValueError, match="dtype"):
+            clf.fit(X, y)
+        with pytest.raises(ValueError, match="dtype"):
+            clf.partial_fit(X, y)
+        assert clf.network_.dtype == np.float64
+        clf.set_params(warm_start=False)
+        clf.fit(X, y)
+    assert clf.network_.dtype == np.float32
