@@ -656,61 +656,70 @@ class Network:
                 hyper["eta"] = eta0 / (self._examples_seen + 1) ** opts["power_t"]
             else:
                 hyper["eta"] = eta0 / 2 ** halvings
-            if shuffle:
-                order = rng.permutation(n).astype(np.intp, copy=False)
-            before = [p.copy() for p in self._weights + self._biases]
-            # Dropout draws its seed only when used, so the shuffling stays
-            # rng.permutation(n) per epoch, reproducible by other implementations.
-            dropout_seed = int(rng.integers(2**63)) if hyper["dropout"] else 0
-            status, cost, state["step"] = engine.train_epoch(
-                X, Y, S, order, batch_size, hyper, state, state["step"], dropout_seed,
-                check_input=epoch == 1)
-            if status == 2:
-                # A row of X is not finite: put everything back as it was.
-                for p, saved in zip(self._weights + self._biases, before):
-                    np.copyto(p, saved)
-                for key, arrays in saved_state.items():
-                    for a, saved in zip(state[key], arrays):
-                        np.copyto(a, saved)
-                state["step"] = saved_step
-                self._opt_state, self.history = old_state, old_history
-                rng.bit_generator.state = rng_state
-                raise ValueError("X contains NaN or infinite values")
-            # A non-finite batch cost stops the epoch before its update; an update that
-            # overflows shows in the parameters. Either way, go back to the start of
-            # the epoch if the parameters themselves are no longer finite.
-            finite = all(all_finite(p) for p in self._weights + self._biases)
-            if status != 0 or not finite:
-                if not finite:
+            # Ctrl-C (or any interrupt) before the epoch's bookkeeping is done puts
+            # back the state of the epoch's start: parameters, optimiser moments and
+            # step count, random stream, history and examples seen all describe the
+            # same whole steps.
+            epoch_start = self._epoch_state(state, rng, history)
+            try:
+                if shuffle:
+                    order = rng.permutation(n).astype(np.intp, copy=False)
+                before = epoch_start["params"]
+                # Dropout draws its seed only when used, so the shuffling stays
+                # rng.permutation(n) per epoch, reproducible by other implementations.
+                dropout_seed = int(rng.integers(2**63)) if hyper["dropout"] else 0
+                status, cost, state["step"] = engine.train_epoch(
+                    X, Y, S, order, batch_size, hyper, state, state["step"], dropout_seed,
+                    check_input=epoch == 1)
+                if status == 2:
+                    # A row of X is not finite: put everything back as it was.
                     for p, saved in zip(self._weights + self._biases, before):
                         np.copyto(p, saved)
-                what = f"a mini-batch cost became {cost}" if status != 0 else \
-                    "an update overflowed the parameters"
-                raise FloatingPointError(
-                    f"training diverged in epoch {epoch}: {what}; the learning rate "
-                    f"({hyper['eta']}) is probably too high. The network keeps the last "
-                    f"parameters with a finite cost.")
-            self._examples_seen += n
-            history["learning_rate"].append(hyper["eta"])
-            if opts.get("monitor_training"):
-                cost, accuracy = train_monitor()
-                if classify:
-                    history["train_accuracy"].append(accuracy)
-                history["train_cost"].append(cost)
-            else:
-                history["train_cost"].append(cost + self._l2_term(opts["l2"], n))
-            if val_monitor is not None:
-                val_cost, val_accuracy = val_monitor()
-                history["val_cost"].append(val_cost)
-                if val_monitor.classify:
-                    history["val_accuracy"].append(val_accuracy)
-                score = val_accuracy if val_monitor.classify else -val_cost
-                if score > best_score + opts["tol"]:
-                    best_score, stale = score, 0
-                    if opts.get("early_stopping"):
-                        best_params = [p.copy() for p in self._weights + self._biases]
+                    for key, arrays in saved_state.items():
+                        for a, saved in zip(state[key], arrays):
+                            np.copyto(a, saved)
+                    state["step"] = saved_step
+                    self._opt_state, self.history = old_state, old_history
+                    rng.bit_generator.state = rng_state
+                    raise ValueError("X contains NaN or infinite values")
+                # A non-finite batch cost stops the epoch before its update; an update that
+                # overflows shows in the parameters. Either way, go back to the start of
+                # the epoch if the parameters themselves are no longer finite.
+                finite = all(all_finite(p) for p in self._weights + self._biases)
+                if status != 0 or not finite:
+                    if not finite:
+                        for p, saved in zip(self._weights + self._biases, before):
+                            np.copyto(p, saved)
+                    what = f"a mini-batch cost became {cost}" if status != 0 else \
+                        "an update overflowed the parameters"
+                    raise FloatingPointError(
+                        f"training diverged in epoch {epoch}: {what}; the learning rate "
+                        f"({hyper['eta']}) is probably too high. The network keeps the last "
+                        f"parameters with a finite cost.")
+                self._examples_seen += n
+                history["learning_rate"].append(hyper["eta"])
+                if opts.get("monitor_training"):
+                    cost, accuracy = train_monitor()
+                    if classify:
+                        history["train_accuracy"].append(accuracy)
+                    history["train_cost"].append(cost)
                 else:
-                    stale += 1
+                    history["train_cost"].append(cost + self._l2_term(opts["l2"], n))
+                if val_monitor is not None:
+                    val_cost, val_accuracy = val_monitor()
+                    history["val_cost"].append(val_cost)
+                    if val_monitor.classify:
+                        history["val_accuracy"].append(val_accuracy)
+                    score = val_accuracy if val_monitor.classify else -val_cost
+                    if score > best_score + opts["tol"]:
+                        best_score, stale = score, 0
+                        if opts.get("early_stopping"):
+                            best_params = [p.copy() for p in self._weights + self._biases]
+                    else:
+                        stale += 1
+            except KeyboardInterrupt:
+                self._restore_epoch_state(epoch_start, state, rng, history)
+                raise
             callback = opts.get("callback")
             if callback is not None and callback(self, epoch, history):
                 break
@@ -725,6 +734,27 @@ class Network:
             for p, best in zip(self._weights + self._biases, best_params):
                 np.copyto(p, best)
         return history
+
+    def _epoch_state(self, state, rng, history):
+        """What one epoch changes, copied (see ``_restore_epoch_state``)."""
+        return {"params": [p.copy() for p in self._weights + self._biases],
+                "moments": {k: [a.copy() for a in v] for k, v in state.items()
+                            if isinstance(v, list)},
+                "step": state["step"], "rng": rng.bit_generator.state,
+                "seen": self._examples_seen,
+                "history": {k: len(v) for k, v in history.items()}}
+
+    def _restore_epoch_state(self, saved, state, rng, history):
+        for p, old in zip(self._weights + self._biases, saved["params"]):
+            np.copyto(p, old)
+        for key, arrays in saved["moments"].items():
+            for a, old in zip(state[key], arrays):
+                np.copyto(a, old)
+        state["step"] = saved["step"]
+        rng.bit_generator.state = saved["rng"]
+        self._examples_seen = saved["seen"]
+        for key, length in saved["history"].items():
+            del history[key][length:]
 
     def _optimizer_state(self, kind):
         """Momentum / Adam state arrays, kept across fit calls while the kind stays."""

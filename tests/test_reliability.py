@@ -569,3 +569,47 @@ def test_warm_start_refuses_a_changed_dtype():
         clf.set_params(warm_start=False)
         clf.fit(X, y)
     assert clf.network_.dtype == np.float32
+
+
+# -- 7. an interrupted fit leaves whole steps -----------------------------------------
+
+@pytest.mark.parametrize("optimizer, extra", [("adam", {}), ("sgd", {"momentum": 0.9})])
+def test_ctrl_c_leaves_a_state_of_whole_steps(optimizer, extra):
+    """Interrupts at seeded moments of a fit: afterwards the parameters, moments, step
+    count, history and random stream are those of the epochs completed, bit for bit
+    (a fresh fit of that many epochs gives the same), and training goes on alike."""
+    import os
+    import signal
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(6000, 60))
+    y = rng.integers(0, 10, 6000)
+    kwargs = dict(batch_size=10, learning_rate=1e-3, optimizer=optimizer, **extra)
+    steps_per_epoch = 600
+    landed = set()
+    for delay in rng.uniform(0.02, 0.4, 6):
+        net = fastbp.Network([60, 40, 10], seed=0)
+        timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                net.fit(X, y, epochs=10_000, seed=3, **kwargs)
+        finally:
+            timer.cancel()
+        done = len(net.history["train_cost"])
+        landed.add(done)
+        assert all(len(v) == done for v in net.history.values())
+        assert net._opt_state["step"] == done * steps_per_epoch
+        assert net._examples_seen == done * len(X)
+        twin = fastbp.Network([60, 40, 10], seed=0)
+        if done:
+            twin.fit(X, y, epochs=done, seed=3, **kwargs)
+        for a, b in zip(net.weights + net.biases, twin.weights + twin.biases):
+            np.testing.assert_array_equal(a, b)
+        if done:
+            for key in ("s1w", "s1b", "s2w", "s2b"):
+                for a, b in zip(net._opt_state.get(key, []), twin._opt_state.get(key, [])):
+                    np.testing.assert_array_equal(a, b)
+        # The interrupted network trains on like one that was never interrupted.
+        net.partial_fit(X[:100], y[:100], **kwargs)
+        assert net._opt_state["step"] == done * steps_per_epoch + 10
+    assert len(landed) >= 2, landed  # some in the first epoch, some later
