@@ -875,6 +875,9 @@ def _read_meta(archive, info):
         shape, fortran, dtype = _npy_header(f, "meta")
         if shape != () or dtype.kind != "U":
             raise _LoadError("is not a fastbp network file (meta is not a string)")
+        if dtype.itemsize > info.file_size:
+            raise _LoadError(f"is truncated (meta.npy declares {info.file_size} bytes, "
+                             f"its string needs {dtype.itemsize})")
         raw = _read_exactly(f, dtype.itemsize, "meta")
     text = str(np.frombuffer(raw, dtype=dtype)[0])
     try:

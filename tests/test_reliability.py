@@ -383,6 +383,29 @@ def zip_mutations(good, rng):
             z.writestr(name + ".npy", buf.getvalue())
     plain = out.getvalue()
     yield "rewritten by zipfile", plain
+
+    def members(**npy):
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as z:
+            for name, arr in arrays.items():
+                buf = io.BytesIO()
+                np.save(buf, arr)
+                z.writestr(name + ".npy", npy.get(name, buf.getvalue()))
+        return out.getvalue()
+
+    # Headers that declare far more data than their members hold (and than memory),
+    # with valid CRCs: refused before anything of that size is allocated.
+    buf = io.BytesIO()
+    np.save(buf, arrays["meta"])
+    meta_npy = buf.getvalue()
+    width = meta_npy.split(b"'descr': '<U")[1].split(b"'")[0]
+    for huge in (b"999999999", b"99999999", b"9" * len(width)):
+        patched = meta_npy.replace(b"<U" + width + b"'", b"<U" + huge + b"'", 1)
+        patched = patched.replace(b"} " + b" " * (len(huge) - len(width)), b"} ", 1)
+        yield f"meta of <U{huge.decode()}", members(meta=patched)
+    buf = io.BytesIO()
+    np.save(buf, arrays["w1"])
+    yield "w1 data cut", members(w1=buf.getvalue()[:-8])
     for method in (zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", compression=method) as z:
