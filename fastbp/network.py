@@ -448,12 +448,16 @@ class Network:
                     "(edit them in place, e.g. net.weights[0][...] = w, or assign "
                     "them once fit returns)")
             if index is not None:
-                kind, i, arr = index
-                new_w, new_b = list(self._weights), list(self._biases)
-                (new_w if kind == "weights" else new_b)[i] = arr
-                self._check_parameters(new_w, new_b, kind)
-                list.__setitem__(self._weights if kind == "weights" else self._biases,
-                                 i, arr)
+                kind, i, value = index  # i an index or a slice into the live list
+                live = self._weights if kind == "weights" else self._biases
+                new = list(live)
+                new[i] = value
+                if len(new) != len(live):
+                    raise ValueError(f"{kind}: the network has one array per layer; a "
+                                     f"slice assignment may not change the list's length")
+                self._check_parameters(*((new, self._biases) if kind == "weights"
+                                         else (self._weights, new)), kind)
+                list.__setitem__(live, i, value)
                 return
             new_w = list(self._weights) if weights is None else _as_list(weights, "weights")
             new_b = list(self._biases) if biases is None else _as_list(biases, "biases")
@@ -1011,19 +1015,10 @@ class _ParameterList(list):
 
     def __setitem__(self, index, value):
         if isinstance(index, slice):
-            items = list(value)
-            current = list(self)
-            current[index] = items
-            if len(current) != len(self):
-                raise ValueError(f"{self._kind}: the network has one array per layer; "
-                                 f"a slice assignment may not change the list's length")
-            if self._kind == "weights":
-                self._net._assign_parameters(current, None)
-            else:
-                self._net._assign_parameters(None, current)
-            return
-        i = range(len(self))[index]  # IndexError/TypeError as a list gives them
-        self._net._assign_parameters(None, None, (self._kind, i, value))
+            value = list(value)
+        else:
+            index = range(len(self))[index]  # IndexError/TypeError as a list gives them
+        self._net._assign_parameters(None, None, (self._kind, index, value))
 
     def _refuse(self, *args, **kwargs):
         raise TypeError(f"{self._kind} holds one array per layer: assign "

@@ -74,7 +74,9 @@ def test_the_parameter_lists_keep_one_array_per_layer():
     # Good arrays go in, by index, by slice and as whole lists.
     w = [np.full((5, 4), 0.5), np.full((3, 5), -0.5)]
     net.weights[0] = w[0]
-    net.weights[1:] = [w[1]]
+    live = net.weights
+    live[1:] = [w[1]]
+    assert live is net.weights      # a slice assignment changes the live list itself
     assert net.weights[0] is w[0] and net.weights[1] is w[1]
     net.weights = tuple(a.copy() for a in w)
     np.testing.assert_array_equal(net.weights[1], w[1])
