@@ -638,3 +638,30 @@ def test_ctrl_c_leaves_a_state_of_whole_steps(optimizer, extra):
         net.partial_fit(X[:100], y[:100], **kwargs)
         assert net._opt_state["step"] == done * steps_per_epoch + 10
     assert len(landed) >= 2, landed  # some in the first epoch, some later
+
+
+def test_a_refused_regressor_fit_leaves_the_estimator_unchanged():
+    pytest.importorskip("sklearn")
+    import warnings
+    from fastbp.sklearn import MLPRegressor
+
+    rng = np.random.default_rng(8)
+    X, _ = data(30)
+    y = X @ rng.normal(size=4)
+    n = len(y)
+    cases = [({}, (X, y, -np.ones(n))), ({"max_iter": 2**31}, (X, y, None)),
+             ({"early_stopping": True, "validation_fraction": 0.9 / n}, (X, y, None)),
+             ({"learning_rate_init": 1e300, "dtype": "float32"}, (X, y, None)),
+             ({}, (X, np.where(np.arange(n) == 3, np.inf, y), None))]
+    for fitted in (False, True):
+        for params, (Xf, yf, sw) in cases:
+            reg = MLPRegressor(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if fitted:
+                    reg.fit(X, y)
+                reg.set_params(**params)
+                before = estimator_state(reg)
+                with pytest.raises((ValueError, TypeError)):
+                    reg.fit(Xf, yf, sample_weight=sw)
+            assert_same_state(estimator_state(reg), before)
