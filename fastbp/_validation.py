@@ -4,6 +4,7 @@ Every check raises ValueError or TypeError whose message starts with the argumen
 name, and runs before anything is modified, so a refused call leaves the network as
 it was.
 """
+import collections.abc
 import numbers
 import operator
 
@@ -59,8 +60,11 @@ def check_positive_float(value, name):
 
 def check_sizes(sizes):
     """Return ``sizes`` as a tuple of at least two positive ints, or raise."""
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-        raise TypeError(f"sizes must be a sequence of layer widths, got {type(sizes).__name__}")
+    # A set or a dict has a length but no order: {784, 30, 10} iterates as it likes.
+    if isinstance(sizes, (str, bytes)) or not isinstance(
+            sizes, (collections.abc.Sequence, np.ndarray)):
+        raise TypeError(f"sizes must be a sequence of layer widths (a list or tuple), "
+                        f"got {type(sizes).__name__}")
     if len(sizes) < 2:
         raise ValueError(f"sizes must list at least two layers (input and output), got {list(sizes)}")
     return tuple(check_int(n, f"sizes[{i}]") for i, n in enumerate(sizes))
@@ -153,16 +157,23 @@ def check_targets(y, name, n_outputs, n_rows, dtype):
 
 
 def check_sample_weight(sample_weight, n_rows, dtype):
-    """Return None, or ``sample_weight`` as a (n_rows,) array of non-negative weights."""
+    """Return None, or ``sample_weight`` as a (n_rows,) array of non-negative weights.
+
+    The weights are divided by the largest (every use of them is a weighted mean,
+    which this does not change), so that their sum cannot overflow, nor can products
+    with them in float32.
+    """
     if sample_weight is None:
         return None
     arr = as_numeric_array(sample_weight, "sample_weight")
     if arr.shape != (n_rows,):
         raise ValueError(f"sample_weight must have shape ({n_rows},), one weight per row "
                          f"of X; got {arr.shape}")
-    arr = _as_finite(arr, "sample_weight", dtype)
+    arr = _as_finite(arr, "sample_weight", np.float64)
     if (arr < 0).any():
         raise ValueError("sample_weight must be non-negative")
-    if not arr.sum(dtype=np.float64) > 0:
+    largest = arr.max()
+    if not largest > 0:
         raise ValueError("sample_weight must have a positive sum")
+    arr = np.ascontiguousarray(arr / largest, dtype=dtype)
     return arr

@@ -3,11 +3,15 @@
 ``Network`` owns the parameters as NumPy arrays; every numeric loop (the forward pass,
 BP1–BP4 and the SGD updates) runs in the compiled ``fastbp._backprop`` engine.
 """
+import copy
 import json
 import os
-import tempfile
+import secrets
+import stat
+import struct
 import threading
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -69,6 +73,26 @@ class Network:
 
     def __init__(self, sizes, activation="sigmoid", output_activation=None,
                  cost="quadratic", init="scaled_normal", dtype="float64", seed=None):
+        self._configure(sizes, activation, output_activation, cost, init, dtype, seed)
+        weights, biases = _initial_parameters(self._sizes, self._init, self._rng,
+                                              self._dtype)
+        self._weights = _ParameterList(self, "weights", weights)
+        self._biases = _ParameterList(self, "biases", biases)
+
+    @classmethod
+    def _with_parameters(cls, weights, biases, sizes, activation, output_activation,
+                         cost, init, dtype):
+        """A network of the given configuration holding ``weights`` and ``biases``
+        (checked), without drawing initial parameters."""
+        net = cls.__new__(cls)
+        net._configure(sizes, activation, output_activation, cost, init, dtype, 0)
+        net._check_parameters(weights, biases, "weights")
+        net._weights = _ParameterList(net, "weights", weights)
+        net._biases = _ParameterList(net, "biases", biases)
+        return net
+
+    def _configure(self, sizes, activation, output_activation, cost, init, dtype, seed):
+        """Check and set everything but the parameters (see the class docstring)."""
         self._sizes = check.check_sizes(sizes)
         hidden = check.check_choice(activation, "activation",
                                     set(ACTIVATIONS) - OUTPUT_ONLY)
@@ -89,11 +113,11 @@ class Network:
             self._rng = np.random.default_rng(seed)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"seed must be None or a non-negative integer: {exc}") from None
-        self._weights, self._biases = _initial_parameters(
-            self._sizes, self._init, self._rng, self._dtype)
         self._engine_cache = None
         self._train_lock = threading.Lock()
+        self._param_lock = threading.Lock()
         self._trainer = None
+        self._snapshots = 0  # copies of the network being taken (see _SnapshotGuard)
         self._opt_state = None
         self._examples_seen = 0
         self.history = {}
@@ -112,29 +136,28 @@ class Network:
     def weights(self):
         """w^l of shape (n_l, n_{l-1}) for l = 1..L (the live list).
 
-        Arrays assigned here become the live parameters as they are. fastbp's own
-        start on 64-byte boundaries, which makes inference and training ~15-25 %
-        faster than on NumPy's usual large-array placement; to keep that, copy new
-        values into them (``net.weights[0][...] = w``) instead of assigning arrays.
+        Arrays assigned here (``net.weights = [...]`` or ``net.weights[i] = w``) are
+        checked as they are assigned and become the live parameters as they are;
+        the list keeps one array per layer. fastbp's own start on 64-byte
+        boundaries, which makes inference and training ~15-25 % faster than on
+        NumPy's usual large-array placement; to keep that, copy new values into
+        them (``net.weights[0][...] = w``) instead of assigning arrays. Assigning is
+        refused (RuntimeError) while ``fit`` runs, its callback included.
         """
         return self._weights
 
     @weights.setter
     def weights(self, value):
-        value = list(value)
-        self._check_parameters(value, self._biases, "weights")
-        self._weights = value
+        self._assign_parameters(value, None)
 
     @property
     def biases(self):
-        """b^l of shape (n_l,) for l = 1..L (the live list)."""
+        """b^l of shape (n_l,) for l = 1..L (the live list; see ``weights``)."""
         return self._biases
 
     @biases.setter
     def biases(self, value):
-        value = list(value)
-        self._check_parameters(self._weights, value, "biases")
-        self._biases = value
+        self._assign_parameters(None, value)
 
     def __repr__(self):
         return (f"Network(sizes={self.sizes}, activation={self._activation!r}, "
@@ -187,10 +210,14 @@ class Network:
         """
         X, Y = self._check_data(X, Y)
         S = check.check_sample_weight(sample_weight, X.shape[0], self._dtype)
-        nabla_w = [np.empty_like(w) for w in self._weights]
-        nabla_b = [np.empty_like(b) for b in self._biases]
+        engine = self._engine()
+        self._check_finite_parameters(engine)
+        # Shaped like the engine's arrays, not the list's, which another thread
+        # may change meanwhile.
+        nabla_w = [np.empty_like(w) for w in engine.weights]
+        nabla_b = [np.empty_like(b) for b in engine.biases]
         total_weight = X.shape[0] if S is None else float(S.sum(dtype=np.float64))
-        self._engine().gradient(X, Y, S, 1.0 / total_weight, nabla_w, nabla_b)
+        engine.gradient(X, Y, S, 1.0 / total_weight, nabla_w, nabla_b)
         return nabla_b, nabla_w
 
     def total_cost(self, X, Y, l2=0.0):
@@ -208,7 +235,10 @@ class Network:
 
     def predict(self, X):
         """Return the class index argmax_j a^L_j of each row of X (or of one example)."""
-        return np.argmax(self.feedforward(X), axis=-1)
+        out = self.feedforward(X)
+        if not all_finite(out):
+            self._check_finite_parameters()
+        return np.argmax(out, axis=-1)
 
     def evaluate(self, X, y):
         """Return the accuracy in [0, 1] on examples X (m, n_0) with labels y (m,).
@@ -379,27 +409,49 @@ class Network:
         """Write the architecture and parameters to ``path`` (a .npz file, no pickle).
 
         The file is written to a temporary name and renamed into place, so an
-        interrupted save never leaves a half-written file at ``path``.
+        interrupted save never leaves a half-written file at ``path``. A symbolic
+        link is followed (its target is replaced); a ``path`` that exists and is not
+        a regular file (a directory, FIFO or device) is refused with ValueError. An
+        existing file keeps its permissions; a new one gets those the umask allows.
         """
-        path = os.fspath(path)
+        try:
+            path = os.fspath(path)
+        except TypeError:
+            raise TypeError(f"path must be a str or os.PathLike, got "
+                            f"{type(path).__name__}") from None
+        target = os.path.realpath(path)
+        try:
+            st = os.stat(target)
+        except FileNotFoundError:
+            mode = None
+        else:
+            if not stat.S_ISREG(st.st_mode):
+                raise ValueError(f"path: {path!r} exists and is not a regular file")
+            mode = stat.S_IMODE(st.st_mode)
         meta = {"format": _FORMAT, "version": _FORMAT_VERSION, "sizes": list(self._sizes),
                 "activation": self._activation,
                 "output_activation": self._output_activation, "cost": self._cost,
                 "init": self._init, "dtype": self._dtype.name}
         arrays = {"meta": np.array(json.dumps(meta))}
-        for l, (w, b) in enumerate(zip(self._weights, self._biases), start=1):
-            arrays[f"w{l}"], arrays[f"b{l}"] = w, b
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        # Fit cannot start while the file is written, and another thread's fit
+        # refuses the save: the file holds whole steps.
+        with self._snapshot_guard("saved"):
+            weights, biases = tuple(self._weights), tuple(self._biases)
+            self._check_parameters(weights, biases, "weights")
+            for l, (w, b) in enumerate(zip(weights, biases), start=1):
+                arrays[f"w{l}"], arrays[f"b{l}"] = w, b
+            fd, tmp = _create_temporary(os.path.dirname(target))
+            try:
+                if mode is not None:
+                    os.fchmod(fd, mode)
+                with os.fdopen(fd, "wb") as f:
+                    np.savez(f, **arrays)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, target)
+            except BaseException:
+                os.unlink(tmp)
+                raise
 
     # -- internals ----------------------------------------------------------------
 
@@ -412,28 +464,88 @@ class Network:
         """
         if self._trainer is not None and self._trainer != threading.get_ident():
             raise RuntimeError("this network is being trained in another thread; use "
-                               "it once fit returns, or predict with a copy "
-                               "(copy.deepcopy(net))")
+                               "it once fit returns, or predict with a copy taken "
+                               "before fit or in its callback (copy.deepcopy(net))")
+        # One snapshot of the parameter lists is compared, checked and built from:
+        # the lists may change in another thread meanwhile, and the engine must
+        # never hold an array that was not checked.
+        weights, biases = tuple(self._weights), tuple(self._biases)
         engine = self._engine_cache
-        if engine is None or not engine.matches(self._weights, self._biases):
-            self._check_parameters(self._weights, self._biases, "weights")
-            engine = Engine(self._weights, self._biases, self._activation,
+        if engine is None or not engine.matches(weights, biases):
+            self._check_parameters(weights, biases, "weights")
+            engine = Engine(weights, biases, self._activation,
                             self._output_activation, self._cost)
             self._engine_cache = engine
         return engine
 
+    def _assign_parameters(self, weights, biases, index=None):
+        """Check and install new parameter arrays: a whole list (``weights`` or
+        ``biases``, the other None) or, with ``index`` = (kind, i, array), one array.
+
+        Refused while the network trains, from any thread (fit's callback too): the
+        engine updates the arrays it started with, so training would go on in
+        arrays the network no longer holds.
+        """
+        with self._param_lock:
+            if self._trainer is not None:
+                raise RuntimeError(
+                    "the network's parameters cannot be replaced while fit runs "
+                    "(edit them in place, e.g. net.weights[0][...] = w, or assign "
+                    "them once fit returns)")
+            if index is not None:
+                kind, i, value = index  # i an index or a slice into the live list
+                live = self._weights if kind == "weights" else self._biases
+                new = list(live)
+                new[i] = value
+                if len(new) != len(live):
+                    raise ValueError(f"{kind}: the network has one array per layer; a "
+                                     f"slice assignment may not change the list's length")
+                self._check_parameters(*((new, self._biases) if kind == "weights"
+                                         else (self._weights, new)), kind)
+                list.__setitem__(live, i, value)
+                return
+            new_w = list(self._weights) if weights is None else _as_list(weights, "weights")
+            new_b = list(self._biases) if biases is None else _as_list(biases, "biases")
+            self._check_parameters(new_w, new_b,
+                                   "weights" if weights is not None else "biases")
+            if weights is not None:
+                self._weights = _ParameterList(self, "weights", new_w)
+            if biases is not None:
+                self._biases = _ParameterList(self, "biases", new_b)
+
+    def _snapshot_guard(self, what):
+        """A context that keeps fit from starting while a copy of the network is
+        taken, and refuses the copy while another thread trains it."""
+        return _SnapshotGuard(self, what)
+
     def __getstate__(self):
-        # The engine (raw pointers) and the lock are rebuilt, not pickled.
-        state = self.__dict__.copy()
-        for key in ("_engine_cache", "_train_lock", "_trainer"):
-            del state[key]
+        # An independent copy of everything that training changes, taken while fit
+        # cannot start (pickle and copy.deepcopy copy the state only after this
+        # returns). The engine (raw pointers) and the locks are rebuilt, not pickled.
+        with self._snapshot_guard("copied or pickled"):
+            state = self.__dict__.copy()
+            for key in ("_engine_cache", "_train_lock", "_param_lock", "_trainer",
+                        "_snapshots"):
+                state.pop(key, None)
+            state["_weights"] = [_aligned(w) for w in self._weights]
+            state["_biases"] = [_aligned(b) for b in self._biases]
+            state["_rng"] = copy.deepcopy(self._rng)
+            state["history"] = copy.deepcopy(self.history)
+            if self._opt_state is not None:
+                state["_opt_state"] = {
+                    k: [_aligned(a) for a in v] if isinstance(v, list) else v
+                    for k, v in self._opt_state.items()}
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._engine_cache = None
         self._train_lock = threading.Lock()
+        self._param_lock = threading.Lock()
         self._trainer = None
+        self._snapshots = 0
+        self._weights = _ParameterList(self, "weights", state["_weights"])
+        self._biases = _ParameterList(self, "biases", state["_biases"])
 
     def _check_parameters(self, weights, biases, name):
         """Refuse parameter lists the engine cannot use in place."""
@@ -468,14 +580,31 @@ class Network:
         arr = check.as_numeric_array(y, name)
         if arr.ndim == 2:
             arr = check.check_targets(arr, name, self._sizes[-1], n_rows, self._dtype)
+            if not _is_classification(None, arr):
+                raise ValueError(f"{name}: 2-d targets must be one-hot rows (one 1, the "
+                                 f"rest 0) to define classes; pass integer labels")
             return arr.argmax(axis=1)
         return check.check_labels(arr, name, self._sizes[-1], n_rows)
 
     def _forward_checked(self, X):
-        """a^L for an X that has passed ``check_features``."""
+        """a^L for an X that has passed ``check_features``; parameters that are no
+        longer finite (edited in place) raise ValueError instead of a wrong result."""
         A = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
-        self._engine().feedforward(X, A)
+        engine = self._engine()
+        engine.feedforward(X, A)
+        if not all_finite(A):
+            self._check_finite_parameters(engine)
         return A
+
+    def _check_finite_parameters(self, engine=None):
+        """Raise ValueError naming the first parameter array holding NaN or inf
+        (arrays edited in place are not checked when they change)."""
+        engine = self._engine() if engine is None else engine
+        for kind, arrays in (("weights", engine.weights), ("biases", engine.biases)):
+            for i, arr in enumerate(arrays):
+                if not all_finite(arr):
+                    raise ValueError(f"{kind}[{i}] contains NaN or infinite values "
+                                     f"(set in place); fix the parameters first")
 
     def _l2_term(self, l2, n):
         """The book's regularisation term (λ/2n) Σ_l ‖w^l‖², summed in float64."""
@@ -492,7 +621,11 @@ class Network:
         if not self._train_lock.acquire(blocking=False):
             raise RuntimeError("this network is already being trained in another thread")
         try:
-            self._trainer = threading.get_ident()
+            with self._param_lock:
+                if self._snapshots:
+                    raise RuntimeError("this network is being copied or saved in "
+                                       "another thread; train it once that returns")
+                self._trainer = threading.get_ident()
             return self._train_locked(*args, **kwargs)
         finally:
             self._trainer = None
@@ -506,7 +639,7 @@ class Network:
         n = X.shape[0]
         classify = _is_classification(y, Y)
         S = check.check_sample_weight(sample_weight, n, self._dtype)
-        if S is not None:
+        if S is not None:  # at most 1 each, the largest 1: the sum cannot overflow
             S = np.ascontiguousarray(S * (n / S.sum(dtype=np.float64)), dtype=self._dtype)
         epochs = check.check_int(epochs, "epochs")
         batch_size = min(check.check_int(batch_size, "batch_size"), n)
@@ -542,9 +675,9 @@ class Network:
             n -= n_val
         else:
             X_val = None
-        # All arguments are valid: from here on the network changes.
-
         engine = self._engine()
+        self._check_finite_parameters(engine)
+        # All arguments are valid: from here on the network changes.
         old_state, old_history = self._opt_state, self.history
         state = self._optimizer_state(_training.engine_optimizer(opts))
         saved_state = {k: [a.copy() for a in v] for k, v in state.items()
@@ -572,61 +705,70 @@ class Network:
                 hyper["eta"] = eta0 / (self._examples_seen + 1) ** opts["power_t"]
             else:
                 hyper["eta"] = eta0 / 2 ** halvings
-            if shuffle:
-                order = rng.permutation(n).astype(np.intp, copy=False)
-            before = [p.copy() for p in self._weights + self._biases]
-            # Dropout draws its seed only when used, so the shuffling stays
-            # rng.permutation(n) per epoch, reproducible by other implementations.
-            dropout_seed = int(rng.integers(2**63)) if hyper["dropout"] else 0
-            status, cost, state["step"] = engine.train_epoch(
-                X, Y, S, order, batch_size, hyper, state, state["step"], dropout_seed,
-                check_input=epoch == 1)
-            if status == 2:
-                # A row of X is not finite: put everything back as it was.
-                for p, saved in zip(self._weights + self._biases, before):
-                    np.copyto(p, saved)
-                for key, arrays in saved_state.items():
-                    for a, saved in zip(state[key], arrays):
-                        np.copyto(a, saved)
-                state["step"] = saved_step
-                self._opt_state, self.history = old_state, old_history
-                rng.bit_generator.state = rng_state
-                raise ValueError("X contains NaN or infinite values")
-            # A non-finite batch cost stops the epoch before its update; an update that
-            # overflows shows in the parameters. Either way, go back to the start of
-            # the epoch if the parameters themselves are no longer finite.
-            finite = all(all_finite(p) for p in self._weights + self._biases)
-            if status != 0 or not finite:
-                if not finite:
+            # Ctrl-C (or any interrupt) before the epoch's bookkeeping is done puts
+            # back the state of the epoch's start: parameters, optimiser moments and
+            # step count, random stream, history and examples seen all describe the
+            # same whole steps.
+            epoch_start = self._epoch_state(state, rng, history)
+            try:
+                if shuffle:
+                    order = rng.permutation(n).astype(np.intp, copy=False)
+                before = epoch_start["params"]
+                # Dropout draws its seed only when used, so the shuffling stays
+                # rng.permutation(n) per epoch, reproducible by other implementations.
+                dropout_seed = int(rng.integers(2**63)) if hyper["dropout"] else 0
+                status, cost, state["step"] = engine.train_epoch(
+                    X, Y, S, order, batch_size, hyper, state, state["step"], dropout_seed,
+                    check_input=epoch == 1)
+                if status == 2:
+                    # A row of X is not finite: put everything back as it was.
                     for p, saved in zip(self._weights + self._biases, before):
                         np.copyto(p, saved)
-                what = f"a mini-batch cost became {cost}" if status != 0 else \
-                    "an update overflowed the parameters"
-                raise FloatingPointError(
-                    f"training diverged in epoch {epoch}: {what}; the learning rate "
-                    f"({hyper['eta']}) is probably too high. The network keeps the last "
-                    f"parameters with a finite cost.")
-            self._examples_seen += n
-            history["learning_rate"].append(hyper["eta"])
-            if opts.get("monitor_training"):
-                cost, accuracy = train_monitor()
-                if classify:
-                    history["train_accuracy"].append(accuracy)
-                history["train_cost"].append(cost)
-            else:
-                history["train_cost"].append(cost + self._l2_term(opts["l2"], n))
-            if val_monitor is not None:
-                val_cost, val_accuracy = val_monitor()
-                history["val_cost"].append(val_cost)
-                if val_monitor.classify:
-                    history["val_accuracy"].append(val_accuracy)
-                score = val_accuracy if val_monitor.classify else -val_cost
-                if score > best_score + opts["tol"]:
-                    best_score, stale = score, 0
-                    if opts.get("early_stopping"):
-                        best_params = [p.copy() for p in self._weights + self._biases]
+                    for key, arrays in saved_state.items():
+                        for a, saved in zip(state[key], arrays):
+                            np.copyto(a, saved)
+                    state["step"] = saved_step
+                    self._opt_state, self.history = old_state, old_history
+                    rng.bit_generator.state = rng_state
+                    raise ValueError("X contains NaN or infinite values")
+                # A non-finite batch cost stops the epoch before its update; an update that
+                # overflows shows in the parameters. Either way, go back to the start of
+                # the epoch if the parameters themselves are no longer finite.
+                finite = all(all_finite(p) for p in self._weights + self._biases)
+                if status != 0 or not finite:
+                    if not finite:
+                        for p, saved in zip(self._weights + self._biases, before):
+                            np.copyto(p, saved)
+                    what = f"a mini-batch cost became {cost}" if status != 0 else \
+                        "an update overflowed the parameters"
+                    raise FloatingPointError(
+                        f"training diverged in epoch {epoch}: {what}; the learning rate "
+                        f"({hyper['eta']}) is probably too high. The network keeps the last "
+                        f"parameters with a finite cost.")
+                self._examples_seen += n
+                history["learning_rate"].append(hyper["eta"])
+                if opts.get("monitor_training"):
+                    cost, accuracy = train_monitor()
+                    if classify:
+                        history["train_accuracy"].append(accuracy)
+                    history["train_cost"].append(cost)
                 else:
-                    stale += 1
+                    history["train_cost"].append(cost + self._l2_term(opts["l2"], n))
+                if val_monitor is not None:
+                    val_cost, val_accuracy = val_monitor()
+                    history["val_cost"].append(val_cost)
+                    if val_monitor.classify:
+                        history["val_accuracy"].append(val_accuracy)
+                    score = val_accuracy if val_monitor.classify else -val_cost
+                    if score > best_score + opts["tol"]:
+                        best_score, stale = score, 0
+                        if opts.get("early_stopping"):
+                            best_params = [p.copy() for p in self._weights + self._biases]
+                    else:
+                        stale += 1
+            except KeyboardInterrupt:
+                self._restore_epoch_state(epoch_start, state, rng, history)
+                raise
             callback = opts.get("callback")
             if callback is not None and callback(self, epoch, history):
                 break
@@ -641,6 +783,27 @@ class Network:
             for p, best in zip(self._weights + self._biases, best_params):
                 np.copyto(p, best)
         return history
+
+    def _epoch_state(self, state, rng, history):
+        """What one epoch changes, copied (see ``_restore_epoch_state``)."""
+        return {"params": [p.copy() for p in self._weights + self._biases],
+                "moments": {k: [a.copy() for a in v] for k, v in state.items()
+                            if isinstance(v, list)},
+                "step": state["step"], "rng": rng.bit_generator.state,
+                "seen": self._examples_seen,
+                "history": {k: len(v) for k, v in history.items()}}
+
+    def _restore_epoch_state(self, saved, state, rng, history):
+        for p, old in zip(self._weights + self._biases, saved["params"]):
+            np.copyto(p, old)
+        for key, arrays in saved["moments"].items():
+            for a, old in zip(state[key], arrays):
+                np.copyto(a, old)
+        state["step"] = saved["step"]
+        rng.bit_generator.state = saved["rng"]
+        self._examples_seen = saved["seen"]
+        for key, length in saved["history"].items():
+            del history[key][length:]
 
     def _optimizer_state(self, kind):
         """Momentum / Adam state arrays, kept across fit calls while the kind stays."""
@@ -669,7 +832,9 @@ def load(path):
 
     Only arrays and a JSON header are read (no pickle), so a hostile file cannot run
     code. Raises FileNotFoundError (also a ValueError) for a missing file and ValueError
-    for anything that is not a valid fastbp network file.
+    for anything that is not a valid fastbp network file, naming the file and the
+    problem. Every array's declared shape and dtype are checked against the header
+    before anything is allocated or decompressed.
     """
     try:
         path = os.fspath(path)
@@ -678,29 +843,243 @@ def load(path):
     if not os.path.isfile(path):
         raise _MissingFileError(2, "path: no such file", path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"][()]))
-            L = len(meta["sizes"]) - 1
-            weights = [_aligned(data[f"w{l}"]) for l in range(1, L + 1)]
-            biases = [_aligned(data[f"b{l}"]) for l in range(1, L + 1)]
+        return _read_network(path)
+    except _LoadError as exc:
+        raise ValueError(f"path: {path!r} {exc}") from None
     except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError,
-            EOFError, zipfile.BadZipFile) as exc:
+            EOFError, OverflowError, NotImplementedError, RuntimeError, MemoryError,
+            zipfile.BadZipFile, zlib.error, struct.error) as exc:
+        # RuntimeError covers RecursionError; zlib.error and struct.error come from
+        # damaged compressed or zip data.
+        kind = "zlib.error" if isinstance(exc, zlib.error) else type(exc).__name__
         raise ValueError(f"path: {path!r} is not a readable fastbp network file "
-                         f"({type(exc).__name__}: {exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-        raise ValueError(f"path: {path!r} is not a fastbp network file")
-    if meta.get("version") != _FORMAT_VERSION:
-        raise ValueError(f"path: {path!r} has format version {meta.get('version')!r}; "
-                         f"this fastbp reads version {_FORMAT_VERSION}")
+                         f"({kind}: {exc})") from None
+
+
+def _create_temporary(directory):
+    """(fd, path) of a new file in ``directory``, created with mode 0o666 so that the
+    kernel applies the umask (tempfile.mkstemp forces 0o600)."""
+    for _ in range(100):
+        tmp = os.path.join(directory, f".fastbp-{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                           | getattr(os, "O_CLOEXEC", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file in {directory!r}")
+
+
+class _LoadError(Exception):
+    """What is wrong with a file being loaded (load adds the file's name)."""
+
+
+# A network file's header (JSON in a 0-d unicode array) is a few hundred bytes.
+_MAX_META_BYTES = 1 << 20
+# Deflate cannot shrink data by more than this factor: a member declaring more is damaged.
+_MAX_DEFLATE_RATIO = 1032
+
+
+def _read_network(path):
+    file_size = os.path.getsize(path)
+    with zipfile.ZipFile(path) as archive:
+        members = {}
+        for info in archive.infolist():
+            if info.flag_bits & 0x1:
+                raise _LoadError(f"is encrypted ({info.filename}); fastbp files are not")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise _LoadError(f"uses zip compression method {info.compress_type} "
+                                 f"for {info.filename}; fastbp reads stored or deflated "
+                                 f"members")
+            if info.compress_size > file_size or (
+                    info.compress_type == zipfile.ZIP_STORED
+                    and info.file_size != info.compress_size) or \
+                    info.file_size > max(info.compress_size, 1) * _MAX_DEFLATE_RATIO:
+                raise _LoadError(f"is damaged: member {info.filename} declares "
+                                 f"{info.file_size} bytes from {info.compress_size}")
+            members[info.filename] = info
+        if "meta.npy" not in members:
+            raise _LoadError("is not a fastbp network file (it has no meta.npy)")
+        meta = _read_meta(archive, members["meta.npy"])
+        L = len(meta["sizes"]) - 1
+        sizes, dtype = meta["sizes"], meta["dtype"]
+        weights, biases = [], []
+        for l in range(1, L + 1):
+            weights.append(_read_array(archive, members, f"w{l}",
+                                       (sizes[l], sizes[l - 1]), dtype))
+            biases.append(_read_array(archive, members, f"b{l}", (sizes[l],), dtype))
     try:
-        net = Network(meta["sizes"], activation=meta["activation"],
-                      output_activation=meta["output_activation"], cost=meta["cost"],
-                      init=meta["init"], dtype=meta["dtype"], seed=0)
-        net.weights, net.biases = weights, biases
-        net._check_parameters(net.weights, net.biases, "weights")
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"path: {path!r} holds an invalid network ({exc})") from None
-    return net
+        return Network._with_parameters(
+            weights, biases, sizes, meta["activation"], meta["output_activation"],
+            meta["cost"], meta["init"], dtype)
+    except (TypeError, ValueError) as exc:
+        raise _LoadError(f"holds an invalid network ({exc})") from None
+
+
+def _read_meta(archive, info):
+    """The header's dict, with its configuration checked (no Network built yet)."""
+    if info.file_size > _MAX_META_BYTES:
+        raise _LoadError(f"is not a fastbp network file (its meta.npy has "
+                         f"{info.file_size} bytes)")
+    with archive.open(info) as f:
+        shape, fortran, dtype = _npy_header(f, "meta")
+        if shape != () or dtype.kind != "U":
+            raise _LoadError("is not a fastbp network file (meta is not a string)")
+        if dtype.itemsize > info.file_size:
+            raise _LoadError(f"is truncated (meta.npy declares {info.file_size} bytes, "
+                             f"its string needs {dtype.itemsize})")
+        raw = _read_exactly(f, dtype.itemsize, "meta")
+    text = str(np.frombuffer(raw, dtype=dtype)[0])
+    try:
+        meta = json.loads(text)
+    except RecursionError:
+        raise _LoadError("is not a fastbp network file (its JSON header nests too "
+                         "deeply)") from None
+    except ValueError as exc:
+        raise _LoadError(f"is not a fastbp network file (its header is not JSON: "
+                         f"{exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+        raise _LoadError("is not a fastbp network file")
+    if meta.get("version") != _FORMAT_VERSION:
+        raise _LoadError(f"has format version {meta.get('version')!r}; this fastbp "
+                         f"reads version {_FORMAT_VERSION}")
+    missing = [k for k in ("sizes", "activation", "output_activation", "cost", "init",
+                           "dtype") if k not in meta]
+    if missing:
+        raise _LoadError(f"holds an invalid network (its header lacks {missing})")
+    try:
+        sizes = check.check_sizes(meta["sizes"])
+        dtype = check.check_dtype(meta["dtype"])
+    except (TypeError, ValueError) as exc:
+        raise _LoadError(f"holds an invalid network ({exc})") from None
+    return {**meta, "sizes": sizes, "dtype": dtype}
+
+
+def _npy_header(f, name):
+    """(shape, fortran_order, dtype) from the .npy header at f's position."""
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise _LoadError(f"is not a fastbp network file ({name}.npy has .npy "
+                             f"format version {version})")
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
+        raise _LoadError(f"is not a fastbp network file ({name}.npy has a damaged "
+                         f"header: {exc})") from None
+    if dtype.hasobject:
+        raise _LoadError(f"is not a fastbp network file ({name} holds Python objects)")
+    return shape, fortran, dtype
+
+
+def _read_exactly(f, nbytes, name, out=None):
+    """nbytes from f (into the writable buffer ``out`` when given)."""
+    buf = bytearray(nbytes) if out is None else out
+    view, done = memoryview(buf).cast("B"), 0
+    while done < nbytes:
+        got = f.readinto(view[done:])
+        if not got:
+            raise _LoadError(f"is truncated ({name} has {done} of {nbytes} bytes)")
+        done += got
+    return bytes(buf) if out is None else out
+
+
+def _read_array(archive, members, name, shape, dtype):
+    """The array ``name`` (shape, dtype) as an aligned copy, its header checked
+    against what the network needs before anything is allocated."""
+    info = members.get(f"{name}.npy")
+    if info is None:
+        raise _LoadError(f"is not a fastbp network file (it has no {name}.npy)")
+    with archive.open(info) as f:
+        file_shape, fortran, file_dtype = _npy_header(f, name)
+        where = f"{'weights' if name[0] == 'w' else 'biases'}[{int(name[1:]) - 1}]"
+        if tuple(file_shape) != shape:
+            raise _LoadError(f"holds an invalid network ({where} must have shape "
+                             f"{shape}, got {tuple(file_shape)})")
+        if file_dtype.newbyteorder("=") != dtype.newbyteorder("=") or \
+                file_dtype.itemsize != dtype.itemsize:
+            raise _LoadError(f"holds an invalid network ({where} must have dtype "
+                             f"{dtype}, got {file_dtype})")
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if nbytes > info.file_size:
+            raise _LoadError(f"is truncated ({name}.npy declares {info.file_size} "
+                             f"bytes, its array needs {nbytes})")
+        out = aligned_empty(shape[::-1] if fortran else shape, dtype)
+        _read_exactly(f, nbytes, name, out)
+    if file_dtype.byteorder not in ("=", "|") and not file_dtype.isnative:
+        out.byteswap(inplace=True)
+    if fortran:
+        out = _aligned(out.T)
+    return out
+
+
+class _SnapshotGuard:
+    """Counts a copy of the network under way (see ``Network._snapshot_guard``):
+    fit does not start meanwhile, and the copy is refused while another thread
+    trains. Inside fit's own thread (a callback) the epoch is whole: it goes ahead."""
+
+    def __init__(self, net, what):
+        self.net, self.what = net, what
+
+    def __enter__(self):
+        net = self.net
+        with net._param_lock:
+            if net._trainer is not None and net._trainer != threading.get_ident():
+                raise RuntimeError(
+                    f"this network cannot be {self.what} while it is being trained in "
+                    f"another thread; do it once fit returns, or from fit's callback")
+            net._snapshots += 1
+        return self
+
+    def __exit__(self, *exc):
+        with self.net._param_lock:
+            self.net._snapshots -= 1
+        return False
+
+
+def _as_list(value, name):
+    if isinstance(value, (str, bytes, np.ndarray)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a list of NumPy arrays, one per layer; got "
+                        f"{type(value).__name__}")
+    return list(value)
+
+
+class _ParameterList(list):
+    """``Network.weights`` / ``biases``: a list that checks every array put in it.
+
+    One array per layer: operations that change the length are refused, and
+    ``lst[i] = arr`` goes through ``Network._assign_parameters`` (checked, and
+    refused while fit runs).
+    """
+    __slots__ = ("_net", "_kind")
+
+    def __init__(self, net, kind, arrays):
+        list.__init__(self, arrays)
+        self._net, self._kind = net, kind
+
+    def __setitem__(self, index, value):
+        if isinstance(index, slice):
+            value = list(value)
+        else:
+            index = range(len(self))[index]  # IndexError/TypeError as a list gives them
+        self._net._assign_parameters(None, None, (self._kind, index, value))
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError(f"{self._kind} holds one array per layer: assign "
+                        f"{self._kind}[i] = array instead of changing the list's length")
+
+    __delitem__ = append = extend = insert = pop = remove = clear = _refuse
+    sort = reverse = __iadd__ = __imul__ = _refuse
+
+    def __reduce_ex__(self, protocol):
+        return list, (list(self),)
+
+    def __copy__(self):
+        return list(self)
+
+    def __deepcopy__(self, memo):
+        return copy.deepcopy(list(self), memo)
 
 
 class _MissingFileError(FileNotFoundError, ValueError):

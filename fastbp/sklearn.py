@@ -153,8 +153,8 @@ class _BaseMLP(BaseEstimator):
             _integer(self.batch_size, "batch_size", low=1, auto=True)
         _real(self.learning_rate_init, "learning_rate_init", low=0, low_open=True)
         _real(self.power_t, "power_t", low=0)
-        _integer(self.max_iter, "max_iter", low=1)
-        _integer(self.n_iter_no_change, "n_iter_no_change", low=1)
+        _integer(self.max_iter, "max_iter", low=1, high=2**31 - 1)
+        _integer(self.n_iter_no_change, "n_iter_no_change", low=1, high=2**31 - 1)
         _real(self.tol, "tol", low=0)
         _real(self.momentum, "momentum", low=0, high=1, high_open=True)
         _real(self.validation_fraction, "validation_fraction", low=0, high=1,
@@ -177,11 +177,37 @@ class _BaseMLP(BaseEstimator):
     # -- fitting ------------------------------------------------------------------
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
+        # Everything up to the first epoch only checks and prepares: a refused fit
+        # (any exception before training starts) leaves the estimator as it was.
+        # The network refuses arguments the same way (ValueError or TypeError before
+        # its first epoch changes anything); such a refusal restores the estimator too.
+        saved = self.__dict__.copy()
+        epochs_before = None
+        try:
+            run = self._prepare_fit(X, y, sample_weight, incremental, classes)
+            epochs_before = len(self.loss_curve_)
+            run()
+        except BaseException as exc:
+            if epochs_before is None or (isinstance(exc, (ValueError, TypeError))
+                                         and len(self.loss_curve_) == epochs_before):
+                self.__dict__.clear()
+                self.__dict__.update(saved)
+            raise
+        return self
+
+    def _prepare_fit(self, X, y, sample_weight, incremental, classes):
+        """Check the arguments and set up the fit; return the call that trains."""
         hidden, dtype = self._checked_params()
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         first_pass = "network_" not in self.__dict__ or (
             not self.warm_start and not incremental)
+        if not first_pass and self.network_.dtype != dtype:
+            raise ValueError(
+                f"dtype={self.dtype!r}, but the fitted network is "
+                f"{self.network_.dtype.name}: {'partial_fit' if incremental else 'warm_start'}"
+                f" continues in the network's dtype; set dtype back, or fit anew "
+                f"(warm_start=False)")
         X, Y, y_score = self._validate_input(X, y, dtype, incremental, first_pass,
                                              classes)
         n = X.shape[0]
@@ -225,10 +251,8 @@ class _BaseMLP(BaseEstimator):
         batch_size = self._batch_size(n)
 
         if incremental:
-            self._partial_pass(X, Y, sample_weight, batch_size, rs)
-        else:
-            self._fit_epochs(X, Y, sample_weight, batch_size, validation, rs)
-        return self
+            return lambda: self._partial_pass(X, Y, sample_weight, batch_size, rs)
+        return lambda: self._fit_epochs(X, Y, sample_weight, batch_size, validation, rs)
 
     def _initialize(self, sizes, dtype, rs):
         """A new network with scikit-learn's initial parameters (Glorot uniform)."""
@@ -696,12 +720,14 @@ def _choice(value, name, choices):
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
 
 
-def _integer(value, name, low, auto=False):
+def _integer(value, name, low, auto=False, high=None):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         extra = ' or "auto"' if auto else ""
         raise ValueError(f"{name} must be an integer{extra}, got {value!r}")
     if value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}, got {value}")
 
 
 def _real(value, name, low=None, high=None, low_open=False, high_open=False):

@@ -134,12 +134,12 @@ def test_replaced_parameter_arrays_are_used_and_checked():
     # Every hidden neuron now outputs σ(0) = 1/2.
     expected = 1 / (1 + np.exp(-(0.5 * net.weights[1].sum(axis=1) + net.biases[1])))
     np.testing.assert_allclose(net.feedforward(X), np.tile(expected, (6, 1)), rtol=1e-14)
-    net.weights[1] = np.zeros((3, 4))
+    # Checked as they are assigned: the network keeps its arrays.
     with pytest.raises(ValueError, match=r"weights\[1\] must have shape \(3, 5\)"):
-        net.feedforward(X)
-    net.weights[1] = np.zeros((3, 5), dtype=np.float32)
+        net.weights[1] = np.zeros((3, 4))
     with pytest.raises(ValueError, match=r"weights\[1\] must have dtype float64"):
-        net.feedforward(X)
+        net.weights[1] = np.zeros((3, 5), dtype=np.float32)
+    np.testing.assert_allclose(net.feedforward(X), np.tile(expected, (6, 1)), rtol=1e-14)
     with pytest.raises(ValueError, match="weights"):
         net.weights = [np.zeros((5, 4))]
 

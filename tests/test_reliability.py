@@ -1,0 +1,667 @@
+"""Reliability: the parameters under the engine are always checked ones, copies and
+saves hold whole steps, refused calls change nothing, and bad files raise ValueError."""
+import copy
+import pickle
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastbp
+
+
+def small_net(**kwargs):
+    kwargs.setdefault("seed", 0)
+    return fastbp.Network([4, 5, 3], **kwargs)
+
+
+def data(m=40, n_in=4, n_out=3, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(m, n_in)), rng.integers(0, n_out, m)
+
+
+# -- 1. the engine is built from one checked snapshot of the parameter lists --------
+
+def bad_arrays(shape, dtype, rng):
+    """Arrays the engine must never see in place of a (shape, dtype) parameter."""
+    n = rng.integers(1, 9)
+    yield np.zeros((shape[0] + n,) + shape[1:], dtype)
+    yield np.zeros(shape[:-1] + (shape[-1] + n,), dtype)
+    yield np.zeros(shape, np.float32 if dtype == np.float64 else np.float64)
+    yield np.zeros(shape[::-1] + (1,), dtype)
+    yield np.zeros(shape + (2,), dtype)[..., 0]  # not contiguous
+    nan = np.zeros(shape, dtype)
+    nan.flat[rng.integers(nan.size)] = np.nan
+    yield nan
+    yield [[0.0] * shape[-1]] * shape[0] if len(shape) == 2 else [0.0] * shape[0]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_an_unchecked_array_is_refused_as_it_is_assigned(dtype):
+    rng = np.random.default_rng(0)
+    net = small_net(dtype=dtype)
+    X, _ = data()
+    expected = net.feedforward(X)
+    for kind in ("weights", "biases"):
+        for i, p in enumerate(getattr(net, kind)):
+            for bad in bad_arrays(p.shape, net.dtype, rng):
+                with pytest.raises((ValueError, TypeError), match=rf"{kind}\[{i}\]"):
+                    getattr(net, kind)[i] = bad
+                with pytest.raises((ValueError, TypeError), match=rf"{kind}\[{i}\]"):
+                    getattr(net, kind)[i:i + 1] = [bad]
+                replaced = list(getattr(net, kind))
+                replaced[i] = bad
+                with pytest.raises((ValueError, TypeError), match=rf"{kind}\[{i}\]"):
+                    setattr(net, kind, replaced)
+    np.testing.assert_array_equal(net.feedforward(X), expected)
+
+
+def test_the_parameter_lists_keep_one_array_per_layer():
+    net = small_net()
+    for op in (lambda l: l.append(l[0]), lambda l: l.pop(), lambda l: l.insert(0, l[0]),
+               lambda l: l.extend([]), lambda l: l.clear(), lambda l: l.reverse(),
+               lambda l: l.remove(l[0]), lambda l: l.__delitem__(0),
+               lambda l: l.__iadd__([l[0]]), lambda l: l.__imul__(2)):
+        for lst in (net.weights, net.biases):
+            with pytest.raises(TypeError, match="one array per layer"):
+                op(lst)
+    with pytest.raises(ValueError, match="length"):
+        net.weights[0:1] = []
+    assert len(net.weights) == len(net.biases) == 2
+    with pytest.raises(TypeError, match="weights must be a list"):
+        net.weights = np.zeros((2, 5, 4))
+    # Good arrays go in, by index, by slice and as whole lists.
+    w = [np.full((5, 4), 0.5), np.full((3, 5), -0.5)]
+    net.weights[0] = w[0]
+    live = net.weights
+    live[1:] = [w[1]]
+    assert live is net.weights      # a slice assignment changes the live list itself
+    assert net.weights[0] is w[0] and net.weights[1] is w[1]
+    net.weights = tuple(a.copy() for a in w)
+    np.testing.assert_array_equal(net.weights[1], w[1])
+    assert net.feedforward(np.ones(4)).shape == (3,)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_assigning_wrong_arrays_from_a_thread_never_reaches_the_engine(dtype):
+    """A thread keeps trying to put wrong-shaped arrays under a network that another
+    thread uses: every output is one of the two valid networks' outputs."""
+    net = small_net(dtype=dtype)
+    X, y = data(64)
+    good = [w.copy() for w in net.weights]
+    other = [np.ascontiguousarray(w[::-1]) for w in good]
+    outputs = []  # every mix of the two valid first and second layers
+    for w0 in (good[0], other[0]):
+        for w1 in (good[1], other[1]):
+            net.weights = [w0.copy(), w1.copy()]
+            outputs.append(net.feedforward(X))
+    rng = np.random.default_rng(5)
+    stop = threading.Event()
+    errors = []
+
+    def mutate():
+        try:
+            while not stop.is_set():
+                i = int(rng.integers(2))
+                for bad in bad_arrays(good[i].shape, net.dtype, rng):
+                    try:
+                        net.weights[i] = bad
+                    except (ValueError, TypeError):
+                        pass
+                    else:
+                        errors.append(f"weights[{i}] accepted {np.shape(bad)}")
+                net.weights[i] = (good if rng.integers(2) else other)[i].copy()
+                net.weights = [w.copy() for w in (good if rng.integers(2) else other)]
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(repr(exc))
+
+    thread = threading.Thread(target=mutate, daemon=True)
+    thread.start()
+    try:
+        deadline = time.perf_counter() + 1.0
+        while time.perf_counter() < deadline:
+            out = net.feedforward(X)
+            assert any(np.array_equal(out, o) for o in outputs)
+            nabla_b, nabla_w = net.backprop(X, y)
+            assert all(np.isfinite(g).all() for g in nabla_b + nabla_w)
+            net.evaluate(X, y)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not errors, errors[:3]
+
+
+# -- 2. copies, saves and parameter assignment while fit runs -----------------------
+
+def training_in_a_thread(net, X, y, **kwargs):
+    """Start net.fit in a thread whose first callback waits: returns (thread,
+    release); the network is mid-fit until release() is called."""
+    paused, resume = threading.Event(), threading.Event()
+    errors = []
+
+    def callback(n, epoch, history):
+        paused.set()
+        resume.wait(30)
+        return True
+
+    def run():
+        try:
+            net.fit(X, y, epochs=5, batch_size=4, learning_rate=0.5,
+                    callback=callback, **kwargs)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert paused.wait(30)
+
+    def release():
+        resume.set()
+        thread.join(30)
+        assert not errors, errors
+
+    return release
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_copies_saves_and_assignments_are_refused_while_another_thread_trains(
+        tmp_path, optimizer):
+    net = small_net()
+    X, y = data()
+    release = training_in_a_thread(net, X, y, optimizer=optimizer)
+    try:
+        for attempt in (lambda: copy.deepcopy(net), lambda: copy.copy(net),
+                        lambda: pickle.dumps(net),
+                        lambda: net.save(tmp_path / "net.npz")):
+            with pytest.raises(RuntimeError, match="trained in another thread"):
+                attempt()
+        with pytest.raises(RuntimeError, match="while fit runs"):
+            net.weights[0] = np.zeros((5, 4))
+        with pytest.raises(RuntimeError, match="while fit runs"):
+            net.biases = [np.zeros(5), np.zeros(3)]
+        with pytest.raises(RuntimeError, match="already being trained"):
+            net.fit(X, y, epochs=1, batch_size=4, learning_rate=0.5)
+    finally:
+        release()
+    assert not (tmp_path / "net.npz").exists()
+    twin = copy.deepcopy(net)       # once fit returns, all of it works again
+    net.save(tmp_path / "net.npz")
+    np.testing.assert_array_equal(fastbp.load(tmp_path / "net.npz").weights[0],
+                                  twin.weights[0])
+    net.weights[0] = np.zeros((5, 4))
+
+
+def test_fit_callback_may_copy_and_save_but_not_replace_parameters(tmp_path):
+    net = small_net()
+    X, y = data()
+    seen = []
+
+    def callback(n, epoch, history):
+        twin = copy.deepcopy(n)
+        n.save(tmp_path / f"epoch{epoch}.npz")
+        seen.append((twin, [p.copy() for p in n.weights + n.biases]))
+        with pytest.raises(RuntimeError, match="while fit runs"):
+            n.weights[0] = np.zeros((5, 4))
+        with pytest.raises(RuntimeError, match="while fit runs"):
+            n.weights = [w.copy() for w in n.weights]
+        n.biases[0][...] = 0     # in place: training adopts it
+        return False
+
+    net.fit(X, y, epochs=3, batch_size=4, learning_rate=0.5, momentum=0.5,
+            callback=callback)
+    for epoch, (twin, params) in enumerate(seen, start=1):
+        for a, b in zip(twin.weights + twin.biases, params):
+            np.testing.assert_array_equal(a, b)
+        assert twin._opt_state["step"] == epoch * 10     # 40 rows, batches of 4
+        assert len(twin.history["train_cost"]) == epoch
+        loaded = fastbp.load(tmp_path / f"epoch{epoch}.npz")
+        np.testing.assert_array_equal(loaded.weights[1], params[1])
+    # The copies are independent of the network that went on training.
+    assert not np.array_equal(seen[0][0].weights[0], net.weights[0])
+
+
+def test_fit_waits_for_no_copy_but_refuses_to_start_during_one():
+    net = small_net()
+    X, y = data()
+    before = [p.copy() for p in net.weights + net.biases]
+    with net._snapshot_guard("saved"):
+        with pytest.raises(RuntimeError, match="being copied or saved"):
+            net.fit(X, y, epochs=1, batch_size=4, learning_rate=0.5)
+    for a, b in zip(net.weights + net.biases, before):
+        np.testing.assert_array_equal(a, b)
+    net.fit(X, y, epochs=1, batch_size=4, learning_rate=0.5)
+
+
+# -- 3. a refused estimator fit changes nothing -------------------------------------
+
+def estimator_state(est):
+    """A comparable copy of everything an estimator holds."""
+    state = {}
+    for key, value in est.__dict__.items():
+        if key == "network_":
+            value = (id(value), [p.copy() for p in value.weights + value.biases],
+                     copy.deepcopy(value._opt_state))
+        state[key] = copy.deepcopy(value)
+    return state
+
+
+def assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        x, y = a[key], b[key]
+        if key == "network_":
+            assert x[0] == y[0]
+            for p, q in zip(x[1], y[1]):
+                np.testing.assert_array_equal(p, q)
+        elif isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            np.testing.assert_array_equal(x, y)
+        elif key != "_opt_state":
+            assert x == y or (x != x and y != y), key
+
+
+def refused_fits(X, y, rng, continuing):
+    """(description, estimator parameters, fit arguments): fits that must be refused;
+    ``continuing``: the estimator is fitted and warm_start is set."""
+    n = len(y)
+    w = rng.uniform(0.5, 2.0, n)
+    yield "classes and negative weights", {}, (X, y + 5, -np.ones(n))
+    yield "negative weight", {}, (X, y, np.where(np.arange(n) == rng.integers(n), -1.0, w))
+    yield "weights of wrong shape", {}, (X, y, w[:-1])
+    yield "NaN weight", {}, (X, y, np.where(np.arange(n) == 0, np.nan, w))
+    yield "too small validation split", dict(early_stopping=True,
+                                              validation_fraction=0.9 / n), (X, y, None)
+    yield "max_iter 2**31", dict(max_iter=2**31), (X, y, None)
+    yield "max_iter 0", dict(max_iter=0), (X, y, None)
+    Xn = X.copy()
+    Xn[rng.integers(n), rng.integers(X.shape[1])] = np.nan
+    yield "NaN in X", {}, (Xn, y + 3, None)
+    if continuing:
+        yield "wrong number of features", {}, (X[:, :-1], y, None)
+        yield "other classes", {}, (X, y + 1, None)
+    yield "one class", {}, (X, np.zeros(n, int), None)
+    yield "bad hidden sizes", dict(hidden_layer_sizes=(0,)), (X, y, None)
+    yield "rate overflows float32", dict(dtype="float32", learning_rate_init=1e300), \
+        (X, y + 7, None)
+
+
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_a_refused_classifier_fit_leaves_the_estimator_unchanged(warm_start):
+    pytest.importorskip("sklearn")
+    import warnings
+    from fastbp.sklearn import MLPClassifier
+
+    rng = np.random.default_rng(3)
+    X, y = data(30)
+    for fitted in (False, True):
+        for what, params, (Xf, yf, sw) in refused_fits(X, y, rng, fitted and warm_start):
+            clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0,
+                                warm_start=warm_start)
+            if fitted:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    clf.fit(X, y)
+            clf.set_params(**params)
+            before = estimator_state(clf)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with pytest.raises((ValueError, TypeError)):
+                    clf.fit(Xf, yf, sample_weight=sw)
+            assert_same_state(estimator_state(clf), before)
+
+
+# -- 4. load: every damaged file is a ValueError naming it --------------------------
+
+def zip_mutations(good, rng):
+    """Byte strings made from the saved file ``good``: random byte changes,
+    truncations, and edits of the zip's own fields and of the JSON header."""
+    import io
+    import json
+    import struct
+    import zipfile
+    n = len(good)
+    for _ in range(300):  # flip a few bytes
+        b = bytearray(good)
+        for i in rng.integers(0, n, rng.integers(1, 6)):
+            b[i] = int(rng.integers(256))
+        yield "bytes changed", bytes(b)
+    for cut in sorted(set(rng.integers(0, n, 60).tolist())):
+        yield f"truncated to {cut}", good[:cut]
+    # The fields of every local and central header: method, flags, sizes.
+    for sig, fields in ((b"PK\x03\x04", {"flags": 6, "method": 8, "csize": 18,
+                                          "usize": 22}),
+                        (b"PK\x01\x02", {"flags": 8, "method": 10, "csize": 20,
+                                          "usize": 24})):
+        start = good.find(sig)
+        while start != -1:
+            for field, off in fields.items():
+                width = 2 if field in ("flags", "method") else 4
+                for value in ({"flags": [1, 0x41, 0xFFFF], "method": [12, 14, 99, 8]}
+                              .get(field, [0, 1, 2**31, 2**32 - 1])):
+                    b = bytearray(good)
+                    b[start + off:start + off + width] = value.to_bytes(width, "little")
+                    yield f"{sig!r}+{off} = {value}", bytes(b)
+            start = good.find(sig, start + 4)
+    with np.load(io.BytesIO(good)) as f:
+        arrays = dict(f)
+    meta = json.loads(str(arrays["meta"]))
+
+    def rebuilt(compress=False, **changes):
+        out = io.BytesIO()
+        (np.savez_compressed if compress else np.savez)(out, **{**arrays, **changes})
+        return out.getvalue()
+
+    yield "deep JSON", rebuilt(meta=np.array("[" * 100_000 + "]" * 100_000))
+    yield "deep JSON object", rebuilt(meta=np.array('{"a":' * 50_000 + "1" + "}" * 50_000))
+    yield "not JSON", rebuilt(meta=np.array("{nope"))
+    yield "bytes meta", rebuilt(meta=np.array(b"abc"))
+    yield "2-d meta", rebuilt(meta=np.array([["a"]]))
+    for sizes in ([12000, 12000, 2], [2**30, 2**30], [4, 2**31 - 1, 3], [4, -5, 3],
+                  [4, 5.5, 3], "453", [4], [4, 5, 3, 7], {"a": 1}, [True, 5, 3]):
+        yield f"sizes {sizes}", rebuilt(meta=np.array(json.dumps({**meta, "sizes": sizes})))
+    for key in ("activation", "cost", "init", "dtype", "output_activation"):
+        yield f"{key} None", rebuilt(meta=np.array(json.dumps({**meta, key: None})))
+        yield f"{key} missing", rebuilt(meta=np.array(json.dumps(
+            {k: v for k, v in meta.items() if k != key})))
+    yield "float32 weights", rebuilt(w1=arrays["w1"].astype(np.float32))
+    yield "int weights", rebuilt(w1=arrays["w1"].astype(np.int64))
+    yield "big-endian weights", rebuilt(w1=arrays["w1"].astype(">f8"))
+    yield "Fortran weights", rebuilt(w1=np.asfortranarray(arrays["w1"]))
+    yield "object weights", rebuilt(w1=arrays["w1"].astype(object))
+    yield "no w2", rebuilt(**{k: v for k, v in arrays.items() if k != "w2"})
+    yield "compressed", rebuilt(compress=True)
+    compressed = rebuilt(compress=True)
+    for _ in range(100):
+        b = bytearray(compressed)
+        for i in rng.integers(0, len(b), rng.integers(1, 4)):
+            b[i] = int(rng.integers(256))
+        yield "compressed, bytes changed", bytes(b)
+    # A zip with an encrypted-looking member and one with an unknown method.
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, arr in arrays.items():
+            buf = io.BytesIO()
+            np.save(buf, arr)
+            z.writestr(name + ".npy", buf.getvalue())
+    plain = out.getvalue()
+    yield "rewritten by zipfile", plain
+
+    def members(**npy):
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as z:
+            for name, arr in arrays.items():
+                buf = io.BytesIO()
+                np.save(buf, arr)
+                z.writestr(name + ".npy", npy.get(name, buf.getvalue()))
+        return out.getvalue()
+
+    # Headers that declare far more data than their members hold (and than memory),
+    # with valid CRCs: refused before anything of that size is allocated.
+    buf = io.BytesIO()
+    np.save(buf, arrays["meta"])
+    meta_npy = buf.getvalue()
+    width = meta_npy.split(b"'descr': '<U")[1].split(b"'")[0]
+    for huge in (b"999999999", b"99999999", b"9" * len(width)):
+        patched = meta_npy.replace(b"<U" + width + b"'", b"<U" + huge + b"'", 1)
+        patched = patched.replace(b"} " + b" " * (len(huge) - len(width)), b"} ", 1)
+        yield f"meta of <U{huge.decode()}", members(meta=patched)
+    buf = io.BytesIO()
+    np.save(buf, arrays["w1"])
+    yield "w1 data cut", members(w1=buf.getvalue()[:-8])
+    for method in (zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", compression=method) as z:
+            for name, arr in arrays.items():
+                buf = io.BytesIO()
+                np.save(buf, arr)
+                z.writestr(name + ".npy", buf.getvalue())
+        yield f"method {method}", out.getvalue()
+    del struct
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_every_damaged_file_loads_or_raises_a_value_error_quickly(tmp_path, dtype):
+    import resource
+    net = fastbp.Network([6, 5, 3], dtype=dtype, seed=1)
+    good_path = tmp_path / "good.npz"
+    net.save(good_path)
+    good = good_path.read_bytes()
+    rng = np.random.default_rng(42)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+    path = tmp_path / "mutated.npz"
+    outcomes = {"loaded": 0, "refused": 0}
+    slowest = 0.0
+    for what, blob in zip_mutations(good, rng):
+        path.write_bytes(blob)
+        start = time.perf_counter()
+        try:
+            loaded = fastbp.load(path)
+        except ValueError as exc:
+            assert str(path) in str(exc), (what, exc)
+            outcomes["refused"] += 1
+        except BaseException as exc:  # noqa: BLE001 - the point of the test
+            pytest.fail(f"{what}: {type(exc).__name__}: {exc}")
+        else:
+            outcomes["loaded"] += 1
+            assert loaded.sizes == net.sizes
+            assert all(np.isfinite(p).all() for p in loaded.weights + loaded.biases)
+        slowest = max(slowest, time.perf_counter() - start)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before
+    assert outcomes["refused"] > 300 and outcomes["loaded"] > 0, outcomes
+    assert slowest < 1.0, slowest
+    assert grown < 100_000, f"peak memory grew by {grown} KiB"
+
+
+def test_load_draws_no_random_parameters(monkeypatch, tmp_path):
+    import fastbp.network as network
+    small_net().save(tmp_path / "net.npz")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("load drew initial parameters")
+
+    monkeypatch.setattr(network, "_initial_parameters", refuse)
+    fastbp.load(tmp_path / "net.npz")
+
+
+# -- 5. save: links, special files and permissions ----------------------------------
+
+def test_save_follows_a_symlink_and_replaces_its_target(tmp_path):
+    import os
+    target = tmp_path / "real.npz"
+    small_net(seed=1).save(target)
+    link = tmp_path / "link.npz"
+    link.symlink_to(target)
+    small_net(seed=2).save(link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    np.testing.assert_array_equal(fastbp.load(target).weights[0],
+                                  small_net(seed=2).weights[0])
+    dangling = tmp_path / "dangling.npz"
+    dangling.symlink_to(tmp_path / "new.npz")
+    small_net(seed=3).save(dangling)
+    assert dangling.is_symlink()
+    np.testing.assert_array_equal(fastbp.load(tmp_path / "new.npz").weights[0],
+                                  small_net(seed=3).weights[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == \
+        ["dangling.npz", "link.npz", "new.npz", "real.npz"]
+
+
+def test_save_refuses_what_is_not_a_regular_file(tmp_path):
+    import os
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "dir.npz").mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(fifo)
+    for path in (fifo, tmp_path / "dir.npz", link):
+        with pytest.raises(ValueError, match="not a regular file"):
+            small_net().save(path)
+    import stat
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.npz", "fifo", "link"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_save_keeps_an_existing_mode_and_gives_new_files_the_umask(tmp_path, umask):
+    import os
+    old = os.umask(umask)
+    try:
+        small_net().save(tmp_path / "new.npz")
+        assert os.stat(tmp_path / "new.npz").st_mode & 0o777 == 0o666 & ~umask
+        existing = tmp_path / "existing.npz"
+        existing.write_bytes(b"")
+        for mode in (0o640, 0o604, 0o444):
+            os.chmod(existing, mode)
+            small_net().save(existing)
+            assert os.stat(existing).st_mode & 0o777 == mode
+    finally:
+        os.umask(old)
+
+
+# -- 6. no silent wrong results -------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_huge_and_tiny_sample_weights_give_the_weighted_mean(dtype):
+    X, y = data(24)
+    rng = np.random.default_rng(4)
+    w = rng.uniform(0.1, 1.0, len(y))
+    reference = small_net(dtype=dtype)
+    reference.fit(X, y, epochs=2, batch_size=5, learning_rate=0.5, sample_weight=w)
+    ref_grad = small_net(dtype=dtype).backprop(X, y, sample_weight=w)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-13)
+    for scale in (1e300, 1e308 / w.max(), 1e-300, 1e-310):
+        net = small_net(dtype=dtype)
+        net.fit(X, y, epochs=2, batch_size=5, learning_rate=0.5, sample_weight=w * scale)
+        for a, b in zip(net.weights + net.biases, reference.weights + reference.biases):
+            np.testing.assert_allclose(a, b, **tol)
+        grad = small_net(dtype=dtype).backprop(X, y, sample_weight=w * scale)
+        for a, b in zip(grad[0] + grad[1], ref_grad[0] + ref_grad[1]):
+            np.testing.assert_allclose(a, b, **tol)
+
+
+@pytest.mark.parametrize("sizes", [{4, 5, 3}, frozenset({4, 3}), {4: 1, 3: 2},
+                                   iter([4, 3]), (n for n in [4, 3])])
+def test_unordered_sizes_are_refused(sizes):
+    with pytest.raises(TypeError, match="sizes"):
+        fastbp.Network(sizes)
+    fastbp.Network(np.array([4, 3]))
+    fastbp.Network(range(4, 1, -1))
+
+
+def test_evaluate_refuses_targets_that_are_not_one_hot():
+    net = small_net()
+    X, y = data(10)
+    soft = np.full((10, 3), 1 / 3)
+    with pytest.raises(ValueError, match="one-hot"):
+        net.evaluate(X, soft)
+    np.testing.assert_equal(net.evaluate(X, np.eye(3)[y]), net.evaluate(X, y))
+
+
+def test_parameters_set_to_nan_in_place_are_reported_not_used():
+    X, y = data(10)
+    rng = np.random.default_rng(6)
+    for trial in range(20):
+        net = small_net(seed=trial)
+        kind = ["weights", "biases"][trial % 2]
+        i = int(rng.integers(2))
+        arr = getattr(net, kind)[i]
+        arr.flat[rng.integers(arr.size)] = [np.nan, np.inf, -np.inf][trial % 3]
+        before = [p.copy() for p in net.weights + net.biases]
+        for call in (lambda: net.fit(X, y, 1, 4, 0.5), lambda: net.partial_fit(X, y, 4, 0.5),
+                     lambda: net.evaluate(X, y), lambda: net.predict(X),
+                     lambda: net.total_cost(X, y), lambda: net.backprop(X, y),
+                     lambda: net.save("/nonexistent-dir/x.npz")):
+            with pytest.raises(ValueError, match=rf"{kind}\[{i}\] contains NaN"):
+                call()
+        for a, b in zip(net.weights + net.biases, before):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_warm_start_refuses_a_changed_dtype():
+    pytest.importorskip("sklearn")
+    import warnings
+    from fastbp.sklearn import MLPClassifier
+    X, y = data(30)
+    clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+        clf.set_params(warm_start=True, dtype="float32")
+        with pytest.raises(ValueError, match="dtype"):
+            clf.fit(X, y)
+        with pytest.raises(ValueError, match="dtype"):
+            clf.partial_fit(X, y)
+        assert clf.network_.dtype == np.float64
+        clf.set_params(warm_start=False)
+        clf.fit(X, y)
+    assert clf.network_.dtype == np.float32
+
+
+# -- 7. an interrupted fit leaves whole steps -----------------------------------------
+
+@pytest.mark.parametrize("optimizer, extra", [("adam", {}), ("sgd", {"momentum": 0.9})])
+def test_ctrl_c_leaves_a_state_of_whole_steps(optimizer, extra):
+    """Interrupts at seeded moments of a fit: afterwards the parameters, moments, step
+    count, history and random stream are those of the epochs completed, bit for bit
+    (a fresh fit of that many epochs gives the same), and training goes on alike."""
+    import os
+    import signal
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(6000, 60))
+    y = rng.integers(0, 10, 6000)
+    kwargs = dict(batch_size=10, learning_rate=1e-3, optimizer=optimizer, **extra)
+    steps_per_epoch = 600
+    landed = set()
+    for delay in rng.uniform(0.02, 0.4, 6):
+        net = fastbp.Network([60, 40, 10], seed=0)
+        timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                net.fit(X, y, epochs=10_000, seed=3, **kwargs)
+        finally:
+            timer.cancel()
+        done = len(net.history["train_cost"])
+        landed.add(done)
+        assert all(len(v) == done for v in net.history.values())
+        assert net._opt_state["step"] == done * steps_per_epoch
+        assert net._examples_seen == done * len(X)
+        twin = fastbp.Network([60, 40, 10], seed=0)
+        if done:
+            twin.fit(X, y, epochs=done, seed=3, **kwargs)
+        for a, b in zip(net.weights + net.biases, twin.weights + twin.biases):
+            np.testing.assert_array_equal(a, b)
+        if done:
+            for key in ("s1w", "s1b", "s2w", "s2b"):
+                for a, b in zip(net._opt_state.get(key, []), twin._opt_state.get(key, [])):
+                    np.testing.assert_array_equal(a, b)
+        # The interrupted network trains on like one that was never interrupted.
+        net.partial_fit(X[:100], y[:100], **kwargs)
+        assert net._opt_state["step"] == done * steps_per_epoch + 10
+    assert len(landed) >= 2, landed  # some in the first epoch, some later
+
+
+def test_a_refused_regressor_fit_leaves_the_estimator_unchanged():
+    pytest.importorskip("sklearn")
+    import warnings
+    from fastbp.sklearn import MLPRegressor
+
+    rng = np.random.default_rng(8)
+    X, _ = data(30)
+    y = X @ rng.normal(size=4)
+    n = len(y)
+    cases = [({}, (X, y, -np.ones(n))), ({"max_iter": 2**31}, (X, y, None)),
+             ({"early_stopping": True, "validation_fraction": 0.9 / n}, (X, y, None)),
+             ({"learning_rate_init": 1e300, "dtype": "float32"}, (X, y, None)),
+             ({}, (X, np.where(np.arange(n) == 3, np.inf, y), None))]
+    for fitted in (False, True):
+        for params, (Xf, yf, sw) in cases:
+            reg = MLPRegressor(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if fitted:
+                    reg.fit(X, y)
+                reg.set_params(**params)
+                before = estimator_state(reg)
+                with pytest.raises((ValueError, TypeError)):
+                    reg.fit(Xf, yf, sample_weight=sw)
+            assert_same_state(estimator_state(reg), before)
