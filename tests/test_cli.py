@@ -4,8 +4,10 @@ Subprocesses run ``python -m fastbp`` from a temporary directory, importing the 
 fastbp as this test session; most option checks call ``cli.main`` in-process (fast).
 """
 import gzip
+import inspect
 import io
 import os
+import re
 import subprocess
 import sys
 
@@ -95,11 +97,57 @@ def test_run_is_exactly_network_fit():
                     "--learning-rate", 0.5, "--cost", "cross_entropy", "--seed", 4,
                     "--dropout", 0.1)
     (X, y), _, _ = cli._digits_split("float64")
-    ref = fastbp.Network([64, 30, 10], cost="cross_entropy", init="normal", seed=4)
+    # Network's own defaults (init="scaled_normal", ...): the README promises this call.
+    ref = fastbp.Network([64, 30, 10], cost="cross_entropy", seed=4)
     history = ref.fit(X, y, 3, 7, 0.5, l2=0.5, momentum=0.3, dropout=0.1)
     for p, q in zip(parameters(net), parameters(ref)):
         np.testing.assert_array_equal(p, q)
     np.testing.assert_allclose(net.history["train_cost"], history["train_cost"], rtol=1e-12)
+
+
+def test_defaults_are_networks_defaults():
+    args = cli.build_parser().parse_args(["train"])
+    defaults = inspect.signature(fastbp.Network.__init__).parameters
+    for name in ("activation", "output_activation", "cost", "init", "dtype"):
+        assert getattr(args, name) == defaults[name].default, name
+
+
+# -- the accuracy the README states -----------------------------------------------
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_claim(command):
+    """(low, high, seeds) from the README line ``COMMAND  # ...: LOW–HIGH% ... (seeds A–B)``."""
+    text = README.read_text(encoding="utf-8")
+    match = re.search(re.escape(command) + r" +#[^\n]*?: ([\d.]+)–([\d.]+)% test accuracy "
+                      r"\(seeds (\d+)–(\d+)\)", text)
+    assert match, f"README has no accuracy claim for `{command}`"
+    low, high, first, last = match.groups()
+    return float(low), float(high), range(int(first), int(last) + 1)
+
+
+def test_accuracy_on_the_digits_is_what_the_readme_says(capsys):
+    low, high, seeds = readme_claim("fastbp train")
+    for seed in seeds:
+        status, out, err = main(capsys, "train", "--seed", seed, "--quiet")
+        assert status == 0, err
+        accuracy = float(out.split()[-1].rstrip("%"))
+        assert low <= accuracy <= high, (seed, accuracy)
+
+
+@pytest.mark.slow
+def test_accuracy_on_mnist_is_what_the_readme_says(mnist_dir, capsys):
+    """The README's `fastbp train --mnist DIR`: the book's ch. 1 network, every seed
+    the README names (~5 s each)."""
+    low, high, seeds = readme_claim("fastbp train --mnist DIR")
+    assert len(seeds) >= 3
+    for seed in seeds:
+        status, out, err = main(capsys, "train", "--mnist", mnist_dir, "--seed", seed,
+                                "--quiet")
+        assert status == 0, err
+        accuracy = float(out.split()[-1].rstrip("%"))
+        assert low <= accuracy <= high, (seed, accuracy)
 
 
 @pytest.mark.parametrize("option", [
