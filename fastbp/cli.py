@@ -71,8 +71,12 @@ class CannotRun(Exception):
 # -- argument types ---------------------------------------------------------------
 
 def _widths(text):
+    parts = text.split(",")
+    if any(not part.strip() for part in parts):
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r} "
+                                         f"(an empty width)")
     try:
-        widths = [int(part) for part in text.split(",") if part.strip()]
+        widths = [int(part) for part in parts]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
     if not widths or min(widths) < 1:
@@ -163,8 +167,11 @@ comma-separated numbers (a first line that is not numeric is skipped as a header
 are examples; a .csv or .npz row with one column more than the network has inputs is
 taken to end with a label, which is ignored, so a file made for `fastbp train --data`
 works as it is. Features are cast to the network's dtype.
-Prints one predicted class (argmax of the output) per line, or with --proba the output
-activations a^L as comma-separated rows, written with enough digits to round-trip.
+Prints one predicted class (argmax of the output) per line; or with --proba one row of
+class probabilities per example, as scikit-learn's predict_proba gives them (a softmax
+output as it is; sigmoid outputs, one-vs-rest, divided by their sum so that each row sums
+to 1; other output activations are refused); or with --outputs the output activations
+a^L themselves. Rows are comma-separated, with enough digits to round-trip.
 """
 
 _BENCH_EPILOG = """\
@@ -234,7 +241,8 @@ def build_parser():
                        help="BLAS threads (default: the library's own choice)")
     train.add_argument("--save", metavar="PATH", help="write the trained network here (.npz)")
     train.add_argument("--plot", metavar="PATH",
-                       help="write a PNG of the learning curves (needs matplotlib: "
+                       help="write the learning curves as an image, in the format of "
+                            "PATH's suffix: .png, .pdf, .svg, .jpg, ... (needs matplotlib: "
                             f"{_PLOT_HINT})")
     train.add_argument("--quiet", "-q", action="store_true",
                        help="print only the test accuracy")
@@ -246,8 +254,11 @@ def build_parser():
                     "the examples in DATA.")
     predict.add_argument("model", metavar="MODEL", help="a saved network (.npz)")
     predict.add_argument("data", metavar="DATA", help="features: .npy, .npz or .csv")
-    predict.add_argument("--proba", action="store_true",
-                         help="print the output activations instead of classes")
+    shown = predict.add_mutually_exclusive_group()
+    shown.add_argument("--proba", action="store_true",
+                       help="print class probabilities (rows sum to 1) instead of classes")
+    shown.add_argument("--outputs", action="store_true",
+                       help="print the output activations a^L instead of classes")
     predict.add_argument("--output", "-o", metavar="FILE",
                          help="write to FILE instead of standard output")
     predict.add_argument("--threads", type=_positive_int, default=None, metavar="N",
@@ -302,14 +313,40 @@ def _read_csv(path):
         first = f.readline()
     if not first.strip():
         raise UsageError(f"{path}: empty file")
+    header = _is_header(first)
     try:
         table = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64,
-                           skiprows=1 if _is_header(first) else 0)
+                           skiprows=1 if header else 0)
     except ValueError as exc:
-        raise UsageError(f"{path}: not a table of comma-separated numbers ({exc})")
+        # NumPy counts rows from 0 after the header and blank lines: name the line.
+        where = _first_bad_line(path, opener, header) or str(exc)
+        raise UsageError(f"{path}: not a table of comma-separated numbers ({where})")
     if table.size == 0:
         raise UsageError(f"{path}: no rows of data")
     return table
+
+
+def _first_bad_line(path, opener, header):
+    """'line N: ...' for the first line of a CSV file that np.loadtxt cannot read, or None.
+
+    Lines are numbered from 1, as an editor shows them, the header included."""
+    width = None
+    with opener(path, "rt") as f:
+        for number, line in enumerate(f, start=1):
+            text = line.split("#", 1)[0].strip()
+            if (header and number == 1) or not text:
+                continue
+            fields = text.split(",")
+            for column, field in enumerate(fields, start=1):
+                try:
+                    float(field)
+                except ValueError:
+                    return f"line {number}, column {column}: {field.strip()!r} is not a number"
+            if width is None:
+                width = len(fields)
+            elif len(fields) != width:
+                return f"line {number}: {len(fields)} columns where the first row has {width}"
+    return None
 
 
 def _labels(values, where):
@@ -447,11 +484,19 @@ def _check_writable(path, option):
         raise UsageError(f"{option} {path}: is a directory")
 
 
-def _check_matplotlib():
+def _check_plot_path(path):
+    """The image format for ``--plot PATH``: its suffix, if matplotlib can write it."""
     try:
         import matplotlib  # noqa: F401
+        from matplotlib.figure import Figure
     except ImportError:
         raise UsageError(f"--plot needs matplotlib: {_PLOT_HINT}")
+    suffix = os.path.splitext(path)[1][1:].lower()
+    formats = Figure().canvas.get_supported_filetypes()
+    if suffix not in formats:
+        raise UsageError(f"--plot {path}: name the image format by the suffix, one of "
+                         f"{', '.join('.' + f for f in sorted(formats))}")
+    return suffix
 
 
 def _chunk_size(sizes, n, batch_size):
@@ -496,7 +541,8 @@ def _measure(net, X, y, l2, n_train):
 
 
 def _plot(history, path, title, cost_name):
-    """Write a PNG with two panels, cost and accuracy per epoch; return the Figure."""
+    """Write an image with two panels, cost and accuracy per epoch, in the format its
+    suffix names (.png, .pdf, .svg, .jpg, ...); return the Figure."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(10, 4))
@@ -515,7 +561,7 @@ def _plot(history, path, title, cost_name):
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, format="png", dpi=100)
+    fig.savefig(path, format=_check_plot_path(path), dpi=100)
     return fig
 
 
@@ -537,7 +583,7 @@ def train(args):
         if path:
             _check_writable(path, option)
     if args.plot:
-        _check_matplotlib()
+        _check_plot_path(args.plot)
 
     name, (X, y), validation, test, epochs = _load_training_data(args)
     epochs = epochs if args.epochs is None else args.epochs
@@ -603,8 +649,10 @@ def predict(args):
     except FileNotFoundError:
         raise UsageError(f"{args.model}: no such file")
     X = _read_features(args.data, net.sizes[0], net.dtype)
-    if args.proba:
+    if args.proba or args.outputs:
         rows = net.feedforward(X)
+        if args.proba:
+            rows = _probabilities(rows, net.output_activation)
         digits = 17 if net.dtype == np.float64 else 9
         text = "".join(",".join(f"{v:.{digits}g}" for v in row) + "\n" for row in rows)
     else:
@@ -615,6 +663,25 @@ def predict(args):
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
+
+
+def _probabilities(outputs, output_activation):
+    """Class probabilities from a^L, as scikit-learn's predict_proba gives them.
+
+    A softmax output already sums to 1. Sigmoid outputs are one-vs-rest probabilities,
+    normalised to sum to 1 as scikit-learn does for one-vs-rest classifiers (such as
+    LogisticRegression(multi_class="ovr")); an all-zero row gives equal probabilities.
+    Other output activations are not probabilities at all."""
+    if output_activation == "softmax":
+        return outputs
+    if output_activation != "sigmoid":
+        raise UsageError(f"--proba needs a sigmoid or softmax output layer, this network's "
+                         f"is {output_activation}; --outputs prints a^L as it is")
+    total = outputs.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        proba = outputs / total
+    proba[(total == 0).ravel()] = 1.0 / outputs.shape[1]
+    return proba
 
 
 # -- bench ------------------------------------------------------------------------

@@ -331,6 +331,25 @@ def test_plot_writes_a_png_with_two_panels(tmp_path, monkeypatch, capsys):
         assert all(len(line.get_xdata()) == 4 for line in ax.get_lines())
 
 
+@pytest.mark.parametrize("suffix, magic", [(".jpg", b"\xff\xd8\xff"), (".pdf", b"%PDF"),
+                                           (".svg", b"<?xml")])
+def test_plot_writes_the_format_of_its_suffix(tmp_path, capsys, suffix, magic):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / f"curves{suffix}"
+    status, out, err = main(capsys, "train", "--epochs", 1, "--plot", path, "-q")
+    assert status == 0, err
+    assert path.read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize("name", ["curves", "curves.txt"])
+def test_plot_refuses_a_suffix_that_is_no_image_format_before_training(tmp_path, capsys,
+                                                                     name):
+    pytest.importorskip("matplotlib")
+    status, out, err = main(capsys, "train", "--plot", tmp_path / name)
+    assert status == 2 and out == "" and "name the image format by the suffix" in err
+    assert err.count("\n") == 1 and not (tmp_path / name).exists()
+
+
 def test_plot_without_matplotlib_exits_2_before_training(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import raises ImportError
     status, out, err = main(capsys, "train", "--plot", tmp_path / "curves.png")
@@ -401,7 +420,42 @@ def test_predict_round_trip(dataset, tmp_path):
                  cwd=tmp_path)
     assert result.returncode == 0 and result.stdout == "", result.stderr
     proba = np.loadtxt(tmp_path / "proba.csv", delimiter=",")
-    np.testing.assert_array_equal(proba, net.feedforward(X[:7]))
+    outputs = net.feedforward(X[:7])  # sigmoid outputs: one-vs-rest, normalised
+    np.testing.assert_allclose(proba, outputs / outputs.sum(axis=1, keepdims=True),
+                               rtol=1e-15)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-15)
+    assert (proba.argmax(axis=1) == net.predict(X[:7])).all()
+    result = run("predict", model, "X.npy", "--outputs", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(np.loadtxt(io.StringIO(result.stdout), delimiter=","),
+                                  outputs)
+
+
+def test_predict_proba_of_softmax_and_of_other_outputs(dataset, tmp_path, capsys):
+    X, y, npz, _ = dataset
+    softmax = tmp_path / "softmax.npz"
+    train_net("--data", npz, "--epochs", 2, "--cost", "log_likelihood").save(softmax)
+    identity = tmp_path / "identity.npz"
+    train_net("--data", npz, "--epochs", 2, "--output-activation", "identity",
+              "--learning-rate", 0.1).save(identity)
+    capsys.readouterr()
+    status, out, err = main(capsys, "predict", softmax, npz, "--proba")
+    assert status == 0, err
+    np.testing.assert_array_equal(np.loadtxt(io.StringIO(out), delimiter=","),
+                                  fastbp.load(softmax).feedforward(X))
+    status, out, err = main(capsys, "predict", identity, npz, "--proba")
+    assert status == 2 and out == "" and "--proba needs a sigmoid or softmax" in err
+    status, out, err = main(capsys, "predict", identity, npz, "--proba", "--outputs")
+    assert status == 2 and "not allowed with argument" in err
+
+
+def test_csv_errors_name_the_line_of_the_file(tmp_path, capsys):
+    (tmp_path / "header.csv").write_text("a,b,label\n0.1,0.2,1\n\n0.3,five,0\n")
+    (tmp_path / "ragged.csv").write_text("0.1,0.2,1\n0.3,0.4,0\n0.5,1\n")
+    status, out, err = main(capsys, "train", "--data", tmp_path / "header.csv")
+    assert status == 2 and "line 4, column 2: 'five' is not a number" in err
+    status, out, err = main(capsys, "train", "--data", tmp_path / "ragged.csv")
+    assert status == 2 and "line 3: 2 columns where the first row has 3" in err
 
 
 def test_predict_npz_and_float32(dataset, tmp_path, capsys):
@@ -413,7 +467,7 @@ def test_predict_npz_and_float32(dataset, tmp_path, capsys):
     status, out, err = main(capsys, "predict", model, npz)  # uses the array X
     assert status == 0, err
     assert [int(c) for c in out.split()] == net.predict(X).tolist()
-    status, out, err = main(capsys, "predict", model, npz, "--proba")
+    status, out, err = main(capsys, "predict", model, npz, "--outputs")
     rows = np.array([[np.float32(v) for v in line.split(",")] for line in out.splitlines()])
     np.testing.assert_array_equal(rows, net.feedforward(X.astype(np.float32)))
 
@@ -458,6 +512,8 @@ def test_help_everywhere(capsys, command, text):
 @pytest.mark.parametrize("args, message", [
     (["train", "--epochs", "0"], "--epochs"),
     (["train", "--hidden", "30,x"], "--hidden"),
+    (["train", "--hidden", "10,,5"], "an empty width"),
+    (["train", "--hidden", "10,"], "an empty width"),
     (["train", "--learning-rate", "-1"], "learning_rate"),
     (["train", "--cost", "cross_entropy", "--activation", "relu"], "cross_entropy"),
     (["train", "--mnist", "/nonexistent/dir"], "nonexistent"),
