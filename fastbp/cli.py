@@ -1,13 +1,14 @@
 """The ``fastbp`` command line.
 
 ``fastbp train`` trains a network and reports per-epoch progress and the final test
-accuracy; ``fastbp predict MODEL DATA`` applies a saved network; ``fastbp bench`` runs the
-benchmark suite of a source checkout. ``fastbp COMMAND --help`` documents each.
+accuracy; ``fastbp predict MODEL DATA`` applies a saved network. ``fastbp COMMAND --help``
+documents each. (The benchmark suite is not part of the installed package: in a source
+checkout, run ``python benchmarks/run.py``.)
 
 Exit status: 0 on success; 2 for bad arguments or unusable input (a missing or malformed
 file, a learning rate that makes training diverge), with a one-line ``fastbp: error:``
-message and never a traceback; 1 when the command cannot run here (no benchmark suite
-installed, a download that failed); 130 when interrupted.
+message and never a traceback; 1 when the command cannot run here (a download that
+failed, a full disk); 130 when interrupted.
 """
 import argparse
 import inspect
@@ -17,7 +18,6 @@ import subprocess
 import sys
 import time
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
@@ -62,10 +62,6 @@ _MNIST_EPOCHS = 10
 
 class UsageError(Exception):
     """A bad argument or unusable input: exit status 2."""
-
-
-class CannotRun(Exception):
-    """The command cannot run in this installation: exit status 1."""
 
 
 # -- argument types ---------------------------------------------------------------
@@ -174,16 +170,6 @@ to 1; other output activations are refused); or with --outputs the output activa
 a^L themselves. Rows are comma-separated, with enough digits to round-trip.
 """
 
-_BENCH_EPILOG = """\
-The benchmark suite (fastbp against NumPy, the book's loop, PyTorch, scikit-learn and JAX)
-lives in the benchmarks/ folder of the source repository and is not part of the installed
-package. In a source checkout (an in-place build or `pip install -e .`), `fastbp bench
-ARGS...` runs `python benchmarks/run.py ARGS...`, for example `fastbp bench --quick`;
-`fastbp bench -- --help` shows its options. Elsewhere it says so and exits with status 1.
-Extras for the peers: pip install -e ".[bench]".
-"""
-
-
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="fastbp", description="Feed-forward networks trained by backpropagation.",
@@ -264,11 +250,6 @@ def build_parser():
     predict.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                          help="BLAS threads (see `fastbp train --help`)")
 
-    commands.add_parser(
-        "bench", help="run the benchmark suite (source checkout only)",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_BENCH_EPILOG,
-        usage="fastbp bench [ARGS...]",
-        description="Run the benchmark suite, benchmarks/run.py, with ARGS.")
     return parser
 
 
@@ -684,33 +665,6 @@ def _probabilities(outputs, output_activation):
     return proba
 
 
-# -- bench ------------------------------------------------------------------------
-
-def _benchmark_script():
-    """benchmarks/run.py of the source checkout this fastbp runs from, or None."""
-    root = Path(__file__).resolve().parent.parent
-    script, project = root / "benchmarks" / "run.py", root / "pyproject.toml"
-    try:
-        if script.is_file() and 'name = "fastbp"' in project.read_text(encoding="utf-8"):
-            return script
-    except OSError:
-        pass
-    return None
-
-
-def bench(argv):
-    """``fastbp bench ARGS...``: run benchmarks/run.py ARGS...; return its exit status."""
-    script = _benchmark_script()
-    if script is None:
-        raise CannotRun("the benchmark suite ships with the source repository, not with "
-                        "the installed package: in a checkout of fastbp, run "
-                        "`python benchmarks/run.py` (or `fastbp bench` from an editable "
-                        "install)")
-    if argv[:1] == ["--"]:
-        argv = argv[1:]
-    return subprocess.call([sys.executable, str(script), *argv])
-
-
 # -- threads and main -------------------------------------------------------------
 
 def _rerun_with_thread_variables(argv, threads):
@@ -750,12 +704,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     parser = build_parser()
     try:
-        # Everything after `bench` goes to benchmarks/run.py, except a lone --help.
-        if argv[:1] == ["bench"] and argv[1:2] not in (["-h"], ["--help"]):
-            return bench(argv[1:])
         args = parser.parse_args(argv)
-        if args.command == "bench":  # only `fastbp bench --help` gets here
-            return 0  # pragma: no cover - argparse exits on --help
         if args.threads is None:
             return _run(args)
         limits = _blas_limits(args.threads)
@@ -770,8 +719,6 @@ def main(argv=None):
         return 1
     except UsageError as exc:
         return _fail(2, exc)
-    except CannotRun as exc:
-        return _fail(1, exc)
     except (ValueError, TypeError, FloatingPointError, FileNotFoundError,
             IsADirectoryError, NotADirectoryError, PermissionError) as exc:
         return _fail(2, exc)
