@@ -36,7 +36,10 @@ extensions = [
         # -fno-trapping-math (Clang's default) lets GCC vectorise the branch-free
         # element-wise loops (sigmoid, softmax); FP traps are never enabled here, and
         # results are unchanged. Unlike -ffast-math it keeps IEEE semantics.
-        extra_compile_args=["-O3", "-fno-trapping-math"] if os.name != "nt" else [],
+        # -g0 (last, so it overrides Python's own -g): no debug info in the wheel's
+        # modules, which would make them several times larger.
+        extra_compile_args=(["-O3", "-fno-trapping-math"] + ([] if DEBUG else ["-g0"])
+                            if os.name != "nt" else []),
         **(LINUX_THREADS.get(name, {}) if sys.platform.startswith("linux") else {}),
     )
     for name in MODULES
