@@ -235,7 +235,7 @@ def test_mnist_download_is_passed_on(monkeypatch, capsys):
     status, out, err = main(capsys, "train", "--mnist", "--download", "--dtype", "float32")
     assert status == 0, err
     assert calls == [(None, True, "float32")]
-    assert out.startswith("MNIST: ") and out.count("\nepoch ") == 3  # MNIST's default
+    assert out.startswith("MNIST: ") and out.count("\nepoch ") == 10  # MNIST's default
     main(capsys, "train", "--mnist", "some/dir", "--epochs", 1)
     assert calls[-1] == ("some/dir", False, "float64")
 
