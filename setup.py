@@ -49,7 +49,10 @@ extensions = [
         [f"fastbp/{name}.pyx"] + [f"fastbp/src/{c}" for c in C_SOURCES.get(name, [])],
         include_dirs=[np.get_include(), "fastbp/src"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=UNIX_CFLAGS if os.name != "nt" else [],
+        # -g0 (last, so it overrides Python's own -g): no debug info in the wheel's
+        # modules, which would make them several times larger.
+        extra_compile_args=(UNIX_CFLAGS + ([] if DEBUG else ["-g0"])
+                            if os.name != "nt" else []),
         **(LINUX_THREADS.get(name, {}) if sys.platform.startswith("linux") else {}),
     )
     for name in MODULES

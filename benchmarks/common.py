@@ -33,7 +33,32 @@ THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
 #: OpenBLAS tuning variables that change its kernels; noted in the results when set.
 OPENBLAS_TUNING_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_VERBOSE")
 
-DEFAULT_MNIST_DIR = "/work/shared/data/mnist"
+#: The four MNIST IDX files, each gzipped (``.gz``) or not.
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def mnist_dir() -> str:
+    """Where the benchmarks read MNIST: ``$FASTBP_MNIST_DIR``, else the folder that
+    ``fastbp train --mnist --download`` fills, ``$FASTBP_DATA/mnist`` or
+    ``~/.cache/fastbp/mnist`` (fastbp.datasets.load_mnist's default)."""
+    path = os.environ.get("FASTBP_MNIST_DIR")
+    if path:
+        return path
+    cache = os.environ.get("FASTBP_DATA") or os.path.expanduser("~/.cache/fastbp")
+    return os.path.join(cache, "mnist")
+
+
+def missing_mnist() -> str | None:
+    """A one-line description of what is missing from ``mnist_dir()``, or None."""
+    path = mnist_dir()
+    missing = [name for name in MNIST_FILES
+               if not any(os.path.isfile(os.path.join(path, name + gz)) for gz in (".gz", ""))]
+    if not missing:
+        return None
+    return (f"MNIST not found: {path} lacks {', '.join(missing)} (gzipped or not); set "
+            f"FASTBP_MNIST_DIR to the folder of the four IDX files, or fetch them into "
+            f"{path} with `fastbp train --mnist --download`")
 
 
 @dataclass(frozen=True)
@@ -115,9 +140,9 @@ def load_mnist(dtype="float64"):
     """Return ``(train, validation, test, loader_name)``; each split is ``(X, y)``.
 
     Uses ``fastbp.datasets.load_mnist`` when fastbp imports, else a private reader
-    that produces the same arrays. The directory is ``$FASTBP_MNIST_DIR``.
+    that produces the same arrays. The directory is ``mnist_dir()``.
     """
-    path = os.environ.get("FASTBP_MNIST_DIR", DEFAULT_MNIST_DIR)
+    path = mnist_dir()
     try:
         from fastbp.datasets import load_mnist as fastbp_load
     except Exception:  # fastbp not built yet, or half-built

@@ -1,7 +1,13 @@
 """Benchmark fastbp against NumPy, the book's loop, PyTorch, scikit-learn and JAX.
 
     python benchmarks/run.py [--quick] [--workloads W1,W2,...] [--threads 1,2]
-                             [--output benchmarks/results.md] [--check]
+                             [--output FILE.md] [--check]
+
+MNIST comes from $FASTBP_MNIST_DIR, else from ~/.cache/fastbp/mnist (or
+$FASTBP_DATA/mnist), where `fastbp train --mnist --download` puts it; without it the
+command exits with status 1. The results go to --output, or to a new file
+benchmark-results-YYYYMMDD-HHMMSS.md in the current directory (never over an existing
+one); the committed benchmarks/results.md is rewritten only when named.
 
 Every (implementation, thread count) runs in a fresh subprocess (worker.py) whose
 thread variables are set before anything is imported; the implementations' timed
@@ -23,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import peers  # noqa: E402
-from common import ALL_WORKLOADS, Sizes, machine_info, thread_env  # noqa: E402
+from common import ALL_WORKLOADS, Sizes, machine_info, missing_mnist, thread_env  # noqa: E402
 from report import render  # noqa: E402
 
 #: Implementations whose GIL behaviour and memory are measured (fastbp, plus
@@ -43,7 +49,9 @@ def parse_args(argv=None):
     p.add_argument("--impls", default=",".join(peers.REGISTRY),
                    help="comma-separated subset of " + ",".join(peers.REGISTRY))
     p.add_argument("--repeats", type=int, default=3, help="timed repeats (>= 3)")
-    p.add_argument("--output", default=str(HERE / "results.md"))
+    p.add_argument("--output", default=None, metavar="FILE.md",
+                   help="write the results here (default: a new "
+                        "benchmark-results-YYYYMMDD-HHMMSS.md in the current directory)")
     p.add_argument("--check", action="store_true",
                    help="only check that the peers compute the same SGD, then exit")
     args = p.parse_args(argv)
@@ -216,11 +224,34 @@ def collect(args):
     return results
 
 
+def fresh_output_path(directory=".") -> Path:
+    """A results file name in ``directory`` that does not exist yet."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1000):
+        path = Path(directory) / f"benchmark-results-{stamp}{f'-{n}' if n else ''}.md"
+        if not path.exists():
+            return path
+    raise FileExistsError(f"no free benchmark-results-{stamp}-N.md in {directory}")
+
+
+def fail(message) -> int:
+    """Print one ``run.py: error:`` line to stderr; return exit status 1."""
+    print(f"run.py: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return 1
+
+
 def main(argv=None):
     args = parse_args(argv)
+    missing = missing_mnist()
+    if missing:
+        return fail(missing)
     if args.check:
         import check
         return check.main()
+    if args.output is None:
+        args.output = str(fresh_output_path())
+    elif not Path(args.output).resolve().parent.is_dir():
+        return fail(f"--output {args.output}: its directory does not exist")
     t0, load_start = time.perf_counter(), os.getloadavg()
     results = collect(args)
     results["meta"] = {"machine": machine_info(), "args": args,

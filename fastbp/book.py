@@ -519,22 +519,29 @@ def load(filename):
 # -- mnist_loader.py -----------------------------------------------------------------
 
 def _mnist_path(path):
+    """``path``, else ``$FASTBP_MNIST_DIR``, else None: the download cache that
+    ``fastbp.datasets.load_mnist`` (and ``fastbp train --mnist --download``) uses,
+    ``~/.cache/fastbp/mnist`` (or ``$FASTBP_DATA/mnist``)."""
     if path is None:
-        path = os.environ.get("FASTBP_MNIST_DIR")
-        if not path:
-            raise ValueError("no MNIST directory: pass path or set FASTBP_MNIST_DIR")
+        path = os.environ.get("FASTBP_MNIST_DIR") or None
     return path
 
 
 def load_data(path=None):
     """mnist_loader.load_data: ((X, y) training, validation, test), X rows of 784
-    pixels in [0, 1] and y integer digits, split 50,000 / 10,000 / 10,000."""
+    pixels in [0, 1] and y integer digits, split 50,000 / 10,000 / 10,000.
+
+    From the IDX files in ``path``; by default in ``$FASTBP_MNIST_DIR``, or when that
+    is not set in the download cache, ``~/.cache/fastbp/mnist`` (``$FASTBP_DATA/mnist``)
+    where ``fastbp train --mnist --download`` puts them. A missing file raises
+    ``FileNotFoundError`` naming the folder."""
     return load_mnist(_mnist_path(path))
 
 
 def load_data_wrapper(path=None):
     """mnist_loader.load_data_wrapper from the IDX files in ``path`` (default
-    ``$FASTBP_MNIST_DIR``): ``(training_data, validation_data, test_data)`` as lists of
+    ``$FASTBP_MNIST_DIR``, else the download cache ~/.cache/fastbp/mnist, see
+    ``load_data``): ``(training_data, validation_data, test_data)`` as lists of
     (x, y) pairs, x a (784, 1) column; training y a (10, 1) one-hot column, validation
     and test y the integer digit. The columns are views of one array per set."""
     (X_tr, y_tr), (X_va, y_va), (X_te, y_te) = load_data(path)

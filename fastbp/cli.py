@@ -1,22 +1,23 @@
 """The ``fastbp`` command line.
 
 ``fastbp train`` trains a network and reports per-epoch progress and the final test
-accuracy; ``fastbp predict MODEL DATA`` applies a saved network; ``fastbp bench`` runs the
-benchmark suite of a source checkout. ``fastbp COMMAND --help`` documents each.
+accuracy; ``fastbp predict MODEL DATA`` applies a saved network. ``fastbp COMMAND --help``
+documents each. (The benchmark suite is not part of the installed package: in a source
+checkout, run ``python benchmarks/run.py``.)
 
 Exit status: 0 on success; 2 for bad arguments or unusable input (a missing or malformed
 file, a learning rate that makes training diverge), with a one-line ``fastbp: error:``
-message and never a traceback; 1 when the command cannot run here (no benchmark suite
-installed, a download that failed); 130 when interrupted.
+message and never a traceback; 1 when the command cannot run here (a download that
+failed, a full disk); 130 when interrupted.
 """
 import argparse
+import inspect
 import math
 import os
 import subprocess
 import sys
 import time
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
@@ -47,20 +48,31 @@ _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS
 
 _PLOT_HINT = 'pip install "fastbp[plot]"'
 
+# Network's own defaults (init), so that `fastbp train` trains what Network(sizes, ...)
+# trains with the same arguments.
+_NETWORK_DEFAULTS = {name: p.default for name, p in
+                     inspect.signature(Network.__init__).parameters.items()
+                     if p.default is not inspect.Parameter.empty}
+
+# Epochs of `fastbp train --mnist` unless --epochs says otherwise: the book's ch. 1
+# network [784, 30, 10] (batch 10, eta 3.0) passes 95% test accuracy by then for every
+# seed tried (tests/test_cli.py checks seeds 0-7), in a few seconds.
+_MNIST_EPOCHS = 10
+
 
 class UsageError(Exception):
     """A bad argument or unusable input: exit status 2."""
 
 
-class CannotRun(Exception):
-    """The command cannot run in this installation: exit status 1."""
-
-
 # -- argument types ---------------------------------------------------------------
 
 def _widths(text):
+    parts = text.split(",")
+    if any(not part.strip() for part in parts):
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r} "
+                                         f"(an empty width)")
     try:
-        widths = [int(part) for part in text.split(",") if part.strip()]
+        widths = [int(part) for part in parts]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
     if not widths or min(widths) < 1:
@@ -151,19 +163,12 @@ comma-separated numbers (a first line that is not numeric is skipped as a header
 are examples; a .csv or .npz row with one column more than the network has inputs is
 taken to end with a label, which is ignored, so a file made for `fastbp train --data`
 works as it is. Features are cast to the network's dtype.
-Prints one predicted class (argmax of the output) per line, or with --proba the output
-activations a^L as comma-separated rows, written with enough digits to round-trip.
+Prints one predicted class (argmax of the output) per line; or with --proba one row of
+class probabilities per example, as scikit-learn's predict_proba gives them (a softmax
+output as it is; sigmoid outputs, one-vs-rest, divided by their sum so that each row sums
+to 1; other output activations are refused); or with --outputs the output activations
+a^L themselves. Rows are comma-separated, with enough digits to round-trip.
 """
-
-_BENCH_EPILOG = """\
-The benchmark suite (fastbp against NumPy, the book's loop, PyTorch, scikit-learn and JAX)
-lives in the benchmarks/ folder of the source repository and is not part of the installed
-package. In a source checkout (an in-place build or `pip install -e .`), `fastbp bench
-ARGS...` runs `python benchmarks/run.py ARGS...`, for example `fastbp bench --quick`;
-`fastbp bench -- --help` shows its options. Elsewhere it says so and exits with status 1.
-Extras for the peers: pip install -e ".[bench]".
-"""
-
 
 def build_parser():
     parser = argparse.ArgumentParser(
@@ -197,9 +202,11 @@ def build_parser():
                        help="default: the hidden activation (softmax for log_likelihood)")
     train.add_argument("--cost", default="quadratic", choices=sorted(COSTS),
                        help="default: quadratic")
-    train.add_argument("--init", default="normal", choices=INITS, help="default: normal")
+    train.add_argument("--init", default=_NETWORK_DEFAULTS["init"], choices=INITS,
+                       help=f"default: {_NETWORK_DEFAULTS['init']}, as for Network "
+                            f"(normal is N(0, 1), the book's network.py)")
     train.add_argument("--epochs", type=_positive_int, default=None,
-                       help="default: 30, or 3 with --mnist")
+                       help=f"default: 30, or {_MNIST_EPOCHS} with --mnist")
     train.add_argument("--batch-size", type=_positive_int, default=10,
                        help="mini-batch size m (default: 10)")
     train.add_argument("--learning-rate", type=float, default=3.0,
@@ -220,7 +227,8 @@ def build_parser():
                        help="BLAS threads (default: the library's own choice)")
     train.add_argument("--save", metavar="PATH", help="write the trained network here (.npz)")
     train.add_argument("--plot", metavar="PATH",
-                       help="write a PNG of the learning curves (needs matplotlib: "
+                       help="write the learning curves as an image, in the format of "
+                            "PATH's suffix: .png, .pdf, .svg, .jpg, ... (needs matplotlib: "
                             f"{_PLOT_HINT})")
     train.add_argument("--quiet", "-q", action="store_true",
                        help="print only the test accuracy")
@@ -232,18 +240,16 @@ def build_parser():
                     "the examples in DATA.")
     predict.add_argument("model", metavar="MODEL", help="a saved network (.npz)")
     predict.add_argument("data", metavar="DATA", help="features: .npy, .npz or .csv")
-    predict.add_argument("--proba", action="store_true",
-                         help="print the output activations instead of classes")
+    shown = predict.add_mutually_exclusive_group()
+    shown.add_argument("--proba", action="store_true",
+                       help="print class probabilities (rows sum to 1) instead of classes")
+    shown.add_argument("--outputs", action="store_true",
+                       help="print the output activations a^L instead of classes")
     predict.add_argument("--output", "-o", metavar="FILE",
                          help="write to FILE instead of standard output")
     predict.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                          help="BLAS threads (see `fastbp train --help`)")
 
-    commands.add_parser(
-        "bench", help="run the benchmark suite (source checkout only)",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_BENCH_EPILOG,
-        usage="fastbp bench [ARGS...]",
-        description="Run the benchmark suite, benchmarks/run.py, with ARGS.")
     return parser
 
 
@@ -288,14 +294,40 @@ def _read_csv(path):
         first = f.readline()
     if not first.strip():
         raise UsageError(f"{path}: empty file")
+    header = _is_header(first)
     try:
         table = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64,
-                           skiprows=1 if _is_header(first) else 0)
+                           skiprows=1 if header else 0)
     except ValueError as exc:
-        raise UsageError(f"{path}: not a table of comma-separated numbers ({exc})")
+        # NumPy counts rows from 0 after the header and blank lines: name the line.
+        where = _first_bad_line(path, opener, header) or str(exc)
+        raise UsageError(f"{path}: not a table of comma-separated numbers ({where})")
     if table.size == 0:
         raise UsageError(f"{path}: no rows of data")
     return table
+
+
+def _first_bad_line(path, opener, header):
+    """'line N: ...' for the first line of a CSV file that np.loadtxt cannot read, or None.
+
+    Lines are numbered from 1, as an editor shows them, the header included."""
+    width = None
+    with opener(path, "rt") as f:
+        for number, line in enumerate(f, start=1):
+            text = line.split("#", 1)[0].strip()
+            if (header and number == 1) or not text:
+                continue
+            fields = text.split(",")
+            for column, field in enumerate(fields, start=1):
+                try:
+                    float(field)
+                except ValueError:
+                    return f"line {number}, column {column}: {field.strip()!r} is not a number"
+            if width is None:
+                width = len(fields)
+            elif len(fields) != width:
+                return f"line {number}: {len(fields)} columns where the first row has {width}"
+    return None
 
 
 def _labels(values, where):
@@ -384,7 +416,7 @@ def _load_training_data(args):
                 args.mnist or None, download=args.download, dtype=args.dtype)
         except FileNotFoundError as exc:
             raise UsageError(f"--mnist: {exc}")
-        return "MNIST", train, validation, test, 3
+        return "MNIST", train, validation, test, _MNIST_EPOCHS
     if args.data is not None:
         train, validation, test = _load_data_file(args.data, args.dtype)
         return os.path.basename(args.data), train, validation, test, 30
@@ -433,11 +465,19 @@ def _check_writable(path, option):
         raise UsageError(f"{option} {path}: is a directory")
 
 
-def _check_matplotlib():
+def _check_plot_path(path):
+    """The image format for ``--plot PATH``: its suffix, if matplotlib can write it."""
     try:
         import matplotlib  # noqa: F401
+        from matplotlib.figure import Figure
     except ImportError:
         raise UsageError(f"--plot needs matplotlib: {_PLOT_HINT}")
+    suffix = os.path.splitext(path)[1][1:].lower()
+    formats = Figure().canvas.get_supported_filetypes()
+    if suffix not in formats:
+        raise UsageError(f"--plot {path}: name the image format by the suffix, one of "
+                         f"{', '.join('.' + f for f in sorted(formats))}")
+    return suffix
 
 
 def _chunk_size(sizes, n, batch_size):
@@ -482,7 +522,8 @@ def _measure(net, X, y, l2, n_train):
 
 
 def _plot(history, path, title, cost_name):
-    """Write a PNG with two panels, cost and accuracy per epoch; return the Figure."""
+    """Write an image with two panels, cost and accuracy per epoch, in the format its
+    suffix names (.png, .pdf, .svg, .jpg, ...); return the Figure."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(10, 4))
@@ -501,7 +542,7 @@ def _plot(history, path, title, cost_name):
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, format="png", dpi=100)
+    fig.savefig(path, format=_check_plot_path(path), dpi=100)
     return fig
 
 
@@ -523,7 +564,7 @@ def train(args):
         if path:
             _check_writable(path, option)
     if args.plot:
-        _check_matplotlib()
+        _check_plot_path(args.plot)
 
     name, (X, y), validation, test, epochs = _load_training_data(args)
     epochs = epochs if args.epochs is None else args.epochs
@@ -589,8 +630,10 @@ def predict(args):
     except FileNotFoundError:
         raise UsageError(f"{args.model}: no such file")
     X = _read_features(args.data, net.sizes[0], net.dtype)
-    if args.proba:
+    if args.proba or args.outputs:
         rows = net.feedforward(X)
+        if args.proba:
+            rows = _probabilities(rows, net.output_activation)
         digits = 17 if net.dtype == np.float64 else 9
         text = "".join(",".join(f"{v:.{digits}g}" for v in row) + "\n" for row in rows)
     else:
@@ -603,31 +646,23 @@ def predict(args):
         sys.stdout.flush()
 
 
-# -- bench ------------------------------------------------------------------------
+def _probabilities(outputs, output_activation):
+    """Class probabilities from a^L, as scikit-learn's predict_proba gives them.
 
-def _benchmark_script():
-    """benchmarks/run.py of the source checkout this fastbp runs from, or None."""
-    root = Path(__file__).resolve().parent.parent
-    script, project = root / "benchmarks" / "run.py", root / "pyproject.toml"
-    try:
-        if script.is_file() and 'name = "fastbp"' in project.read_text(encoding="utf-8"):
-            return script
-    except OSError:
-        pass
-    return None
-
-
-def bench(argv):
-    """``fastbp bench ARGS...``: run benchmarks/run.py ARGS...; return its exit status."""
-    script = _benchmark_script()
-    if script is None:
-        raise CannotRun("the benchmark suite ships with the source repository, not with "
-                        "the installed package: in a checkout of fastbp, run "
-                        "`python benchmarks/run.py` (or `fastbp bench` from an editable "
-                        "install)")
-    if argv[:1] == ["--"]:
-        argv = argv[1:]
-    return subprocess.call([sys.executable, str(script), *argv])
+    A softmax output already sums to 1. Sigmoid outputs are one-vs-rest probabilities,
+    normalised to sum to 1 as scikit-learn does for one-vs-rest classifiers (such as
+    LogisticRegression(multi_class="ovr")); an all-zero row gives equal probabilities.
+    Other output activations are not probabilities at all."""
+    if output_activation == "softmax":
+        return outputs
+    if output_activation != "sigmoid":
+        raise UsageError(f"--proba needs a sigmoid or softmax output layer, this network's "
+                         f"is {output_activation}; --outputs prints a^L as it is")
+    total = outputs.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        proba = outputs / total
+    proba[(total == 0).ravel()] = 1.0 / outputs.shape[1]
+    return proba
 
 
 # -- threads and main -------------------------------------------------------------
@@ -669,12 +704,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     parser = build_parser()
     try:
-        # Everything after `bench` goes to benchmarks/run.py, except a lone --help.
-        if argv[:1] == ["bench"] and argv[1:2] not in (["-h"], ["--help"]):
-            return bench(argv[1:])
         args = parser.parse_args(argv)
-        if args.command == "bench":  # only `fastbp bench --help` gets here
-            return 0  # pragma: no cover - argparse exits on --help
         if args.threads is None:
             return _run(args)
         limits = _blas_limits(args.threads)
@@ -689,8 +719,6 @@ def main(argv=None):
         return 1
     except UsageError as exc:
         return _fail(2, exc)
-    except CannotRun as exc:
-        return _fail(1, exc)
     except (ValueError, TypeError, FloatingPointError, FileNotFoundError,
             IsADirectoryError, NotADirectoryError, PermissionError) as exc:
         return _fail(2, exc)

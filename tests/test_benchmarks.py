@@ -86,3 +86,33 @@ def test_serve_answers_run_py_requests(run_py, mnist_dir, monkeypatch):
     assert w4[0]["calls"] == 500 and w4[0]["max"] < w4[2]["min"]
     assert info["loader"] == "fastbp.datasets.load_mnist"
     assert server.error.startswith("worker stopped (exit code 1")
+
+
+def test_missing_mnist_exits_1_with_one_line(run_py, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FASTBP_MNIST_DIR", str(tmp_path))
+    for argv in (["--quick"], ["--check"]):
+        assert run_py.main(argv) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1
+        assert err.startswith(f"run.py: error: MNIST not found: {tmp_path} lacks ")
+
+
+def test_mnist_defaults_to_the_download_cache(run_py, tmp_path, monkeypatch, capsys):
+    """Without FASTBP_MNIST_DIR: where `fastbp train --mnist --download` puts MNIST."""
+    import common
+    monkeypatch.delenv("FASTBP_MNIST_DIR", raising=False)
+    monkeypatch.setenv("FASTBP_DATA", str(tmp_path))
+    assert common.mnist_dir() == str(tmp_path / "mnist")
+    monkeypatch.delenv("FASTBP_DATA")
+    assert common.mnist_dir() == str(Path("~/.cache/fastbp/mnist").expanduser())
+
+
+def test_results_go_to_a_new_file_unless_one_is_named(run_py, tmp_path, monkeypatch):
+    """The committed benchmarks/results.md is rewritten only when named."""
+    assert run_py.parse_args(["--quick"]).output is None
+    assert run_py.parse_args(["--output", "x.md"]).output == "x.md"
+    first = run_py.fresh_output_path(tmp_path)
+    assert first.parent == tmp_path and first.name.startswith("benchmark-results-")
+    first.write_text("taken")
+    second = run_py.fresh_output_path(tmp_path)
+    assert second != first and not second.exists()

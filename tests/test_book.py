@@ -432,3 +432,15 @@ def test_mnist_smoke_one_epoch_on_10000_examples(mnist_dir, capsys):
                                 evaluation_data=test_data, monitor_evaluation_accuracy=True)
     assert accuracy[0] > 8500
     assert f"Accuracy on evaluation data: {accuracy[0]} / 10000" in capsys.readouterr().out
+
+
+def test_mnist_loader_defaults_to_the_download_cache(tmp_path, monkeypatch):
+    """Without a path or FASTBP_MNIST_DIR, mnist_loader looks where `fastbp train
+    --mnist --download` puts MNIST: the mnist folder of $FASTBP_DATA or ~/.cache/fastbp."""
+    monkeypatch.delenv("FASTBP_MNIST_DIR", raising=False)
+    monkeypatch.setenv("FASTBP_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "mnist")):
+        book.mnist_loader.load_data_wrapper()
+    monkeypatch.setenv("FASTBP_MNIST_DIR", str(tmp_path / "elsewhere"))
+    with pytest.raises(FileNotFoundError, match="elsewhere"):
+        book.mnist_loader.load_data()

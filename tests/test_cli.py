@@ -4,8 +4,10 @@ Subprocesses run ``python -m fastbp`` from a temporary directory, importing the 
 fastbp as this test session; most option checks call ``cli.main`` in-process (fast).
 """
 import gzip
+import inspect
 import io
 import os
+import re
 import subprocess
 import sys
 
@@ -95,11 +97,57 @@ def test_run_is_exactly_network_fit():
                     "--learning-rate", 0.5, "--cost", "cross_entropy", "--seed", 4,
                     "--dropout", 0.1)
     (X, y), _, _ = cli._digits_split("float64")
-    ref = fastbp.Network([64, 30, 10], cost="cross_entropy", init="normal", seed=4)
+    # Network's own defaults (init="scaled_normal", ...): the README promises this call.
+    ref = fastbp.Network([64, 30, 10], cost="cross_entropy", seed=4)
     history = ref.fit(X, y, 3, 7, 0.5, l2=0.5, momentum=0.3, dropout=0.1)
     for p, q in zip(parameters(net), parameters(ref)):
         np.testing.assert_array_equal(p, q)
     np.testing.assert_allclose(net.history["train_cost"], history["train_cost"], rtol=1e-12)
+
+
+def test_defaults_are_networks_defaults():
+    args = cli.build_parser().parse_args(["train"])
+    defaults = inspect.signature(fastbp.Network.__init__).parameters
+    for name in ("activation", "output_activation", "cost", "init", "dtype"):
+        assert getattr(args, name) == defaults[name].default, name
+
+
+# -- the accuracy the README states -----------------------------------------------
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_claim(command):
+    """(low, high, seeds) from the README line ``COMMAND  # ...: LOW–HIGH% ... (seeds A–B)``."""
+    text = README.read_text(encoding="utf-8")
+    match = re.search(re.escape(command) + r" +#[^\n]*?: ([\d.]+)–([\d.]+)% test accuracy "
+                      r"\(seeds (\d+)–(\d+)\)", text)
+    assert match, f"README has no accuracy claim for `{command}`"
+    low, high, first, last = match.groups()
+    return float(low), float(high), range(int(first), int(last) + 1)
+
+
+def test_accuracy_on_the_digits_is_what_the_readme_says(capsys):
+    low, high, seeds = readme_claim("fastbp train")
+    for seed in seeds:
+        status, out, err = main(capsys, "train", "--seed", seed, "--quiet")
+        assert status == 0, err
+        accuracy = float(out.split()[-1].rstrip("%"))
+        assert low <= accuracy <= high, (seed, accuracy)
+
+
+@pytest.mark.slow
+def test_accuracy_on_mnist_is_what_the_readme_says(mnist_dir, capsys):
+    """The README's `fastbp train --mnist DIR`: the book's ch. 1 network, every seed
+    the README names (~5 s each)."""
+    low, high, seeds = readme_claim("fastbp train --mnist DIR")
+    assert len(seeds) >= 3
+    for seed in seeds:
+        status, out, err = main(capsys, "train", "--mnist", mnist_dir, "--seed", seed,
+                                "--quiet")
+        assert status == 0, err
+        accuracy = float(out.split()[-1].rstrip("%"))
+        assert low <= accuracy <= high, (seed, accuracy)
 
 
 @pytest.mark.parametrize("option", [
@@ -187,7 +235,7 @@ def test_mnist_download_is_passed_on(monkeypatch, capsys):
     status, out, err = main(capsys, "train", "--mnist", "--download", "--dtype", "float32")
     assert status == 0, err
     assert calls == [(None, True, "float32")]
-    assert out.startswith("MNIST: ") and out.count("\nepoch ") == 3  # MNIST's default
+    assert out.startswith("MNIST: ") and out.count("\nepoch ") == 10  # MNIST's default
     main(capsys, "train", "--mnist", "some/dir", "--epochs", 1)
     assert calls[-1] == ("some/dir", False, "float64")
 
@@ -283,6 +331,25 @@ def test_plot_writes_a_png_with_two_panels(tmp_path, monkeypatch, capsys):
         assert all(len(line.get_xdata()) == 4 for line in ax.get_lines())
 
 
+@pytest.mark.parametrize("suffix, magic", [(".jpg", b"\xff\xd8\xff"), (".pdf", b"%PDF"),
+                                           (".svg", b"<?xml")])
+def test_plot_writes_the_format_of_its_suffix(tmp_path, capsys, suffix, magic):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / f"curves{suffix}"
+    status, out, err = main(capsys, "train", "--epochs", 1, "--plot", path, "-q")
+    assert status == 0, err
+    assert path.read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize("name", ["curves", "curves.txt"])
+def test_plot_refuses_a_suffix_that_is_no_image_format_before_training(tmp_path, capsys,
+                                                                     name):
+    pytest.importorskip("matplotlib")
+    status, out, err = main(capsys, "train", "--plot", tmp_path / name)
+    assert status == 2 and out == "" and "name the image format by the suffix" in err
+    assert err.count("\n") == 1 and not (tmp_path / name).exists()
+
+
 def test_plot_without_matplotlib_exits_2_before_training(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import raises ImportError
     status, out, err = main(capsys, "train", "--plot", tmp_path / "curves.png")
@@ -353,7 +420,42 @@ def test_predict_round_trip(dataset, tmp_path):
                  cwd=tmp_path)
     assert result.returncode == 0 and result.stdout == "", result.stderr
     proba = np.loadtxt(tmp_path / "proba.csv", delimiter=",")
-    np.testing.assert_array_equal(proba, net.feedforward(X[:7]))
+    outputs = net.feedforward(X[:7])  # sigmoid outputs: one-vs-rest, normalised
+    np.testing.assert_allclose(proba, outputs / outputs.sum(axis=1, keepdims=True),
+                               rtol=1e-15)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-15)
+    assert (proba.argmax(axis=1) == net.predict(X[:7])).all()
+    result = run("predict", model, "X.npy", "--outputs", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(np.loadtxt(io.StringIO(result.stdout), delimiter=","),
+                                  outputs)
+
+
+def test_predict_proba_of_softmax_and_of_other_outputs(dataset, tmp_path, capsys):
+    X, y, npz, _ = dataset
+    softmax = tmp_path / "softmax.npz"
+    train_net("--data", npz, "--epochs", 2, "--cost", "log_likelihood").save(softmax)
+    identity = tmp_path / "identity.npz"
+    train_net("--data", npz, "--epochs", 2, "--output-activation", "identity",
+              "--learning-rate", 0.1).save(identity)
+    capsys.readouterr()
+    status, out, err = main(capsys, "predict", softmax, npz, "--proba")
+    assert status == 0, err
+    np.testing.assert_array_equal(np.loadtxt(io.StringIO(out), delimiter=","),
+                                  fastbp.load(softmax).feedforward(X))
+    status, out, err = main(capsys, "predict", identity, npz, "--proba")
+    assert status == 2 and out == "" and "--proba needs a sigmoid or softmax" in err
+    status, out, err = main(capsys, "predict", identity, npz, "--proba", "--outputs")
+    assert status == 2 and "not allowed with argument" in err
+
+
+def test_csv_errors_name_the_line_of_the_file(tmp_path, capsys):
+    (tmp_path / "header.csv").write_text("a,b,label\n0.1,0.2,1\n\n0.3,five,0\n")
+    (tmp_path / "ragged.csv").write_text("0.1,0.2,1\n0.3,0.4,0\n0.5,1\n")
+    status, out, err = main(capsys, "train", "--data", tmp_path / "header.csv")
+    assert status == 2 and "line 4, column 2: 'five' is not a number" in err
+    status, out, err = main(capsys, "train", "--data", tmp_path / "ragged.csv")
+    assert status == 2 and "line 3: 2 columns where the first row has 3" in err
 
 
 def test_predict_npz_and_float32(dataset, tmp_path, capsys):
@@ -365,30 +467,20 @@ def test_predict_npz_and_float32(dataset, tmp_path, capsys):
     status, out, err = main(capsys, "predict", model, npz)  # uses the array X
     assert status == 0, err
     assert [int(c) for c in out.split()] == net.predict(X).tolist()
-    status, out, err = main(capsys, "predict", model, npz, "--proba")
+    status, out, err = main(capsys, "predict", model, npz, "--outputs")
     rows = np.array([[np.float32(v) for v in line.split(",")] for line in out.splitlines()])
     np.testing.assert_array_equal(rows, net.feedforward(X.astype(np.float32)))
 
 
 # -- bench ------------------------------------------------------------------------
 
-def test_bench_runs_the_suite_of_a_checkout(monkeypatch, capfd):
-    # Under CI fastbp is installed, not run from the checkout: point it at the
-    # checkout these tests come from, as an editable install would.
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
-    assert script.is_file()
-    monkeypatch.setattr(cli, "_benchmark_script", lambda: script)
-    assert cli.main(["bench", "--", "--help"]) == 0
-    out = capfd.readouterr().out
-    assert "usage: run.py" in out and "--quick" in out
-
-
-def test_bench_without_the_suite_exits_1(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "_benchmark_script", lambda: None)
+def test_no_bench_command_in_the_installed_cli(capsys):
+    """The benchmark suite is in the source repository, not in what `pip install .`
+    installs: `python benchmarks/run.py` runs it, and the CLI does not offer it."""
     status, out, err = main(capsys, "bench", "--quick")
-    assert status == 1 and out == ""
-    assert err.startswith("fastbp: error: the benchmark suite ships with the source "
-                          "repository") and err.count("\n") == 1
+    assert status == 2 and "invalid choice: 'bench'" in err
+    status, out, err = main(capsys, "--help")
+    assert "bench" not in out
 
 
 # -- help, version and bad arguments ------------------------------------------------
@@ -400,7 +492,6 @@ def test_version():
 
 @pytest.mark.parametrize("command, text", [
     ([], "COMMAND"), (["train"], "--threads N"), (["predict"], "--proba"),
-    (["bench"], "benchmarks/run.py"),
 ])
 def test_help_everywhere(capsys, command, text):
     status, out, err = main(capsys, *command, "--help")
@@ -410,6 +501,8 @@ def test_help_everywhere(capsys, command, text):
 @pytest.mark.parametrize("args, message", [
     (["train", "--epochs", "0"], "--epochs"),
     (["train", "--hidden", "30,x"], "--hidden"),
+    (["train", "--hidden", "10,,5"], "an empty width"),
+    (["train", "--hidden", "10,"], "an empty width"),
     (["train", "--learning-rate", "-1"], "learning_rate"),
     (["train", "--cost", "cross_entropy", "--activation", "relu"], "cross_entropy"),
     (["train", "--mnist", "/nonexistent/dir"], "nonexistent"),

@@ -118,6 +118,14 @@ def test_wheel_contents(dists):
     assert "fastbp/data/digits.csv.gz" in names
     assert "fastbp/data/README.md" in names
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), \
+        "the wheel lacks the LICENSE file"
+    if sys.platform.startswith("linux"):
+        # Built without debug info (setup.py's -g0): no DWARF sections in the modules.
+        with zipfile.ZipFile(wheel) as zf:
+            for name in names:
+                if name.endswith(".so"):
+                    assert b".debug_info" not in zf.read(name), f"{name} has debug info"
 
 
 @pytest.mark.slow
@@ -128,6 +136,11 @@ def test_sdist_contents(dists):
     for module in MODULES:
         assert f"fastbp/{module}.pyx" in names
         assert f"fastbp/{module}.pxd" in names
+    # What tests/test_benchmarks.py imports from benchmarks/, and the licence.
+    for required in ("LICENSE", "benchmarks/run.py", "benchmarks/common.py",
+                     "benchmarks/report.py", "benchmarks/worker.py", "benchmarks/check.py",
+                     "benchmarks/peers/__init__.py", "benchmarks/peers/base.py"):
+        assert required in names, f"{required} is missing from the sdist"
     for required in ("setup.py", "pyproject.toml", "README.md",
                      "fastbp/data/digits.csv.gz", "fastbp/data/README.md",
                      "fastbp/py.typed", *(f"fastbp/{s}" for s in STUBS)):
