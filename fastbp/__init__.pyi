@@ -1,6 +1,10 @@
+from typing import IO, Optional
+
 from . import datasets as datasets
 from .network import Network as Network
 from .network import load as load
 
 __version__: str
-__all__ = ["Network", "load", "datasets", "__version__"]
+__all__ = ["Network", "load", "datasets", "show_config", "__version__"]
+
+def show_config(file: Optional[IO[str]] = None) -> None: ...

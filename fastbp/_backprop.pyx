@@ -687,7 +687,6 @@ cdef class Engine:
         the gradient of the (weighted) mean cost. Returns Σ_x s_x C_x.
         """
         cdef Py_ssize_t m = cnp.PyArray_DIM(X, 0)
-        cdef int L = self.net.L
         cdef int chunk = <int>min(m, <Py_ssize_t>GRADIENT_CHUNK_ROWS)
         dtype = X.dtype
         A = _PtrTable([X] + [np.empty((chunk, n), dtype) for n in self.sizes[1:]])

@@ -5,7 +5,8 @@ A row-major matrix is the transpose of the same memory read in Fortran order, so
 ``C = op(A) @ op(B)`` in C order is ``C.T = op(B).T @ op(A).T`` in Fortran order: the
 wrappers swap operands (and dimensions) instead of copying anything.
 
-fastbp has its own AVX-512 kernels for the shapes where they beat OpenBLAS:
+fastbp has its own kernels (C in ``fastbp/src``, chosen for the CPU at import) for the
+shapes where they beat OpenBLAS:
 ``gemm_own`` for the products of mini-batch training and for many rows through a
 layer that fills its column tiles, ``narrow_gemm`` for many rows through other layers
 of few neurons, and ``gemv_rows`` for one example through any layer.
@@ -91,22 +92,8 @@ cdef floating dot(int n, const floating* x, int incx,
 # ---------------------------------------------------------------------------------
 # fastbp's own kernels, for the shapes where they beat OpenBLAS: many rows through a
 # narrow layer (narrow_gemm), one example (gemv_rows), and the products of mini-batch
-# training (gemm_own); the last two are described at their macros.
-#
-# A layer of a few dozen neurons fed many rows makes a product of a tall X (m, k) with
-# a few rows of W (n, k): inference on a whole test set through the book's [784, 30,
-# 10]. OpenBLAS packs and blocks it like any GEMM, and its best orientation runs
-# 10,000 x 784 -> 30 at ~35 GFLOP/s here. Each entry of Z is a dot product of two
-# rows, so the kernel below keeps a 4 x 6 tile of them in 24 AVX-512 accumulators,
-# loads each vector of X once per 6 rows of W and each vector of W once per 4 rows of
-# X, and reduces across lanes at the end: ~20 % faster than OpenBLAS, and it checks X
-# for NaN and inf on the way, which saves inference a pass over its input. Element p
-# of a row always goes to lane p % LANES, whatever the arrays' alignment, so results
-# are reproducible bit for bit. Its rows are split between as many threads as the
-# BLAS may use (X streams from memory, and two cores draw more bandwidth than one).
-# Where a layer fills at least 3/4 of gemm_own's 4-vector column tiles (30 neurons in
-# float64), gemm_own with its rows shared out in blocks is faster still (the engine
-# chooses, in _backprop.forward).
+# training (gemm_own). They are C in fastbp/src, one file per family and instruction
+# set (each described there), behind the one table of src/kernels.c.
 
 cdef extern from "kernels.h" nogil:
     # src/kernels.h: fastbp's own kernels behind one table, chosen by CPU at import

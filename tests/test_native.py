@@ -134,17 +134,6 @@ def test_threadpoolctl_lists_and_limits_fastbp():
     assert _blas._get_num_threads() == before
 
 
-def test_fastbp_limit_of_one_gives_the_same_results():
-    """Outputs under a thread limit of 1 from threadpoolctl equal the default's."""
-    import threadpoolctl    # a test dependency
-
-    net = fastbp.Network([784, 30, 10], seed=1)
-    X = np.random.default_rng(2).normal(size=(3000, 784))
-    with threadpoolctl.threadpool_limits(1, user_api="fastbp"):
-        one = net.feedforward(X)
-    np.testing.assert_allclose(net.feedforward(X), one, rtol=1e-12, atol=1e-14)
-
-
 def test_show_config_names_the_compiler_and_the_kernels():
     buffer = io.StringIO()
     fastbp.show_config(file=buffer)
