@@ -114,16 +114,23 @@ def test_defaults_are_networks_defaults():
 
 # -- the accuracy the README states -----------------------------------------------
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+# Where the accuracy claims are made: each file that makes one must make the same.
+CLAIMS_IN = (ROOT / "README.md", ROOT / "docs" / "guide" / "cli.md")
 
 
 def readme_claim(command):
-    """(low, high, seeds) from the README line ``COMMAND  # ...: LOW–HIGH% ... (seeds A–B)``."""
-    text = README.read_text(encoding="utf-8")
-    match = re.search(re.escape(command) + r" +#[^\n]*?: ([\d.]+)–([\d.]+)% test accuracy "
-                      r"\(seeds (\d+)–(\d+)\)", text)
-    assert match, f"README has no accuracy claim for `{command}`"
-    low, high, first, last = match.groups()
+    """(low, high, seeds) from the line ``COMMAND  # ...: LOW–HIGH% ... (seeds A–B)`` of
+    the README and the command-line guide, which must agree."""
+    pattern = (re.escape(command) + r" +#[^\n]*?: ([\d.]+)–([\d.]+)% test accuracy "
+               r"\(seeds (\d+)–(\d+)\)")
+    claims = {path.name: re.search(pattern, path.read_text(encoding="utf-8"))
+              for path in CLAIMS_IN}
+    assert all(claims.values()), f"no accuracy claim for `{command}` in " + ", ".join(
+        name for name, match in claims.items() if not match)
+    found = {match.groups() for match in claims.values()}
+    assert len(found) == 1, f"the claims for `{command}` differ: {claims}"
+    low, high, first, last = found.pop()
     return float(low), float(high), range(int(first), int(last) + 1)
 
 

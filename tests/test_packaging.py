@@ -141,7 +141,8 @@ def test_sdist_contents(dists):
                      "benchmarks/report.py", "benchmarks/worker.py", "benchmarks/check.py",
                      "benchmarks/peers/__init__.py", "benchmarks/peers/base.py"):
         assert required in names, f"{required} is missing from the sdist"
-    for required in ("setup.py", "pyproject.toml", "README.md",
+    for required in ("setup.py", "pyproject.toml", "README.md", "docs/conf.py",
+                     "docs/guide/training.md", "docs/examples/plot_serving.py",
                      "fastbp/data/digits.csv.gz", "fastbp/data/README.md",
                      "fastbp/py.typed", *(f"fastbp/{s}" for s in STUBS)):
         assert required in names, f"{required} is missing from the sdist"
