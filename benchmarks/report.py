@@ -14,16 +14,18 @@ STARVED_UTIL = 0.9
 
 #: Display scale of each unit: seconds are multiplied by this factor.
 UNIT_SCALE = {"s/epoch": 1.0, "ms/call": 1e3, "us/call": 1e6}
-WORKLOAD_ORDER = ("W1", "W2", "W3", "W4 single", "W4 single float32", "W4 batch")
+WORKLOAD_ORDER = ("W1", "W2", "W3", "W4 single", "W4 single float32", "W4 batch",
+                  "W4 batch float32")
 WORKLOAD_TEXT = {
     **{k: v.describe() + ", 1 epoch" for k, v in TRAIN_WORKLOADS.items()},
     "W4 single": "W1 network, feedforward of one (784,) example per Python call",
     "W4 single float32": "the same in float32 (not a workload of the issue: half the "
                          "bytes per call)",
     "W4 batch": "W1 network, feedforward of 10,000 examples in one call",
+    "W4 batch float32": "the same in float32",
 }
 VERSION_PACKAGES = ("numpy", "scipy", "threadpoolctl", "psutil", "scikit-learn", "torch",
-                    "jax", "jaxlib", "Cython")
+                    "jax", "jaxlib", "onnxruntime", "Cython")
 
 
 def fmt(x, digits=3):

@@ -49,6 +49,9 @@ def configure_threads(impl, threads):
         import torch
         torch.set_num_threads(threads)
         torch.set_num_interop_threads(1)
+    if impl == "onnxruntime":
+        # onnxruntime sizes its pools per session, from the session's options.
+        peers.get(impl).intra_op_threads = threads
     return limit_threads_in_process(threads)
 
 
@@ -128,7 +131,7 @@ def bench_training(impl, threads, spec, n, data, repeats, workload=None):
 
 class InferenceJob:
     """W4 for one implementation: the W1 network's feedforward, one example per call
-    and 10,000 at once, and one example per call through the same network in float32.
+    and 10,000 at once, in float64 and in float32.
 
     Built with one untimed warm-up of each case; each ``repeat()`` then times every
     case once (a single-example case is a loop over ``sizes.single_calls`` examples,
@@ -149,11 +152,12 @@ class InferenceJob:
 
             self.cases.append((name, single_calls, len(xs), "us/call", fpe, spec.dtype,
                                1, {"calls": len(xs)}))
-        (X, y), (Xv, _) = data.get(W1.dtype)
-        trainer = make_trainer(impl, W1, X[:1000], y[:1000])
-        Xb = np.ascontiguousarray(Xv[:10_000])
-        self.cases.append(("W4 batch", lambda: trainer.feedforward(Xb), 1, "ms/call",
-                           fpe * len(Xb), W1.dtype, len(Xb), {}))
+        for spec, name in ((W1, "W4 batch"), (W1_FLOAT32, "W4 batch float32")):
+            (X, y), (Xv, _) = data.get(spec.dtype)
+            trainer = make_trainer(impl, spec, X[:1000], y[:1000])
+            Xb = np.ascontiguousarray(Xv[:10_000])
+            self.cases.append((name, lambda trainer=trainer, Xb=Xb: trainer.feedforward(Xb),
+                               1, "ms/call", fpe * len(Xb), spec.dtype, len(Xb), {}))
         for case in self.cases:
             case[1]()
         self.samples = [([], []) for _ in self.cases]

@@ -79,7 +79,7 @@ def test_serve_answers_run_py_requests(run_py, mnist_dir, monkeypatch):
     assert row["unit"] == "s/epoch" and row["flops"] == 200 * 95_880
     assert [(r["workload"], r["unit"], r["n"]) for r in w4] == [
         ("W4 single", "us/call", 1), ("W4 single float32", "us/call", 1),
-        ("W4 batch", "ms/call", 10_000)]
+        ("W4 batch", "ms/call", 10_000), ("W4 batch float32", "ms/call", 10_000)]
     for r in w4:
         assert 0 < r["min"] <= r["median"] <= r["max"]
     # a single-example repeat is a loop of calls, reported per call
@@ -116,3 +116,20 @@ def test_results_go_to_a_new_file_unless_one_is_named(run_py, tmp_path, monkeypa
     first.write_text("taken")
     second = run_py.fresh_output_path(tmp_path)
     assert second != first and not second.exists()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_onnxruntime_peer_computes_the_network(run_py, dtype):
+    """The W4 peer's own ONNX graph gives fastbp's outputs for the same parameters
+    (one example and a batch), so the suite times the same computation."""
+    import numpy as np
+    import fastbp
+    peers = importlib.import_module("peers")
+    rng = np.random.default_rng(4)
+    net = fastbp.Network([20, 7, 3], dtype=dtype, seed=1)
+    peer = peers.get("onnxruntime")(net.sizes, dtype, net.weights, net.biases, 10, 1.0)
+    X = rng.random((33, 20)).astype(dtype)
+    tol = {"float64": 1e-12, "float32": 1e-5}[dtype]
+    np.testing.assert_allclose(peer.feedforward(X), net.feedforward(X), rtol=tol)
+    np.testing.assert_allclose(peer.feedforward(X[0]), net.feedforward(X[0]), rtol=tol)
+    assert peer.feedforward(X).dtype == np.dtype(dtype)

@@ -13,6 +13,7 @@ REGISTRY = {
     "torch": ("torch_nn", "TorchNN"),
     "sklearn": ("sklearn_mlp", "SklearnMLP"),
     "jax": ("jax_scan", "JaxScan"),
+    "onnxruntime": ("onnxruntime_session", "OnnxRuntimeSession"),
 }
 
 
