@@ -84,7 +84,17 @@ TRAIN_WORKLOADS = {
 }
 
 #: Every workload name that ``--workloads`` accepts, in the order they run.
-ALL_WORKLOADS = ("W1", "W2", "W3", "W4", "scaling", "memory", "gil")
+ALL_WORKLOADS = ("W1", "W2", "W3", "W4", "scaling", "memory", "gil", "W5")
+
+#: W5, the scikit-learn user's job: ``MLPClassifier`` with its defaults (one hidden
+#: layer of 100 ReLU, Adam, batch 200, alpha 1e-4, float64) on the MNIST training
+#: images, fastbp.sklearn's against scikit-learn's, and a deeper variant. Only
+#: ``max_iter`` is set (3 epochs, 1 in a quick run; the ``tol`` rule needs 10 epochs
+#: without improvement to stop earlier, so both always run them all).
+W5_CONFIGS = {
+    "defaults": {},
+    "(256, 128), batch 64": {"hidden_layer_sizes": (256, 128), "batch_size": 64},
+}
 
 
 @dataclass(frozen=True)

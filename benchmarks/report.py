@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import statistics
 from pathlib import Path
 
 import peers
@@ -238,6 +239,42 @@ def section_gil(res):
                      "feedforward ratio", "feedforward CPU util (two)"], rows))
 
 
+def section_w5(res):
+    """W5: one row per (configuration, threads), fastbp.sklearn beside scikit-learn."""
+    if not res.get("w5"):
+        return ""
+    groups = {}
+    for r in res["w5"]:
+        groups.setdefault((r["config"], r["threads"]), {}).setdefault(r["impl"], []).append(r)
+    rows = []
+    for (config, threads), by_impl in groups.items():
+        if set(by_impl) != {"fastbp", "sklearn"}:
+            continue
+        med = {i: statistics.median(r["wall"] for r in runs) for i, runs in by_impl.items()}
+        span = {i: f"{min(r['wall'] for r in runs):.2f}–{max(r['wall'] for r in runs):.2f}"
+                for i, runs in by_impl.items()}
+        acc = {i: f"{100 * statistics.median(r['accuracy'] for r in runs):.2f} %"
+               for i, runs in by_impl.items()}
+        util = {i: fmt(statistics.median(r["cpu_util"] for r in runs), 2)
+                for i, runs in by_impl.items()}
+        epochs = by_impl["fastbp"][0]["epochs"]
+        rows.append([config, threads, epochs, f"{med['fastbp']:.2f} ({span['fastbp']})",
+                     f"{med['sklearn']:.2f} ({span['sklearn']})",
+                     f"{med['sklearn'] / med['fastbp']:.2f}x", acc["fastbp"], acc["sklearn"],
+                     f"{util['fastbp']} / {util['sklearn']}"])
+    n = res["w5"][0]["n"]
+    return ("## W5: scikit-learn's MLPClassifier job\n\n"
+            f"`MLPClassifier(**config, max_iter=epochs, random_state=0).fit(X, y)` on the "
+            f"first {n:,} MNIST training images (float64), fastbp.sklearn's against "
+            "scikit-learn's own, each fit in a fresh process, the two alternating repeat "
+            "by repeat; \"defaults\" is one hidden layer of 100 ReLU, Adam, batch 200, "
+            "alpha 1e-4. Seconds per fit, median (min–max); speed-up = scikit-learn's "
+            "median / fastbp's; accuracy on the 10,000 validation images.\n\n"
+            + table(["configuration", "threads", "epochs", "fastbp.sklearn s",
+                     "scikit-learn s", "speed-up", "fastbp accuracy", "scikit-learn accuracy",
+                     "CPU util (fastbp / sklearn)"], rows))
+
+
 def section_threadpools(res):
     rows = []
     for key, pools in res["threadpools"].items():
@@ -265,6 +302,6 @@ def section_tried() -> str:
 def render(res) -> str:
     """The whole results.md."""
     parts = [section_header(res), section_gemm(res), section_main(res),
-             section_scaling(res), section_memory(res), section_gil(res),
+             section_scaling(res), section_w5(res), section_memory(res), section_gil(res),
              section_threadpools(res), section_errors(res), section_tried()]
     return "\n\n".join(p for p in parts if p) + "\n"

@@ -29,7 +29,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import peers  # noqa: E402
-from common import ALL_WORKLOADS, Sizes, machine_info, missing_mnist, thread_env  # noqa: E402
+from common import (ALL_WORKLOADS, W5_CONFIGS, Sizes, machine_info, missing_mnist,  # noqa: E402
+                    thread_env)
 from report import render  # noqa: E402
 
 #: Implementations whose GIL behaviour and memory are measured (fastbp, plus
@@ -192,7 +193,7 @@ def collect(args):
     sizes = Sizes.for_run(args.quick, args.repeats)
     avail = availability(args.impls)
     results = {"gemm": {}, "rows": [], "errors": [], "threadpools": {}, "memory": [],
-               "gil": [], "available": avail, "loader": None}
+               "gil": [], "w5": [], "available": avail, "loader": None}
     for t in args.threads:
         # The rate is measured before and after the timed workloads, the higher kept:
         # a busy neighbour only ever lowers it, and a low reference would flatter
@@ -221,7 +222,32 @@ def collect(args):
                     results["errors"].append((f"{task} {impl} n={n}", 1, r["error"]))
                 else:
                     results[key].append(r)
+    if "W5" in args.workloads:
+        run_w5(args, sizes, avail, results)
     return results
+
+
+def run_w5(args, sizes, avail, results):
+    """W5: fastbp.sklearn's and scikit-learn's MLPClassifier, each fit in a fresh
+    process, the two taking turns repeat by repeat (as the rounds of the other
+    workloads do), for each configuration and thread count."""
+    impls = [i for i in ("fastbp", "sklearn") if i in args.impls and avail[i][0]]
+    if len(impls) < 2:
+        results["errors"].append(("W5", 0, "needs both fastbp and sklearn"))
+        return
+    epochs = 1 if args.quick else 3
+    for t in args.threads:
+        for config in W5_CONFIGS:
+            for r in range(args.repeats):
+                for impl in impls[r % 2:] + impls[:r % 2]:
+                    out = run_worker("w5", t, ["--impl", impl, "--config", config,
+                                               "--n", str(sizes.n_train),
+                                               "--epochs", str(epochs)],
+                                     f"W5 {config}: {impl}, repeat {r + 1}")
+                    if "error" in out:
+                        results["errors"].append((f"W5 {config} {impl}", t, out["error"]))
+                    else:
+                        results["w5"].append(out)
 
 
 def fresh_output_path(directory=".") -> Path:

@@ -6,6 +6,7 @@ already in its environment, so every runtime is capped before it loads.
     python benchmarks/worker.py serve  --impl NAME --threads T [--quick]   (run.py's)
     python benchmarks/worker.py memory --impl NAME --n N --out FILE
     python benchmarks/worker.py gil    --impl NAME --n N --out FILE
+    python benchmarks/worker.py w5     --impl fastbp|sklearn --config NAME --n N --epochs E --out FILE
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import tracemalloc
 import numpy as np
 
 import peers
-from common import (TRAIN_WORKLOADS, Sizes, Timer, forward_flops_per_example,
+from common import (TRAIN_WORKLOADS, W5_CONFIGS, Sizes, Timer, forward_flops_per_example,
                     initial_parameters, limit_threads_in_process, load_mnist, measure,
                     summarize, threadpool_summary, train_flops_per_example)
 
@@ -355,8 +356,34 @@ def task_gil(args):
             "feedforward": gil_ratio(infer[0], infer, args.repeats)}
 
 
+def task_w5(args):
+    """One W5 fit: the MLPClassifier of ``args.impl`` ("fastbp" for fastbp.sklearn,
+    "sklearn" for scikit-learn's own) with the W5 configuration ``args.config``, on the
+    first ``args.n`` MNIST training images for ``args.epochs`` epochs; the fit is
+    timed, then scored on the 10,000 validation images (untimed)."""
+    import warnings
+    from sklearn.exceptions import ConvergenceWarning
+    if args.impl == "fastbp":
+        from fastbp.sklearn import MLPClassifier
+    elif args.impl == "sklearn":
+        from sklearn.neural_network import MLPClassifier
+    else:
+        raise ValueError(f"W5 compares fastbp and sklearn, not {args.impl!r}")
+    limiter = configure_threads(args.impl, args.threads)  # noqa: F841
+    (X, y), (Xv, yv) = Data().get("float64")
+    X, y = X[:args.n], y[:args.n]
+    clf = MLPClassifier(**W5_CONFIGS[args.config], max_iter=args.epochs, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with Timer() as t:
+            clf.fit(X, y)
+    return {"impl": args.impl, "config": args.config, "threads": args.threads,
+            "n": args.n, "epochs": clf.n_iter_, "wall": t.wall, "cpu_util": t.cpu_util,
+            "accuracy": float(clf.score(Xv, yv))}
+
+
 TASKS = {"bench": task_bench, "serve": task_serve, "gemm": task_gemm,
-         "memory": task_memory, "gil": task_gil}
+         "memory": task_memory, "gil": task_gil, "w5": task_w5}
 
 
 def main(argv=None):
@@ -369,6 +396,8 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--n", type=int, default=10_000)
+    p.add_argument("--config", default="defaults", choices=W5_CONFIGS)
+    p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--out", help="where to write the JSON result (not for serve)")
     args = p.parse_args(argv)
     if args.task != "serve" and not args.out:

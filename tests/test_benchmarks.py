@@ -133,3 +133,20 @@ def test_the_onnxruntime_peer_computes_the_network(run_py, dtype):
     np.testing.assert_allclose(peer.feedforward(X), net.feedforward(X), rtol=tol)
     np.testing.assert_allclose(peer.feedforward(X[0]), net.feedforward(X[0]), rtol=tol)
     assert peer.feedforward(X).dtype == np.dtype(dtype)
+
+
+def test_w5_fits_both_estimators_and_reports_them(run_py, mnist_dir, monkeypatch):
+    """W5's worker fits each MLPClassifier for the epochs asked (both run them all),
+    and the report puts the two side by side with their ratio."""
+    monkeypatch.setenv("FASTBP_MNIST_DIR", mnist_dir)
+    report = importlib.import_module("report")
+    runs = [run_py.run_worker("w5", 1, ["--impl", impl, "--config", "defaults", "--n", "600",
+                                        "--epochs", "2"], f"W5 {impl}")
+            for impl in ("fastbp", "sklearn")]
+    for impl, r in zip(("fastbp", "sklearn"), runs):
+        assert "error" not in r, r
+        assert (r["impl"], r["epochs"], r["n"]) == (impl, 2, 600)
+        assert r["wall"] > 0 and 0.1 < r["accuracy"] <= 1
+    text = report.section_w5({"w5": runs})
+    expected = f"{runs[1]['wall'] / runs[0]['wall']:.2f}x"
+    assert "| defaults | 1 | 2 |" in text and expected in text, text
