@@ -85,12 +85,16 @@ def test_grid_search_on_a_dask_cluster_equals_the_serial_one(digits):
     assert_same_search(on_dask, serial)
 
 
-def test_grid_search_on_ray_equals_the_serial_one(digits):
+def test_grid_search_on_ray_equals_the_serial_one(digits, tmp_path, monkeypatch):
     ray = need("ray")
     import joblib
     from ray.util.joblib import register_ray
     X, y = digits
     serial = searches(X, y)
+    # Ray puts the driver's working directory first on its workers' sys.path; from a
+    # source checkout that is a fastbp/ without compiled extensions, shadowing the
+    # installed package.
+    monkeypatch.chdir(tmp_path)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              configure_logging=False)
     try:
