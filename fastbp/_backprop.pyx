@@ -25,7 +25,7 @@ import numpy as np
 from ._activations cimport Activation, activate, scale_by_derivative
 from ._activations import ACTIVATIONS
 from ._blas cimport (NARROW_MAX_WIDTH, NARROW_MIN_ROWS, NARROW_THREAD_ROWS,
-                     OWN_GEMM_MIN_ROWS, OWN_GEMM_TILE_BYTES, finish_task, gemm, gemm_own,
+                     OWN_GEMM_MIN_ROWS, own_gemm_tile_bytes, finish_task, gemm, gemm_own,
                      gemv, gemv_rows, kernel_threads, narrow_gemm, start_task)
 from ._costs cimport Cost, LOG_LIKELIHOOD, QUADRATIC, cost_sum
 from ._costs import COSTS
@@ -148,7 +148,8 @@ cdef void forward(const Layers* net, int m, floating** In, floating** A,
     cdef const int* n = net.n
     cdef floating keep = <floating>(1 / (1 - dropout)) if dropout < 1 else 0
     cdef bint done, checked
-    cdef int tile = OWN_GEMM_TILE_BYTES // sizeof(floating)
+    # (at least 1: where no own GEMM runs, gemm_own declines whatever is chosen)
+    cdef int tile = max(1, own_gemm_tile_bytes() // <int>sizeof(floating))
     for l in range(1, net.L + 1):
         # A[l] = In[l-1] @ w[l].T. Many rows through a narrow layer: by our GEMM where
         # the layer fills at least 3/4 of its column tiles (the book's 30 neurons in

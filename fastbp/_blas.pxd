@@ -46,7 +46,10 @@ cdef bint gemv_rows(int n, int k, const floating* W, const floating* x,
 # beats OpenBLAS (below, OpenBLAS's small-matrix kernels are faster).
 cdef enum:
     OWN_GEMM_MIN_ROWS = 32
-    OWN_GEMM_TILE_BYTES = 256   # the width of its column tiles: 4 AVX-512 vectors
+
+# The width in bytes of its column tiles (4 AVX-512 or 2 AVX2 vectors); 0 where it
+# does not run.
+cdef int own_gemm_tile_bytes() noexcept nogil
 
 cdef bint gemm_own(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
                    const floating* A, int lda, const floating* B, int ldb,

@@ -102,10 +102,12 @@ cdef extern from "kernels.h" nogil:
     const char* fastbp_cpu_features()
     const char* fastbp_cpu_enabled()
     const char* fastbp_kernels_isa()
+    int fastbp_gemm_tile_bytes()
     const char* fastbp_compiler()
     int fastbp_use_own_kernels(int enabled)
     int fastbp_own_kernels_active()
     long fastbp_gemv_split_count()
+    long fastbp_gemm_count()
     int fastbp_gemv_split
     int fastbp_narrow_gemm_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* x,
                              const double* w, double* c, int* bad, int threads)
@@ -194,6 +196,12 @@ cdef bint gemm_own(bint trans_a, bint trans_b, int m, int n, int k, floating alp
     return done
 
 
+cdef int own_gemm_tile_bytes() noexcept nogil:
+    """The width in bytes of ``gemm_own``'s column tiles for the kernels chosen at
+    import (0: none run)."""
+    return fastbp_gemm_tile_bytes() if fastbp_own_kernels_active() else 0
+
+
 cdef bint gemv_rows(int n, int k, const floating* W, const floating* x,
                     floating* y) noexcept nogil:
     """y = W @ x for W (n, k) row-major and x (k,), y (n,) contiguous.
@@ -231,6 +239,11 @@ def _own_kernels_available():
     return fastbp_kernels_isa() != b"none"
 
 
+def _own_gemm_tile_bytes():
+    """The width in bytes of the own GEMM's column tiles (0: it does not run)."""
+    return own_gemm_tile_bytes()
+
+
 def _kernel_threads():
     """How many threads fastbp's own kernels may use now: the BLAS's current limit."""
     return kernel_threads()
@@ -239,6 +252,11 @@ def _kernel_threads():
 def _gemv_splits():
     """How many one-example products a worker thread has shared since import."""
     return fastbp_gemv_split_count()
+
+
+def _own_gemm_calls():
+    """How many products fastbp's own GEMM has computed since import."""
+    return fastbp_gemm_count()
 
 
 def _use_gemv_split(bint enabled):

@@ -156,6 +156,10 @@ def test_all_finite_finds_every_special_value_anywhere(dtype, n):
 # fastbp's own kernel for X @ W.T through a narrow layer (_blas.narrow_gemm).
 
 OWN_KERNELS = _blas._own_kernels_available()
+# Where they are not compiled in or the CPU lacks AVX2 and AVX-512 (or CI turned them
+# off), the engine runs on the BLAS alone; the tests of that path run everywhere.
+needs_own_kernels = pytest.mark.skipif(
+    not OWN_KERNELS, reason="fastbp's own kernels need GCC or clang, Linux and AVX2 or AVX-512")
 
 
 def _narrow(X, W, check=True, threads=0):
@@ -232,7 +236,7 @@ def test_narrow_gemm_bits_do_not_depend_on_alignment(dtype):
         np.testing.assert_array_equal(C, results[0])
 
 
-@pytest.mark.skipif(not OWN_KERNELS, reason="fastbp's own kernels need GCC, Linux and AVX-512")
+@needs_own_kernels
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_narrow_gemm_threads_give_the_same_bits_and_find_nonfinite_in_every_share(dtype):
     """Rows split between threads (1,024 at least each; the last share takes the rows
@@ -319,12 +323,12 @@ def _operands(rng, trans_a, trans_b, m, n, k, dtype, pad=0):
             view((m, n)))
 
 
-@pytest.mark.skipif(not OWN_KERNELS, reason="fastbp's own kernels need GCC, Linux and AVX-512")
+@needs_own_kernels
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, False), (False, True)])
 def test_own_gemm_matches_numpy(dtype, trans_a, trans_b):
     """Rows around the 6- and 2-row tiles, columns around the vectors and the
-    four-vector tiles (32 doubles, 64 floats), strided operands, and beta = 0 (C is
+    column tiles (AVX-512: 32 doubles, 64 floats; AVX2: 8 and 16), strided operands, and beta = 0 (C is
     then not read: NaN in it must not show) or not. Each entry is one sum over k in
     order, so its error is bounded by (k + 2) eps times the sum of the magnitudes."""
     rng = np.random.default_rng(7)
@@ -355,7 +359,7 @@ def test_own_gemm_leaves_other_products_to_blas(dtype):
     column tile (it would be read again for each): not run, C untouched; ``gemm``
     computes them, by BLAS."""
     rng = np.random.default_rng(8)
-    tile = 256 // np.dtype(dtype).itemsize
+    tile = max(_blas._own_gemm_tile_bytes(), 256) // np.dtype(dtype).itemsize
     for trans_a, trans_b, m, n, k, alpha in [(True, True, 40, 20, 30, 1.0),
                                              (False, False, 40, 20, 30, 0.0),
                                              (False, True, 4096, tile + 1, 1024, 1.0)]:
@@ -369,7 +373,7 @@ def test_own_gemm_leaves_other_products_to_blas(dtype):
         np.testing.assert_allclose(C, want, rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10 * k)
 
 
-@pytest.mark.skipif(not OWN_KERNELS, reason="fastbp's own kernels need GCC, Linux and AVX-512")
+@needs_own_kernels
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_own_gemm_shares_rows_of_one_column_tile_and_checks_a(dtype):
     """Inference through a narrow layer: one column tile, so the rows are shared out
@@ -378,9 +382,9 @@ def test_own_gemm_shares_rows_of_one_column_tile_and_checks_a(dtype):
     in any row: the first, either side of a block boundary, in the 2- and 1-row
     tails, the last element of the last row."""
     rng = np.random.default_rng(13)
-    tile = 256 // np.dtype(dtype).itemsize
+    tile = _blas._own_gemm_tile_bytes() // np.dtype(dtype).itemsize
     eps = np.finfo(dtype).eps
-    for m, n, k in [(1000, tile - 2, 300), (4099, 10, 2100)]:
+    for m, n, k in [(1000, tile - 2, 300), (4099, min(10, tile - 2), 2100)]:
         A, B, C = _operands(rng, False, True, m, n, k, dtype)
         done, bad = _blas._own_gemm_test(False, True, 1.0, A, B, 0.0, C, 1, True)
         assert done and bad is False
@@ -405,7 +409,7 @@ def test_own_gemm_shares_rows_of_one_column_tile_and_checks_a(dtype):
     assert _blas._own_gemm_test(True, False, 1.0, A, B, 0.0, C, 1, True)[0] is False
 
 
-@pytest.mark.skipif(not OWN_KERNELS, reason="fastbp's own kernels need GCC, Linux and AVX-512")
+@needs_own_kernels
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_own_gemm_threads_give_the_same_bits(dtype):
     """Column tiles shared out between threads (whole tiles; at least 2^21
@@ -421,7 +425,7 @@ def test_own_gemm_threads_give_the_same_bits(dtype):
             np.testing.assert_array_equal(got, one)
 
 
-@pytest.mark.skipif(not OWN_KERNELS, reason="fastbp's own kernels need GCC, Linux and AVX-512")
+@needs_own_kernels
 def test_own_gemm_from_concurrent_callers_and_a_forked_child():
     """Callers in several threads at once (one gets the persistent workers, the others
     start threads of their own) and a child forked after the workers started (it has
@@ -463,7 +467,7 @@ def _gemm_in_child(conn, A, B, C):
     conn.send(_own_gemm(False, True, 1.0, A, B, 0.0, C, threads=2)[1])
 
 
-@pytest.mark.skipif(not OWN_KERNELS, reason="fastbp's own kernels need GCC, Linux and AVX-512")
+@needs_own_kernels
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_own_gemm_flushes_subnormals_on_every_thread_and_restores_the_mode(dtype):
     """Subnormal operands count as zero and subnormal results become zero (they cost

@@ -136,15 +136,6 @@ static inline __attribute__((always_inline)) FASTBP_AVX512 void fastbp_transpose
     }
 }
 
-/* Subnormal numbers in a product (below 1.2e-38 in float32, 2.2e-308 in float64)
-   make each multiply-add that meets them take a microcode assist: a 128 x 512 x 512
-   product whose operands are ~1e-36 ran 15x slower here, at ~1e-40 150x slower,
-   in OpenBLAS and in this kernel alike. Saturated sigmoids give such deltas in
-   training. So the GEMM flushes them to zero (MXCSR's FTZ and DAZ bits, as XLA
-   sets by default) on every thread of a product, and restores the caller's mode
-   before returning; BLAS and the rest of fastbp keep IEEE semantics. */
-#define FASTBP_FTZ_DAZ 0x8040u
-
 /* Column tiles of C (NR wide), each packed into bp and then run against the
    rows of op(A) of one block (all of them, when blocks = 1): 6 rows at a time,
    the rest 2 and 1 at a time. One thread's share: each thread takes the next

@@ -1,6 +1,7 @@
 /* CPU detection and the table of kernels: the one place that decides which of
    fastbp's own kernels run (see kernels.h). */
 #include "kernels.h"
+#include "pool.h"
 #include <ctype.h>
 #include <string.h>
 
@@ -16,22 +17,29 @@ typedef struct {
                     double*, int*, int);
     int (*narrow_f)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const float*, const float*,
                     float*, int*, int);
-    int (*gemv_d)(ptrdiff_t, ptrdiff_t, const double*, const double*, double*);
-    int (*gemv_f)(ptrdiff_t, ptrdiff_t, const float*, const float*, float*);
+    void (*gemv_d)(ptrdiff_t, ptrdiff_t, const double*, const double*, double*);
+    void (*gemv_f)(ptrdiff_t, ptrdiff_t, const float*, const float*, float*);
+    int gemm_tile_bytes;            /* the width of the GEMM's column tiles */
 } fastbp_kernel_table;
 
-static const fastbp_kernel_table fastbp_no_kernels = {"none", 0, 0, 0, 0, 0, 0};
+static const fastbp_kernel_table fastbp_no_kernels = {"none", 0, 0, 0, 0, 0, 0, 0};
 #if FASTBP_HAVE_OWN_KERNELS
 static const fastbp_kernel_table fastbp_avx512_kernels = {
     "AVX512F", fastbp_gemm_d_avx512, fastbp_gemm_f_avx512,
     fastbp_narrow_gemm_d_avx512, fastbp_narrow_gemm_f_avx512,
-    fastbp_gemv_rows_d_avx512, fastbp_gemv_rows_f_avx512};
+    fastbp_gemv_rows_d_avx512, fastbp_gemv_rows_f_avx512, 4 * 64};
+static const fastbp_kernel_table fastbp_avx2_kernels = {
+    "AVX2", fastbp_gemm_d_avx2, fastbp_gemm_f_avx2,
+    fastbp_narrow_gemm_d_avx2, fastbp_narrow_gemm_f_avx2,
+    fastbp_gemv_rows_d_avx2, fastbp_gemv_rows_f_avx2, 2 * 32};
 #endif
 
 /* The features fastbp knows, in the order it prefers them. */
-enum { FASTBP_AVX512F = 1, FASTBP_AVX2 = 2, FASTBP_FMA = 4 };
+enum { FASTBP_FEATURE_AVX512F = 1, FASTBP_FEATURE_AVX2 = 2, FASTBP_FEATURE_FMA = 4 };
 static const struct { const char* name; int bit; } fastbp_features[] = {
-    {"AVX512F", FASTBP_AVX512F}, {"AVX2", FASTBP_AVX2}, {"FMA", FASTBP_FMA}};
+    {"AVX512F", FASTBP_FEATURE_AVX512F},
+    {"AVX2", FASTBP_FEATURE_AVX2},
+    {"FMA", FASTBP_FEATURE_FMA}};
 #define FASTBP_N_FEATURES (sizeof(fastbp_features) / sizeof(fastbp_features[0]))
 
 static int fastbp_found, fastbp_enabled;
@@ -53,9 +61,9 @@ int fastbp_cpu_init(const char* disable) {
     fastbp_found = 0;
 #if FASTBP_HAVE_OWN_KERNELS
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) fastbp_found |= FASTBP_AVX512F;
-    if (__builtin_cpu_supports("avx2")) fastbp_found |= FASTBP_AVX2;
-    if (__builtin_cpu_supports("fma")) fastbp_found |= FASTBP_FMA;
+    if (__builtin_cpu_supports("avx512f")) fastbp_found |= FASTBP_FEATURE_AVX512F;
+    if (__builtin_cpu_supports("avx2")) fastbp_found |= FASTBP_FEATURE_AVX2;
+    if (__builtin_cpu_supports("fma")) fastbp_found |= FASTBP_FEATURE_FMA;
 #endif
     fastbp_enabled = fastbp_found;
     while (disable != NULL && *disable != '\0') {
@@ -80,7 +88,10 @@ int fastbp_cpu_init(const char* disable) {
     fastbp_names(fastbp_enabled, fastbp_enabled_names, sizeof(fastbp_enabled_names));
     fastbp_chosen = &fastbp_no_kernels;
 #if FASTBP_HAVE_OWN_KERNELS
-    if (fastbp_enabled & FASTBP_AVX512F) fastbp_chosen = &fastbp_avx512_kernels;
+    if (fastbp_enabled & FASTBP_FEATURE_AVX512F)
+        fastbp_chosen = &fastbp_avx512_kernels;
+    else if ((fastbp_enabled & FASTBP_FEATURE_AVX2) && (fastbp_enabled & FASTBP_FEATURE_FMA))
+        fastbp_chosen = &fastbp_avx2_kernels;
 #endif
     return unknown;
 }
@@ -100,6 +111,7 @@ const char* fastbp_compiler(void) {
 const char* fastbp_cpu_features(void) { return fastbp_found_names; }
 const char* fastbp_cpu_enabled(void) { return fastbp_enabled_names; }
 const char* fastbp_kernels_isa(void) { return fastbp_chosen->isa; }
+int fastbp_gemm_tile_bytes(void) { return fastbp_chosen->gemm_tile_bytes; }
 
 
 int fastbp_own_kernels_active(void) {
@@ -116,19 +128,37 @@ static const fastbp_kernel_table* fastbp_table(void) {
     return fastbp_kernels_on ? fastbp_chosen : &fastbp_no_kernels;
 }
 
+/* How many products the own GEMM has computed since import: a test hook (one
+   relaxed atomic add per product, nothing next to the product itself), so tests
+   can tell that the engine chose it where both paths give the same bits. */
+static long fastbp_gemm_calls;
+long fastbp_gemm_count(void) {
+#if FASTBP_HAVE_OWN_KERNELS
+    return __atomic_load_n(&fastbp_gemm_calls, __ATOMIC_RELAXED);
+#else
+    return 0;
+#endif
+}
+static int fastbp_counted(int done) {
+#if FASTBP_HAVE_OWN_KERNELS
+    if (done) __atomic_add_fetch(&fastbp_gemm_calls, 1, __ATOMIC_RELAXED);
+#endif
+    return done;
+}
+
 int fastbp_gemm_d(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                   const double* a, ptrdiff_t lda, const double* b, ptrdiff_t ldb,
                   double beta, double* c, ptrdiff_t ldc, int threads, int* bad) {
     const fastbp_kernel_table* t = fastbp_table();
-    return t->gemm_d != NULL
-           && t->gemm_d(at, bt, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, bad);
+    return fastbp_counted(t->gemm_d != NULL
+           && t->gemm_d(at, bt, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, bad));
 }
 int fastbp_gemm_f(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                   const float* a, ptrdiff_t lda, const float* b, ptrdiff_t ldb,
                   float beta, float* c, ptrdiff_t ldc, int threads, int* bad) {
     const fastbp_kernel_table* t = fastbp_table();
-    return t->gemm_f != NULL
-           && t->gemm_f(at, bt, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, bad);
+    return fastbp_counted(t->gemm_f != NULL
+           && t->gemm_f(at, bt, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, bad));
 }
 int fastbp_narrow_gemm_d(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double* x,
                          const double* w, double* c, int* bad, int threads) {
@@ -140,13 +170,67 @@ int fastbp_narrow_gemm_f(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float* x,
     const fastbp_kernel_table* t = fastbp_table();
     return t->narrow_f != NULL && t->narrow_f(m, n, k, x, w, c, bad, threads);
 }
+/* One-example products, y = W @ x. A W larger than L1 (the book's 30 x 784 float64
+   is 188 KB) is read from L2 at every call, and that read is most of the call's
+   time. So when a second thread is allowed and worker 0 is awake (calls come in a
+   burst), the worker computes the second half of the rows, from its own core's
+   L2, while this thread computes the first: each row is one dot product computed
+   by the same kernel on either thread, so the bits do not change. A sleeping
+   worker is not waited for; the calls then run on one thread. The first half is
+   a whole number of 64-byte lines of y, so no line of an aligned y is written by
+   both threads. fastbp_gemv_splits counts the halves workers computed (a test
+   hook). */
+#define FASTBP_GEMV_SPLIT_BYTES (128 * 1024)
+#if FASTBP_HAVE_OWN_KERNELS
+static long fastbp_gemv_splits;
+int fastbp_gemv_split = 1;                  /* off: a test hook */
+long fastbp_gemv_split_count(void) {
+    return __atomic_load_n(&fastbp_gemv_splits, __ATOMIC_RELAXED);
+}
+
+#define FASTBP_GEMV_SPLIT(X, T)                                                    \
+typedef struct {                                                                   \
+    void (*rows)(ptrdiff_t, ptrdiff_t, const T*, const T*, T*);                    \
+    ptrdiff_t n, k; const T* w; const T* x; T* y;                                  \
+} fastbp_gemv_job_##X;                                                             \
+static void* fastbp_gemv_task_##X(void* arg) {                                     \
+    fastbp_gemv_job_##X* job = (fastbp_gemv_job_##X*)arg;                          \
+    job->rows(job->n, job->k, job->w, job->x, job->y);                             \
+    return NULL;                                                                   \
+}                                                                                  \
+int fastbp_gemv_rows_##X(ptrdiff_t n, ptrdiff_t k, const T* w, const T* x, T* y) {  \
+    const fastbp_kernel_table* t = fastbp_table();                                 \
+    const ptrdiff_t line = 64 / sizeof(T), h = (n / 2 + line - 1) / line * line;   \
+    int mode;                                                                      \
+    if (t->gemv_##X == NULL) return 0;                                             \
+    if (fastbp_gemv_split && h < n && (size_t)(n * k) * sizeof(T) >= FASTBP_GEMV_SPLIT_BYTES \
+            && fastbp_threads() > 1 && (mode = fastbp_pool_acquire_awake())) {     \
+        fastbp_gemv_job_##X job = {t->gemv_##X, n - h, k, w + h * k, x, y + h};    \
+        fastbp_pool_hand_out(fastbp_gemv_task_##X, (char*)&job, 0, 2, mode == 2);  \
+        t->gemv_##X(h, k, w, x, y);                                                \
+        if (fastbp_pool_cancel())                                                  \
+            fastbp_gemv_task_##X(&job);                                            \
+        else                                                                       \
+            __atomic_add_fetch(&fastbp_gemv_splits, 1, __ATOMIC_RELAXED);          \
+        fastbp_pool_release();                                                     \
+        return 1;                                                                  \
+    }                                                                              \
+    t->gemv_##X(n, k, w, x, y);                                                    \
+    return 1;                                                                      \
+}
+FASTBP_GEMV_SPLIT(d, double)
+FASTBP_GEMV_SPLIT(f, float)
+#else
+int fastbp_gemv_split = 0;
+long fastbp_gemv_split_count(void) { return 0; }
 int fastbp_gemv_rows_d(ptrdiff_t n, ptrdiff_t k, const double* w, const double* x,
                        double* y) {
-    const fastbp_kernel_table* t = fastbp_table();
-    return t->gemv_d != NULL && t->gemv_d(n, k, w, x, y);
+    (void)n; (void)k; (void)w; (void)x; (void)y;
+    return 0;
 }
 int fastbp_gemv_rows_f(ptrdiff_t n, ptrdiff_t k, const float* w, const float* x,
                        float* y) {
-    const fastbp_kernel_table* t = fastbp_table();
-    return t->gemv_f != NULL && t->gemv_f(n, k, w, x, y);
+    (void)n; (void)k; (void)w; (void)x; (void)y;
+    return 0;
 }
+#endif

@@ -43,20 +43,25 @@ const char* fastbp_cpu_features(void);
 const char* fastbp_cpu_enabled(void);
 /* The compiler this file was built with, and its version. */
 const char* fastbp_compiler(void);
-/* The instruction set whose kernels run ("AVX512F"), or "none". */
+/* The instruction set whose kernels run ("AVX512F", "AVX2"), or "none". */
 const char* fastbp_kernels_isa(void);
+/* The width in bytes of the column tiles of the GEMM that runs (0: none). */
+int fastbp_gemm_tile_bytes(void);
 /* Turn the kernels off and on again (a test switch; not thread-safe against calls
    in flight): returns the previous setting. */
 int fastbp_use_own_kernels(int enabled);
 int fastbp_own_kernels_active(void);
 
 /* One-example products shared with a worker thread during a burst of calls (see
-   gemv_avx512.c): the switch (a test hook) and the count so far. */
+   kernels.c): the switch (a test hook) and the count so far. */
 extern int fastbp_gemv_split;
+/* How many products the own GEMM has computed since import (a test hook). */
+long fastbp_gemm_count(void);
 long fastbp_gemv_split_count(void);
 
 #if FASTBP_HAVE_OWN_KERNELS
-/* The AVX-512 implementations (gemm_avx512.c, narrow_avx512.c, gemv_avx512.c). */
+/* The AVX-512 implementations (gemm_avx512.c, narrow_avx512.c, gemv_avx512.c);
+   the gemv kernels compute all n rows (kernels.c shares them out). */
 int fastbp_gemm_d_avx512(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                          double alpha, const double* a, ptrdiff_t lda, const double* b,
                          ptrdiff_t ldb, double beta, double* c, ptrdiff_t ldc,
@@ -69,9 +74,26 @@ int fastbp_narrow_gemm_d_avx512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const dou
                                 const double* w, double* c, int* bad, int threads);
 int fastbp_narrow_gemm_f_avx512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float* x,
                                 const float* w, float* c, int* bad, int threads);
-int fastbp_gemv_rows_d_avx512(ptrdiff_t n, ptrdiff_t k, const double* w,
-                              const double* x, double* y);
-int fastbp_gemv_rows_f_avx512(ptrdiff_t n, ptrdiff_t k, const float* w,
-                              const float* x, float* y);
+void fastbp_gemv_rows_d_avx512(ptrdiff_t n, ptrdiff_t k, const double* w,
+                               const double* x, double* y);
+void fastbp_gemv_rows_f_avx512(ptrdiff_t n, ptrdiff_t k, const float* w,
+                               const float* x, float* y);
+/* The AVX2 and FMA implementations (gemm_avx2.c, narrow_avx2.c, gemv_avx2.c). */
+int fastbp_gemm_d_avx2(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                       double alpha, const double* a, ptrdiff_t lda, const double* b,
+                       ptrdiff_t ldb, double beta, double* c, ptrdiff_t ldc,
+                       int threads, int* bad);
+int fastbp_gemm_f_avx2(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                       float alpha, const float* a, ptrdiff_t lda, const float* b,
+                       ptrdiff_t ldb, float beta, float* c, ptrdiff_t ldc,
+                       int threads, int* bad);
+int fastbp_narrow_gemm_d_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double* x,
+                              const double* w, double* c, int* bad, int threads);
+int fastbp_narrow_gemm_f_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float* x,
+                              const float* w, float* c, int* bad, int threads);
+void fastbp_gemv_rows_d_avx2(ptrdiff_t n, ptrdiff_t k, const double* w,
+                             const double* x, double* y);
+void fastbp_gemv_rows_f_avx2(ptrdiff_t n, ptrdiff_t k, const float* w,
+                             const float* x, float* y);
 #endif
 #endif
