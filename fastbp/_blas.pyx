@@ -147,9 +147,9 @@ cdef bint narrow_gemm(int m, int n, int k, const floating* X, const floating* W,
     most ``NARROW_MAX_WIDTH``, on up to ``threads`` threads (0: as many as the BLAS may
     use; never fewer than ``NARROW_THREAD_ROWS`` rows each). Returns False, leaving
     nonfinite untouched (and C to be overwritten), where it is not compiled in, the
-    CPU lacks AVX-512 or memory for its 64-byte-aligned copies of W and of 4 rows of X
-    runs out: the caller then uses ``gemm``. If ``nonfinite`` is not NULL, it receives whether X holds any
-    NaN or infinity.
+    CPU has neither AVX-512 nor AVX2 with FMA, or memory for its 64-byte-aligned
+    copies of W and of 4 rows of X runs out: the caller then uses ``gemm``. If
+    ``nonfinite`` is not NULL, it receives whether X holds any NaN or infinity.
     """
     cdef int bad = 0
     cdef int done
@@ -177,7 +177,8 @@ cdef bint gemm_own(bint trans_a, bint trans_b, int m, int n, int k, floating alp
     (see ``FASTBP_GEMM`` above), on as many threads as the BLAS may use. If
     ``nonfinite`` is not NULL (op(A) = A only), it receives whether A holds NaN or
     inf, checked while each tile of A is in cache. Returns False, leaving C and
-    nonfinite untouched, where it does not run: not compiled in, no AVX-512, op(A) over
+    nonfinite untouched, where it does not run: not compiled in, neither AVX-512 nor
+    AVX2 with FMA, op(A) over
     8 MB with more than one tile of columns, both operands transposed, a check asked
     of a transposed A, or out of memory. The caller then uses ``gemm``. Each product
     of a training step should take the same path: OpenBLAS's threads spin for a while
@@ -207,7 +208,8 @@ cdef bint gemv_rows(int n, int k, const floating* W, const floating* x,
     """y = W @ x for W (n, k) row-major and x (k,), y (n,) contiguous.
 
     fastbp's own kernel for one example (see above). Returns False, leaving y
-    untouched, where it is not compiled in or the CPU lacks AVX-512: the caller then
+    untouched, where it is not compiled in or the CPU has neither AVX-512 nor AVX2 with
+    FMA: the caller then
     uses ``gemv``.
     """
     if floating is float:

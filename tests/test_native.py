@@ -97,7 +97,52 @@ def test_kernels_in_use_match_the_cpu():
         assert config["kernels"] == "none"
     elif "AVX512F" in config["enabled_features"]:
         assert config["kernels"] == "AVX512F"
+    elif {"AVX2", "FMA"} <= set(config["enabled_features"]):
+        assert config["kernels"] == "AVX2"
+    else:
+        assert config["kernels"] == "none"
     assert _blas._own_kernels_available() == (config["kernels"] != "none")
+
+
+# Training and inference (many rows and one example) of a few networks on one
+# instruction set, printed exactly (float.hex), for the test below.
+ACROSS_ISAS = """
+import numpy as np, fastbp
+from fastbp import _blas
+out = {"kernels": _blas._config()["kernels"]}
+for seed in range(4):
+    rng = np.random.default_rng(seed)
+    sizes = [int(s) for s in rng.integers(5, 70, 3)] + [int(rng.integers(2, 12))]
+    for dtype in (np.float64, np.float32):
+        X = rng.normal(size=(300, sizes[0])).astype(dtype)
+        y = rng.integers(0, sizes[-1], 300)
+        net = fastbp.Network(sizes, seed=seed, dtype=dtype)
+        net.fit(X, y, epochs=2, batch_size=int(rng.choice([8, 32, 64])), learning_rate=0.5,
+                seed=seed)
+        rows = net.feedforward(X)
+        one = np.stack([net.feedforward(x) for x in X[:5]])
+        key = f"{seed}-{np.dtype(dtype).name}"
+        out[key] = [a.astype(np.float64).ravel().tolist() for a in net.weights + [rows, one]]
+print(repr(out))
+"""
+
+
+@pytest.mark.parametrize("disable", ["AVX512F", "AVX512F,AVX2"])
+def test_instruction_sets_agree_to_the_stated_bound(disable):
+    """The README's bound between instruction sets: a network trained and run on
+    every path of this CPU (its best kernels, AVX2's, none) agrees with the others to
+    1e-12 relative in float64 and 1e-5 in float32 (its scale: the largest magnitude)."""
+    best = eval(_in_child(ACROSS_ISAS)[0])
+    other = eval(_in_child(ACROSS_ISAS, FASTBP_DISABLE_CPU_FEATURES=disable)[0])
+    if best["kernels"] == other["kernels"]:
+        pytest.skip(f"this CPU runs the same kernels ({best['kernels']}) without {disable}")
+    for key in best:
+        if key == "kernels":
+            continue
+        rtol = 1e-12 if key.endswith("float64") else 1e-5
+        for a, b in zip(best[key], other[key]):
+            a, b = np.array(a), np.array(b)
+            assert np.max(np.abs(a - b)) <= rtol * np.max(np.abs(a)), (key, disable)
 
 
 @pytest.mark.parametrize("limit", ["1", "2"])
