@@ -355,14 +355,16 @@ def test_own_gemm_matches_numpy(dtype, trans_a, trans_b):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_own_gemm_leaves_other_products_to_blas(dtype):
-    """Both operands transposed, alpha = 0, or an op(A) over 8 MB with more than one
-    column tile (it would be read again for each): not run, C untouched; ``gemm``
-    computes them, by BLAS."""
+    """Both operands transposed, alpha = 0, or (AVX-512: its tiles are wide enough for
+    the narrow layers of inference) an op(A) over 8 MB with more than one column tile
+    (it would be read again for each): not run, C untouched; ``gemm`` computes them,
+    by BLAS."""
     rng = np.random.default_rng(8)
     tile = max(_blas._own_gemm_tile_bytes(), 256) // np.dtype(dtype).itemsize
-    for trans_a, trans_b, m, n, k, alpha in [(True, True, 40, 20, 30, 1.0),
-                                             (False, False, 40, 20, 30, 0.0),
-                                             (False, True, 4096, tile + 1, 1024, 1.0)]:
+    cases = [(True, True, 40, 20, 30, 1.0), (False, False, 40, 20, 30, 0.0)]
+    if _blas._config()["kernels"] != "AVX2":
+        cases.append((False, True, 4096, tile + 1, 1024, 1.0))
+    for trans_a, trans_b, m, n, k, alpha in cases:
         A, B, C = _operands(rng, trans_a, trans_b, m, n, k, dtype)
         done, got = _own_gemm(trans_a, trans_b, alpha, A, B, 0.5, C)
         assert not done and np.array_equal(got, C), (trans_a, trans_b, m, n, k, alpha)
@@ -371,6 +373,37 @@ def test_own_gemm_leaves_other_products_to_blas(dtype):
         _blas._gemm_test(trans_a, trans_b, alpha, np.ascontiguousarray(A),
                          np.ascontiguousarray(B), 0.5, C)
         np.testing.assert_allclose(C, want, rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10 * k)
+
+
+@pytest.mark.skipif(_blas._config()["kernels"] != "AVX2",
+                    reason="only AVX2's GEMM runs an op(A) over 8 MB with several column tiles")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_avx2_gemm_streams_a_large_a_block_by_block(dtype):
+    """Inference of many rows through a layer of several of AVX2's column tiles (the
+    book's 30 neurons): op(A) over 8 MB runs block-major (blocks of 48 rows against
+    each tile in turn), within the rounding bound of NumPy, with the same bits for
+    every thread count and the NaN/inf check of A in every block."""
+    rng = np.random.default_rng(21)
+    eps = np.finfo(dtype).eps
+    m, n, k = 5003, 30, 784 if dtype == np.float64 else 1568
+    A, B, C = _operands(rng, False, True, m, n, k, dtype)
+    assert A.nbytes > 8 << 20
+    assert _blas._own_gemm_test(False, True, 1.0, A, B, 0.0, C, 1, True) == (True, False)
+    one = C.copy()
+    want = A.astype(np.float64) @ B.T.astype(np.float64)
+    scale = np.abs(A).astype(np.float64) @ np.abs(B.T).astype(np.float64)
+    assert np.all(np.abs(one - want) <= (k + 2) * eps * scale)
+    for threads in [2, 3, 8]:
+        C[...] = np.nan
+        assert _blas._own_gemm_test(False, True, 1.0, A, B, 0.0, C, threads, True) \
+            == (True, False)
+        np.testing.assert_array_equal(C, one)
+    for row, col in [(0, 0), (47, k - 1), (48, 3), (m - 1, k - 1)]:
+        bad_A = A.copy()
+        bad_A[row, col] = np.nan
+        for threads in [1, 2]:
+            assert _blas._own_gemm_test(False, True, 1.0, bad_A, B, 0.0, C, threads,
+                                        True) == (True, True), (row, col)
 
 
 @needs_own_kernels

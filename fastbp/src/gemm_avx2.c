@@ -95,7 +95,8 @@ static inline FASTBP_AVX2 void NAME(int bt, ptrdiff_t k, const T* b, ptrdiff_t l
 #define FASTBP_GEMM2_COLUMNS(NAME, T, LANES, MASK, BAD, PACK, CHECK, R6, R2, R1, R6T, \
                              R2T, R1T)                                             \
 typedef struct {                                                                   \
-    int at, bt; ptrdiff_t m, n, k, lda, ldb, ldc, tiles, blocks; ptrdiff_t* next;  \
+    int at, bt; ptrdiff_t m, n, k, lda, ldb, ldc, tiles, blocks, block_rows;       \
+    int block_major; ptrdiff_t* next;                                              \
     T alpha, beta; const T* a; const T* b; T* c; T* bp;                            \
     int check, bad;                                                                \
 } NAME##_job;                                                                      \
@@ -112,15 +113,15 @@ static FASTBP_AVX2 void* NAME(void* arg) {                                      
     _mm_setcsr(csr | FASTBP_FTZ_DAZ);                                              \
     for (;;) {                                                                     \
         const ptrdiff_t unit = __atomic_fetch_add(job->next, 1, __ATOMIC_RELAXED); \
-        const ptrdiff_t tile = unit / job->blocks, block = unit % job->blocks;     \
+        const ptrdiff_t tile = job->block_major ? unit % job->tiles : unit / job->blocks; \
+        const ptrdiff_t block = job->block_major ? unit / job->tiles : unit % job->blocks; \
         const ptrdiff_t j = tile * FASTBP_GEMM2_NV * LANES;                        \
-        const ptrdiff_t i1 = block + 1 < job->blocks                               \
-                             ? (block + 1) * FASTBP_GEMM2_BLOCK_ROWS : m;          \
+        const ptrdiff_t i1 = block + 1 < job->blocks ? (block + 1) * job->block_rows : m; \
         const int check = job->check && tile == 0;                                 \
         ptrdiff_t cols[FASTBP_GEMM2_NV];                                           \
         __m256i mk[FASTBP_GEMM2_NV];                                               \
         int full[FASTBP_GEMM2_NV];                                                 \
-        if (tile >= job->tiles) break;                                             \
+        if (tile >= job->tiles || block >= job->blocks) break;                     \
         for (int v = 0; v < FASTBP_GEMM2_NV; v++) {                                \
             const ptrdiff_t left = job->n - j - v * LANES;                         \
             cols[v] = left > LANES ? LANES : left > 0 ? left : 0;                  \
@@ -128,7 +129,7 @@ static FASTBP_AVX2 void* NAME(void* arg) {                                      
             full[v] = cols[v] == LANES;                                            \
         }                                                                          \
         T* c = job->c + j;                                                         \
-        ptrdiff_t i = block * FASTBP_GEMM2_BLOCK_ROWS;                             \
+        ptrdiff_t i = block * job->block_rows;                                     \
         if (tile != packed) {                                                      \
             PACK(job->bt, k, job->bt ? job->b + j * job->ldb : job->b + j, job->ldb, \
                  cols, bp);                                                        \
@@ -162,10 +163,20 @@ static FASTBP_AVX2 void* NAME(void* arg) {                                      
 }
 
 /* C = alpha * op(A) @ op(B) + beta * C: as fastbp_gemm_*_avx512 (the same
-   contract, shares between threads and declined shapes; see gemm_avx512.c). */
+   contract, shares between threads and declined shapes; see gemm_avx512.c), but
+   for one case: an op(A) over FASTBP_GEMM2_MAX_A_BYTES with more than one column
+   tile, which the AVX-512 kernel declines (it would stream op(A) from memory once
+   per tile). AVX2's tiles are half as wide, so inference through the book's 30
+   neurons needs 4 of them. Such products run block-major instead: each unit is a
+   block of FASTBP_GEMM2_STREAM_ROWS rows (which stays in L2) against one column
+   tile, the block's tiles in turn, so op(A) streams from memory once; each unit
+   packs its tile of op(B) again (k x NR elements against FASTBP_GEMM2_STREAM_ROWS
+   times as many multiply-adds). Each entry of C is computed the same way in
+   either order. */
 #define FASTBP_GEMM2_THREAD_WORK (1 << 21)
 #define FASTBP_GEMM2_MAX_A_BYTES (8 << 20)
 #define FASTBP_GEMM2_BLOCK_ROWS 192
+#define FASTBP_GEMM2_STREAM_ROWS 48
 #define FASTBP_GEMM2(NAME, COLUMNS, T, LANES)                                      \
 FASTBP_AVX2 int NAME##_avx2(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,   \
                             T alpha, const T* a, ptrdiff_t lda, const T* b,          \
@@ -174,23 +185,28 @@ FASTBP_AVX2 int NAME##_avx2(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t 
     const ptrdiff_t nr = FASTBP_GEMM2_NV * LANES, tiles = (n + nr - 1) / nr;       \
     double work;                                                                   \
     COLUMNS##_job jobs[FASTBP_MAX_THREADS];                                         \
-    ptrdiff_t next = 0, blocks = 1;                                                \
+    ptrdiff_t next = 0, blocks = 1, block_rows = FASTBP_GEMM2_BLOCK_ROWS;          \
+    int block_major = 0;                                                           \
     T* bp;                                                                         \
     if ((at && bt) || (at && bad) || m < 1 || n < 1 || k < 1 || alpha == 0) return 0; \
-    if ((double)m * k * sizeof(T) > FASTBP_GEMM2_MAX_A_BYTES && n > nr) return 0;   \
     work = (double)m * n * k;                                                      \
     if (threads > work / FASTBP_GEMM2_THREAD_WORK) threads = (int)(work / FASTBP_GEMM2_THREAD_WORK); \
     if (threads > FASTBP_MAX_THREADS) threads = FASTBP_MAX_THREADS;                \
-    if (threads > tiles)                                                           \
-        blocks = (m + FASTBP_GEMM2_BLOCK_ROWS - 1) / FASTBP_GEMM2_BLOCK_ROWS;      \
+    if ((double)m * k * sizeof(T) > FASTBP_GEMM2_MAX_A_BYTES && tiles > 1) {       \
+        block_major = 1;                                                           \
+        block_rows = FASTBP_GEMM2_STREAM_ROWS;                                     \
+        blocks = (m + block_rows - 1) / block_rows;                                \
+    } else if (threads > tiles) {                                                  \
+        blocks = (m + block_rows - 1) / block_rows;                                \
+    }                                                                              \
     if (threads > tiles * blocks) threads = (int)(tiles * blocks);                 \
     if (threads < 1) threads = 1;                                                  \
     bp = (T*)fastbp_scratch((size_t)threads * (k + LANES) * nr * sizeof(T));       \
     if (bp == NULL) return 0;                                                      \
     for (int t = 0; t < threads; t++)                                              \
         jobs[t] = (COLUMNS##_job){at, bt, m, n, k, lda, ldb, ldc, tiles, blocks,   \
-                                  &next, alpha, beta, a, b, c,                     \
-                                  bp + t * (k + LANES) * nr, bad != NULL, 0};      \
+                                  block_rows, block_major, &next, alpha, beta, a, b, \
+                                  c, bp + t * (k + LANES) * nr, bad != NULL, 0};   \
     fastbp_run(COLUMNS, jobs, sizeof(jobs[0]), threads);                           \
     if (bad != NULL) {                                                             \
         *bad = 0;                                                                  \
