@@ -131,20 +131,17 @@ static const fastbp_kernel_table* fastbp_table(void) {
 /* How many products the own GEMM has computed since import: a test hook (one
    relaxed atomic add per product, nothing next to the product itself), so tests
    can tell that the engine chose it where both paths give the same bits. */
+#if FASTBP_HAVE_OWN_KERNELS
 static long fastbp_gemm_calls;
-long fastbp_gemm_count(void) {
-#if FASTBP_HAVE_OWN_KERNELS
-    return __atomic_load_n(&fastbp_gemm_calls, __ATOMIC_RELAXED);
-#else
-    return 0;
-#endif
-}
+long fastbp_gemm_count(void) { return __atomic_load_n(&fastbp_gemm_calls, __ATOMIC_RELAXED); }
 static int fastbp_counted(int done) {
-#if FASTBP_HAVE_OWN_KERNELS
     if (done) __atomic_add_fetch(&fastbp_gemm_calls, 1, __ATOMIC_RELAXED);
-#endif
     return done;
 }
+#else
+long fastbp_gemm_count(void) { return 0; }
+static int fastbp_counted(int done) { return done; }
+#endif
 
 int fastbp_gemm_d(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                   const double* a, ptrdiff_t lda, const double* b, ptrdiff_t ldb,
