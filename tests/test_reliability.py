@@ -817,3 +817,58 @@ def test_zero_stride_views_through_the_estimators_are_a_value_error():
                      lambda: MLPClassifier().fit(X, y)):
             with pytest.raises(ValueError, match="^X "):
                 call()
+
+
+# A child process that interrupts itself during one long feedforward call. The call
+# would take many minutes (a [16, 2000, 2000, 2] network on 400,000 rows: 1.6e12
+# multiply-adds), so "interrupted" can only come from a check inside the call; the
+# parent's timeout is a generous bound on a hung child, not a timing.
+_INTERRUPTED_FEEDFORWARD = r"""
+import os, signal, sys, threading
+import numpy as np
+import fastbp
+dtype, kind = sys.argv[1], sys.argv[2]
+net = fastbp.Network([16, 2000, 2000, 2], dtype=dtype, seed=0)
+X = np.random.default_rng(0).random((400_000, 16)).astype(dtype)
+if kind == "converted":
+    X = X.astype(np.float64 if dtype == "float32" else np.float32)
+small = X[:300].copy()
+expected = net.feedforward(small)
+calls = {"ready": net.feedforward, "converted": net.feedforward,
+         "predict": net.predict, "evaluate": lambda X: net.evaluate(X, np.zeros(len(X), int))}
+fired = threading.Event()
+def interrupt():
+    fired.set()
+    os.kill(os.getpid(), signal.SIGINT)
+threading.Timer(0.5, interrupt).start()
+try:
+    calls[kind](X)
+except KeyboardInterrupt:
+    print("interrupted", fired.is_set())
+else:
+    print("finished")
+# The network works as before the interrupt.
+assert np.array_equal(net.feedforward(small), expected)
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("dtype, kind", [("float32", "ready"), ("float64", "converted"),
+                                         ("float32", "predict"), ("float64", "evaluate")])
+def test_ctrl_c_interrupts_a_long_feedforward(tmp_path, dtype, kind):
+    import os
+    import subprocess
+    import sys
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastbp.__file__)))
+    env = dict(os.environ, PYTHONPATH=package_parent, OPENBLAS_NUM_THREADS="1")
+    script = tmp_path / "child.py"
+    script.write_text(_INTERRUPTED_FEEDFORWARD)
+    try:
+        result = subprocess.run([sys.executable, str(script), dtype, kind], env=env,
+                                capture_output=True, text=True, timeout=120,
+                                cwd=tmp_path)
+    except subprocess.TimeoutExpired:
+        pytest.fail("Ctrl-C did not interrupt feedforward: the child was still "
+                    "computing after 120 s")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["interrupted", "True", "ok"], result.stdout
