@@ -1026,8 +1026,12 @@ def _npy_header(f, name):
             raise _LoadError(f"is not a fastbp network file ({name}.npy has .npy "
                              f"format version {version})")
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
+        # NumPy refuses a long header with advice to load it with allow_pickle=True:
+        # the reason is repeated, never the invitation to unsafe loading.
+        reason = "it is longer than NumPy reads safely" if "allow_pickle" in str(exc) \
+            else str(exc)
         raise _LoadError(f"is not a fastbp network file ({name}.npy has a damaged "
-                         f"header: {exc})") from None
+                         f"header: {reason})") from None
     if dtype.hasobject:
         raise _LoadError(f"is not a fastbp network file ({name} holds Python objects)")
     return shape, fortran, dtype
