@@ -58,6 +58,15 @@ cdef enum:
 cdef enum:
     MAX_ROWS_PER_CALL = 1 << 30
 
+# Inference on many rows goes in chunks of about this many multiply-adds (a tenth of
+# a second or less), with a check for Ctrl-C between two. Large, because a row's last
+# bit can depend on how many rows its product has (the kernels are chosen by shape):
+# the MNIST test set through [784, 100, 10] stays one call, as it was before chunking.
+# At least FEEDFORWARD_MIN_ROWS rows, enough for GEMM to run at full speed.
+cdef double FEEDFORWARD_CHUNK_WORK = 1 << 28
+cdef enum:
+    FEEDFORWARD_MIN_ROWS = 64
+
 # ``backprop`` (Engine.gradient) runs its rows in chunks of this many, so that any row
 # count fits BLAS's int sizes and its scratch stays small (65,536 rows of MNIST
 # through [784, 30, 10]: 21 MB).
@@ -541,20 +550,38 @@ cdef int _feedforward_rows(const Layers* net, int m, const floating* X,
 
 
 cdef int _feedforward_all(const Layers* net, Py_ssize_t m, const floating* X,
-                          floating* out, bint* nonfinite=NULL) noexcept nogil:
-    """_feedforward_rows over any number of rows, in chunks that BLAS's int sizes
-    hold."""
-    cdef Py_ssize_t start = 0, rows
-    cdef int status = 0
+                          floating* out, bint* nonfinite=NULL) except -2 nogil:
+    """_feedforward_rows over any number of rows, in chunks of about
+    FEEDFORWARD_CHUNK_WORK multiply-adds, checking for Ctrl-C between chunks (with the
+    GIL, as train_epoch does between steps): a call on millions of rows can take
+    seconds, and its scratch for hidden activations stays a chunk's. Returns 0, -1
+    when out of memory; raises KeyboardInterrupt (returning -2) on Ctrl-C.
+
+    Every chunk but the last has ``chunk`` rows and the last up to twice that: fewer
+    than two chunks' rows go in one call, with no GIL round trip.
+    """
+    cdef Py_ssize_t start = 0, rows, chunk
+    cdef double row_work = 0
+    cdef int l, status = 0
     cdef bint chunk_nonfinite = False
+    for l in range(1, net.L + 1):
+        row_work += <double>net.n[l] * net.n[l - 1]
+    chunk = <Py_ssize_t>min(FEEDFORWARD_CHUNK_WORK / row_work,
+                            <double>(MAX_ROWS_PER_CALL // 2))
+    chunk = max(chunk, <Py_ssize_t>FEEDFORWARD_MIN_ROWS)
     while start < m and status == 0:
-        rows = min(m - start, <Py_ssize_t>MAX_ROWS_PER_CALL)
+        rows = m - start
+        if rows >= 2 * chunk:
+            rows = chunk
         status = _feedforward_rows(net, <int>rows, X + start * net.n[0],
                                    out + start * net.n[net.L],
                                    &chunk_nonfinite if nonfinite != NULL else NULL)
         if nonfinite != NULL:
             nonfinite[0] = nonfinite[0] or chunk_nonfinite
         start += rows
+        if start < m and status == 0:
+            with gil:
+                PyErr_CheckSignals()
     return status
 
 

@@ -108,10 +108,24 @@ def check_features(X, name, n_features, dtype, allow_1d=False, finite=True):
     return _as_finite(arr, name, dtype, finite), was_1d
 
 
+def too_large(name, exc):
+    """The ValueError for an argument whose copy or result cannot be allocated.
+
+    Arrays are sized by the caller's data: a zero-stride view can claim 2**31 rows
+    in a few bytes, and the contract is a ValueError naming the argument, not a
+    MemoryError from deep inside.
+    """
+    return ValueError(f"{name} is too large to process here ({exc}); pass fewer rows "
+                      f"at a time")
+
+
 def _as_finite(arr, name, dtype, check=True):
     """C-contiguous ``dtype`` copy (or view) of ``arr``, refusing NaN and infinities."""
-    with np.errstate(over="ignore"):  # float64 -> float32 overflow is reported below
-        arr = np.ascontiguousarray(arr, dtype=dtype)
+    try:
+        with np.errstate(over="ignore"):  # float64 -> float32 overflow is reported below
+            arr = np.ascontiguousarray(arr, dtype=dtype)
+    except MemoryError as exc:
+        raise too_large(name, exc) from None
     if check and not all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinite values (after conversion to {dtype})")
     return arr
@@ -130,7 +144,10 @@ def check_labels(y, name, n_classes, n_rows=None):
     if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
         raise ValueError(f"{name} holds labels outside [0, {n_classes}): the network has "
                          f"{n_classes} output neurons (found {arr.min()}..{arr.max()})")
-    return arr.astype(np.intp)
+    try:
+        return arr.astype(np.intp)
+    except MemoryError as exc:
+        raise too_large(name, exc) from None
 
 
 def check_targets(y, name, n_outputs, n_rows, dtype):
@@ -142,7 +159,10 @@ def check_targets(y, name, n_outputs, n_rows, dtype):
     arr = as_numeric_array(y, name)
     if arr.ndim == 1:
         labels = check_labels(arr, name, n_outputs, n_rows)
-        Y = np.zeros((n_rows, n_outputs), dtype=dtype)
+        try:
+            Y = np.zeros((n_rows, n_outputs), dtype=dtype)
+        except MemoryError as exc:
+            raise too_large(name, exc) from None
         Y[np.arange(n_rows), labels] = 1
         return Y
     if arr.ndim != 2:

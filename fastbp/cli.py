@@ -5,12 +5,16 @@ accuracy; ``fastbp predict MODEL DATA`` applies a saved network. ``fastbp COMMAN
 documents each. (The benchmark suite is not part of the installed package: in a source
 checkout, run ``python benchmarks/run.py``.)
 
-Exit status: 0 on success; 2 for bad arguments or unusable input (a missing or malformed
-file, a learning rate that makes training diverge), with a one-line ``fastbp: error:``
-message and never a traceback; 1 when the command cannot run here (a download that
-failed, a full disk); 130 when interrupted.
+Exit status: 0 on success; 2 for bad arguments or unusable input (a missing, damaged
+or malformed file, data or a network too large for this machine's memory, a learning
+rate that makes training diverge); 1 when the command cannot run here (a download that
+failed, a full disk); 130 when interrupted. Every error is one line on standard error
+(``fastbp: error: ...``, or ``fastbp train: error: ...`` for a bad argument), never a
+traceback: ``main`` translates every exception (see ``_error``).
 """
 import argparse
+import contextlib
+import gzip
 import inspect
 import math
 import os
@@ -18,6 +22,7 @@ import subprocess
 import sys
 import time
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -62,6 +67,16 @@ _MNIST_EPOCHS = 10
 
 class UsageError(Exception):
     """A bad argument or unusable input: exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, like every other error of the
+    command (argparse prints the whole usage first, a dozen lines for ``train``)."""
+
+    def error(self, message):
+        sys.stderr.write(f"{self.prog}: error: {' '.join(message.split())} "
+                         f"(see `{self.prog} --help`)\n")
+        sys.exit(2)
 
 
 # -- argument types ---------------------------------------------------------------
@@ -171,7 +186,7 @@ a^L themselves. Rows are comma-separated, with enough digits to round-trip.
 """
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fastbp", description="Feed-forward networks trained by backpropagation.",
         epilog="Run `fastbp COMMAND --help` for the options of each command.")
     parser.add_argument("--version", action="version", version=f"fastbp {__version__}")
@@ -250,6 +265,7 @@ def build_parser():
     predict.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                          help="BLAS threads (see `fastbp train --help`)")
 
+    parser.commands = {"train": train, "predict": predict}
     return parser
 
 
@@ -288,20 +304,30 @@ def _is_header(line):
 
 
 def _read_csv(path):
-    import gzip
+    """The numbers of a .csv or .csv.gz file as a 2-D float64 array (see --help)."""
     opener = gzip.open if path.lower().endswith(".gz") else open
-    with opener(path, "rt") as f:
-        first = f.readline()
-    if not first.strip():
-        raise UsageError(f"{path}: empty file")
-    header = _is_header(first)
-    try:
-        table = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64,
-                           skiprows=1 if header else 0)
-    except ValueError as exc:
-        # NumPy counts rows from 0 after the header and blank lines: name the line.
-        where = _first_bad_line(path, opener, header) or str(exc)
-        raise UsageError(f"{path}: not a table of comma-separated numbers ({where})")
+    with _reading(path, "CSV file"):
+        try:
+            with opener(path, "rt") as f:
+                first = f.readline()
+            if not first.strip():
+                raise UsageError(f"{path}: empty file")
+            header = _is_header(first)
+            try:
+                table = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64,
+                                   skiprows=1 if header else 0)
+            except ValueError as exc:
+                if isinstance(exc, UnicodeDecodeError):
+                    raise
+                # NumPy counts rows from 0 after the header and blank lines: name the line.
+                where = _first_bad_line(path, opener, header) or str(exc)
+                raise UsageError(f"{path}: not a table of comma-separated numbers ({where})")
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            # A truncated or damaged .gz, or a file named .gz that is not gzip.
+            raise UsageError(f"{path}: not a readable gzip file ({exc})") from None
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{path}: not a text file of comma-separated numbers "
+                             f"({exc.reason} at byte {exc.start})") from None
     if table.size == 0:
         raise UsageError(f"{path}: no rows of data")
     return table
@@ -341,6 +367,10 @@ def _labels(values, where):
         raise UsageError(f"{where}: labels must be integers, got dtype {values.dtype}")
     if len(values) and values.min() < 0:
         raise UsageError(f"{where}: labels must be class indices >= 0, got {values.min():g}")
+    # A layer has fewer than 2**31 neurons; larger floats would not even cast to int64.
+    if len(values) and values.max() >= 2**31 - 1:
+        raise UsageError(f"{where}: labels must be class indices below 2**31 - 1 (one "
+                         f"output per class), got {values.max():g}")
     return values.astype(np.int64)
 
 
@@ -357,14 +387,107 @@ def _features(values, where, dtype):
     return values
 
 
-def _load_npz(path):
+# A member of a .npz that declares more data than deflate could hold in its
+# compressed size is damaged (the factor is deflate's limit).
+_MAX_DEFLATE_RATIO = 1032
+
+
+def _npy_array(f, available, where):
+    """Read the .npy array at ``f``'s position, where ``available`` bytes remain (the
+    size of the file, or of the zip member, magic string and header included).
+
+    The header's shape and dtype are checked before anything of their size is
+    allocated: an array of Python objects is refused (fastbp never unpickles data),
+    and so is one that declares more bytes than the file holds or than this machine's
+    memory.
+    """
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise UsageError(f"{path}: no such file")
-        raise UsageError(f"{path}: not a readable .npz file ({exc})")
+        version = np.lib.format.read_magic(f)
+        start = f.tell()
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise ValueError(f".npy format version {version}, where NumPy writes 1.0 "
+                             f"or 2.0 for arrays of numbers")
+    except (ValueError, TypeError, SyntaxError, RecursionError, EOFError) as exc:
+        raise UsageError(f"{where}: not a readable .npy array ({_header_problem(exc)})")
+    if dtype.hasobject:
+        raise UsageError(f"{where}: holds Python objects (dtype {dtype}); fastbp reads "
+                         f"only arrays of numbers")
+    nbytes = math.prod(shape) * dtype.itemsize
+    held = available - (f.tell() - start) - 8  # the magic string is 8 bytes
+    if nbytes > held:
+        raise UsageError(f"{where}: declares shape {shape} of {dtype} ({nbytes:,} "
+                         f"bytes), but holds {max(held, 0):,} bytes: truncated or damaged")
+    _check_memory(nbytes, f"{where}: an array of shape {shape}")
+    data = np.empty(math.prod(shape), dtype=dtype)
+    view, done = memoryview(data).cast("B"), 0
+    while done < nbytes:
+        got = f.readinto(view[done:])
+        if not got:
+            raise UsageError(f"{where}: truncated ({done:,} of {nbytes:,} bytes of data)")
+        done += got
+    return data.reshape(shape, order="F" if fortran else "C")
+
+
+@contextlib.contextmanager
+def _reading(path, kind):
+    """Any failure while reading the file ``path`` becomes a UsageError naming it:
+    a damaged file can fail in more ways than a list of exceptions foresees
+    (zipfile alone raises BadZipFile, NotImplementedError, RuntimeError, EOFError,
+    zlib.error, struct.error)."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        detail = " ".join(str(exc).split())
+        if not isinstance(exc, (ValueError, OSError)):
+            detail = f"{type(exc).__name__}: {detail}"
+        raise UsageError(f"{path}: not a readable {kind} ({detail})") from None
+
+
+def _header_problem(exc):
+    """NumPy's reason for refusing a .npy header, never its advice to load the file
+    with allow_pickle=True (which it gives for a long header): fastbp does not
+    invite unsafe loading."""
+    text = " ".join(str(exc).split())
+    if "allow_pickle" in text:
+        return "its header is longer than NumPy reads safely"
+    return text
+
+
+def _load_npy(path):
+    with _reading(path, ".npy file"), open(path, "rb") as f:
+        return _npy_array(f, os.path.getsize(path), path)
+
+
+def _load_npz(path):
+    with _reading(path, ".npz file"):
+        with zipfile.ZipFile(path) as archive:
+            arrays = {}
+            for info in archive.infolist():
+                name = info.filename
+                if not name.endswith(".npy") or name[:-4] in arrays:
+                    continue
+                if info.flag_bits & 0x1:
+                    raise UsageError(f"{path}: member {name} is encrypted")
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                    raise UsageError(f"{path}: member {name} uses zip compression "
+                                     f"method {info.compress_type}; NumPy writes stored "
+                                     f"or deflated members")
+                if info.file_size > max(info.compress_size, 1) * _MAX_DEFLATE_RATIO:
+                    raise UsageError(f"{path}: member {name} is damaged (it declares "
+                                     f"{info.file_size:,} bytes from "
+                                     f"{info.compress_size:,})")
+                with archive.open(info) as f:
+                    arrays[name[:-4]] = _npy_array(f, info.file_size,
+                                                   f"{path}: {name[:-4]}")
+            return arrays
 
 
 def _load_data_file(path, dtype):
@@ -414,13 +537,25 @@ def _load_training_data(args):
         try:
             train, validation, test = datasets.load_mnist(
                 args.mnist or None, download=args.download, dtype=args.dtype)
-        except FileNotFoundError as exc:
-            raise UsageError(f"--mnist: {exc}")
+        except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
+            raise UsageError(f"--mnist: {_option_words(str(exc))}") from None
         return "MNIST", train, validation, test, _MNIST_EPOCHS
     if args.data is not None:
         train, validation, test = _load_data_file(args.data, args.dtype)
         return os.path.basename(args.data), train, validation, test, 30
     return ("UCI digits (8x8)", *_digits_split(args.dtype), 30)
+
+
+# The datasets module's messages name its own arguments; the command has options.
+_OPTION_WORDS = (("pass download=True", "add --download"),
+                 ("with download=True", "with --download"),
+                 ("download=True", "--download"))
+
+
+def _option_words(message):
+    for words, option in _OPTION_WORDS:
+        message = message.replace(words, option)
+    return message
 
 
 def _read_features(path, n_inputs, dtype):
@@ -429,10 +564,7 @@ def _read_features(path, n_inputs, dtype):
         raise UsageError(f"{path}: no such file")
     lower = path.lower()
     if lower.endswith(".npy"):
-        try:
-            X = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise UsageError(f"{path}: not a readable .npy file ({exc})")
+        X = _load_npy(path)
         if X.ndim == 1:
             X = X[None, :]
     elif lower.endswith(".npz"):
@@ -453,6 +585,35 @@ def _read_features(path, n_inputs, dtype):
         raise UsageError(f"{path}: the network takes {n_inputs} features per row, the file "
                          f"has shape {X.shape}")
     return _features(X, path, dtype)
+
+
+# -- memory -----------------------------------------------------------------------
+
+def _memory_bytes():
+    """This machine's physical memory in bytes, or None where it cannot be told."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_memory(nbytes, what, hint=""):
+    """Refuse, before allocating it, what needs more than all of the machine's memory:
+    NumPy would raise MemoryError, or the kernel kill the process as it filled pages."""
+    memory = _memory_bytes()
+    if memory is not None and nbytes > memory:
+        raise UsageError(f"{what} needs {nbytes / 2**30:,.1f} GiB, more than this "
+                         f"machine's {memory / 2**30:,.1f} GiB of memory{hint}")
+
+
+def _check_network_size(sizes, dtype, optimizer, momentum, hint=""):
+    """Refuse a network that training could not hold in memory, before it is built."""
+    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    # The parameters, the copy fit keeps of an epoch's start (to undo it on Ctrl-C)
+    # and the initialisation's temporaries, plus the optimiser's moments.
+    copies = 3 + (2 if optimizer == "adam" else 1 if momentum else 0)
+    _check_memory(n_params * np.dtype(dtype).itemsize * copies,
+                  f"training the network {list(sizes)} ({n_params:,} parameters)", hint)
 
 
 # -- training ---------------------------------------------------------------------
@@ -557,6 +718,8 @@ def train(args):
                    nesterov=args.nesterov, dropout=args.dropout)
     _training.check_options(**{k: v for k, v in options.items()
                                if k not in ("batch_size", "learning_rate")})
+    _check_network_size([1, *args.hidden, 2], args.dtype, args.optimizer, args.momentum,
+                        "; use narrower --hidden layers")
     Network([1, *args.hidden, 2], activation=args.activation,
             output_activation=args.output_activation, cost=args.cost, init=args.init,
             dtype=args.dtype)
@@ -569,6 +732,11 @@ def train(args):
     name, (X, y), validation, test, epochs = _load_training_data(args)
     epochs = epochs if args.epochs is None else args.epochs
     n_classes = int(max(y.max(), validation[1].max(), test[1].max())) + 1
+    sizes = [X.shape[1], *args.hidden, n_classes]
+    _check_network_size(sizes, args.dtype, args.optimizer, args.momentum,
+                        f"; {name}: its largest label, {n_classes - 1}, asks for "
+                        f"{n_classes:,} outputs, one per class 0..{n_classes - 1}"
+                        if n_classes > max(sizes[:-1]) else "; use narrower --hidden layers")
     net = Network([X.shape[1], *args.hidden, n_classes], activation=args.activation,
                   output_activation=args.output_activation, cost=args.cost,
                   init=args.init, dtype=args.dtype, seed=args.seed)
@@ -581,35 +749,86 @@ def train(args):
     show_bar = not args.quiet and _is_terminal(sys.stdout)
     history = {key: [] for key in ["train_cost", "val_cost", "val_accuracy"]
                + (["train_accuracy"] if args.plot else [])}
-    for epoch in range(1, epochs + 1):
-        start = time.perf_counter()
-        bar = ProgressBar(len(y), sys.stdout, prefix=f"epoch {epoch:3d}/{epochs}") \
-            if show_bar else NoBar()
-        try:
-            cost = _train_epoch(net, X, y, options, bar)
-        finally:
-            bar.close()
-        seconds = time.perf_counter() - start
-        if args.plot:
-            cost, train_accuracy = _measure(net, X, y, args.l2, len(y))
-            history["train_accuracy"].append(train_accuracy)
-        val_cost, val_accuracy = _measure(net, *validation, args.l2, len(y))
-        history["train_cost"].append(cost)
-        history["val_cost"].append(val_cost)
-        history["val_accuracy"].append(val_accuracy)
-        say(f"epoch {epoch:3d}/{epochs}  cost {cost:.4f}  "
+    # Ctrl-C leaves the network as after the last whole epoch, with its history: fit
+    # undoes an interrupted call, but a chunked epoch is several calls, and an
+    # epoch's measurements follow its training. (epochs done, their parameters) is
+    # one object, replaced in one store, so that an interrupt never sees a mix.
+    whole = (0, [p.copy() for p in net.weights + net.biases])
+    try:
+        for epoch in range(1, epochs + 1):
+            line = _run_epoch(net, X, y, validation, options, history, args, epoch,
+                              epochs, show_bar)
+            whole = (epoch, [p.copy() for p in net.weights + net.biases])
+            say(line, flush=True)
+        net.history = history
+        print(f"test accuracy {100 * net.evaluate(*test):.2f}%", flush=True)
+    except KeyboardInterrupt:
+        done, parameters = whole
+        for p, saved in zip(net.weights + net.biases, parameters):
+            np.copyto(p, saved)
+        for values in history.values():
+            del values[done:]
+        net.history = history
+        raise _Interrupted(net, name, done, epochs, args) from None
+    for line in _write_outputs(net, name, args):
+        say(line)
+    return net
+
+
+def _run_epoch(net, X, y, validation, options, history, args, epoch, epochs, show_bar):
+    """Train and measure one epoch, appending to ``history``; return the line that
+    reports it."""
+    start = time.perf_counter()
+    bar = ProgressBar(len(y), sys.stdout, prefix=f"epoch {epoch:3d}/{epochs}") \
+        if show_bar else NoBar()
+    try:
+        cost = _train_epoch(net, X, y, options, bar)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
+    if args.plot:
+        cost, train_accuracy = _measure(net, X, y, args.l2, len(y))
+        history["train_accuracy"].append(train_accuracy)
+    val_cost, val_accuracy = _measure(net, *validation, args.l2, len(y))
+    history["train_cost"].append(cost)
+    history["val_cost"].append(val_cost)
+    history["val_accuracy"].append(val_accuracy)
+    return (f"epoch {epoch:3d}/{epochs}  cost {cost:.4f}  "
             + (f"training accuracy {100 * train_accuracy:6.2f}%  " if args.plot else "")
-            + f"validation accuracy {100 * val_accuracy:6.2f}%  ({seconds:.2f} s)",
-            flush=True)
-    net.history = history
-    print(f"test accuracy {100 * net.evaluate(*test):.2f}%", flush=True)
+            + f"validation accuracy {100 * val_accuracy:6.2f}%  ({seconds:.2f} s)")
+
+
+def _write_outputs(net, name, args):
+    """Write --save and --plot; return the lines that say so."""
+    lines = []
     if args.save:
         net.save(args.save)
-        say(f"saved to {args.save}")
+        lines.append(f"saved to {args.save}")
     if args.plot:
-        _plot(history, args.plot, f"{name}: network {net.sizes}", args.cost)
-        say(f"learning curves in {args.plot}")
-    return net
+        _plot(net.history, args.plot, f"{name}: network {net.sizes}", args.cost)
+        lines.append(f"learning curves in {args.plot}")
+    return lines
+
+
+class _Interrupted(Exception):
+    """Ctrl-C during ``fastbp train``: the network as after its last whole epoch."""
+
+    def __init__(self, net, name, done, epochs, args):
+        super().__init__(f"interrupted after {done} of {epochs} epochs")
+        # Not self.args: BaseException keeps its own arguments there.
+        self.net, self.name, self.done, self.options = net, name, done, args
+
+    def finish(self):
+        """Write what was trained so far (if anything, and asked for); the message."""
+        message = str(self)
+        args = self.options
+        if not (args.save or args.plot):
+            return message
+        if not self.done:
+            return f"{message}; nothing written to {args.save or args.plot}"
+        # A second Ctrl-C while writing leaves no partial file: save is atomic.
+        written = _write_outputs(self.net, self.name, args)
+        return f"{message}; the network after epoch {self.done}: " + "; ".join(written)
 
 
 def _is_terminal(stream):
@@ -704,7 +923,10 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # argparse would blame `fastbp`, not the command they were given to
+            parser.commands[args.command].error(
+                f"unrecognized arguments: {' '.join(extra)}")
         if args.threads is None:
             return _run(args)
         limits = _blas_limits(args.threads)
@@ -717,21 +939,50 @@ def main(argv=None):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
-    except UsageError as exc:
-        return _fail(2, exc)
-    except (ValueError, TypeError, FloatingPointError, FileNotFoundError,
-            IsADirectoryError, NotADirectoryError, PermissionError) as exc:
-        return _fail(2, exc)
-    except OSError as exc:  # a failed download, a full disk
-        return _fail(1, exc)
+    except _Interrupted as interrupted:
+        try:
+            message = interrupted.finish()
+        except KeyboardInterrupt:
+            message = f"{interrupted}; interrupted again while writing the outputs"
+        except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+            message = f"{interrupted}; could not write the outputs: {_error(exc)[1]}"
+        return _fail(130, message, "fastbp: ")
     except KeyboardInterrupt:
-        return _fail(130, "interrupted")
+        return _fail(130, "interrupted", "fastbp: ")
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        return _fail(*_error(exc))
 
 
-def _fail(status, exc):
-    message = " ".join(str(exc).split())
+# Errors that mean the command cannot run here, rather than that its input is unusable.
+_ENVIRONMENT_ERRORS = (OSError,)
+_INPUT_OS_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError,
+                    PermissionError)
+
+
+def _error(exc):
+    """(exit status, one-line message) for an exception that ends a command.
+
+    The one place errors become exit statuses: 2 for bad arguments and unusable input
+    (whatever the exception, a file that fails in an unforeseen way included), 1 when
+    the command cannot run here (a failed download, a full disk).
+    """
+    if isinstance(exc, (UsageError, ValueError, TypeError, FloatingPointError)) or \
+            isinstance(exc, _INPUT_OS_ERRORS):
+        return 2, str(exc)
+    if isinstance(exc, _ENVIRONMENT_ERRORS):
+        return 1, str(exc)
+    if isinstance(exc, MemoryError):
+        return 2, f"not enough memory ({exc or 'MemoryError'})"
+    if isinstance(exc, RecursionError):
+        return 2, f"input nested too deeply to read ({exc})"
+    # Unforeseen: name the exception, whose message alone may not make sense.
+    return 2, f"{type(exc).__name__}: {exc}"
+
+
+def _fail(status, message, prefix="fastbp: error: "):
+    message = " ".join(str(message).split())
     sys.stdout.flush()
-    sys.stderr.write(f"fastbp: error: {message}\n")
+    sys.stderr.write(f"{prefix}{message}\n")
     return status
 
 

@@ -5,6 +5,7 @@ BP1–BP4 and the SGD updates) runs in the compiled ``fastbp._backprop`` engine.
 """
 import copy
 import json
+import math
 import os
 import secrets
 import stat
@@ -179,17 +180,20 @@ class Network:
         ndarray of shape (m, n_L), or (n_L,) for a single example.
         """
         engine = self._engine()
-        # Input already in the engine's layout is checked and run in one compiled
-        # call: single-example latency is a design goal.
-        out = engine.feedforward_ready(X)
-        if out is None:
-            X, single = check.check_features(X, "X", self._sizes[0], self._dtype,
-                                             allow_1d=True)
-            out = np.empty((1 if single else X.shape[0], self._sizes[-1]),
-                           dtype=self._dtype)
-            engine.feedforward(X, out)
-            if single:
-                out = out[0]
+        try:
+            # Input already in the engine's layout is checked and run in one compiled
+            # call: single-example latency is a design goal.
+            out = engine.feedforward_ready(X)
+            if out is None:
+                X, single = check.check_features(X, "X", self._sizes[0], self._dtype,
+                                                 allow_1d=True)
+                out = np.empty((1 if single else X.shape[0], self._sizes[-1]),
+                               dtype=self._dtype)
+                engine.feedforward(X, out)
+                if single:
+                    out = out[0]
+        except MemoryError as exc:
+            raise check.too_large("X", exc) from None
         return out
 
     def backprop(self, X, Y, sample_weight=None):
@@ -414,11 +418,7 @@ class Network:
         a regular file (a directory, FIFO or device) is refused with ValueError. An
         existing file keeps its permissions; a new one gets those the umask allows.
         """
-        try:
-            path = os.fspath(path)
-        except TypeError:
-            raise TypeError(f"path must be a str or os.PathLike, got "
-                            f"{type(path).__name__}") from None
+        path = _as_path(path)
         target = os.path.realpath(path)
         try:
             st = os.stat(target)
@@ -589,9 +589,12 @@ class Network:
     def _forward_checked(self, X):
         """a^L for an X that has passed ``check_features``; parameters that are no
         longer finite (edited in place) raise ValueError instead of a wrong result."""
-        A = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
         engine = self._engine()
-        engine.feedforward(X, A)
+        try:
+            A = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
+            engine.feedforward(X, A)
+        except MemoryError as exc:
+            raise check.too_large("X", exc) from None
         if not all_finite(A):
             self._check_finite_parameters(engine)
         return A
@@ -618,6 +621,12 @@ class Network:
         return cost_sum(self._cost, A, Y) / A.shape[0]
 
     def _train(self, *args, **kwargs):
+        if self._trainer == threading.get_ident():
+            # The lock is not re-entrant; its message would blame another thread.
+            raise RuntimeError("fit or partial_fit was called from inside this network's "
+                               "own fit (from its callback); a callback may stop "
+                               "training by returning True, then train again after "
+                               "fit returns")
         if not self._train_lock.acquire(blocking=False):
             raise RuntimeError("this network is already being trained in another thread")
         try:
@@ -647,6 +656,7 @@ class Network:
         with np.errstate(over="ignore"):
             if not np.isfinite(self._dtype.type(eta0)):
                 raise ValueError(f"learning_rate={eta0} does not fit in {self._dtype}")
+        _check_step_options(opts, eta0, n, epochs, self._examples_seen, self._dtype)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
         rng = self._rng if seed is None else np.random.default_rng(
@@ -742,9 +752,9 @@ class Network:
                     what = f"a mini-batch cost became {cost}" if status != 0 else \
                         "an update overflowed the parameters"
                     raise FloatingPointError(
-                        f"training diverged in epoch {epoch}: {what}; the learning rate "
-                        f"({hyper['eta']}) is probably too high. The network keeps the last "
-                        f"parameters with a finite cost.")
+                        f"training diverged in epoch {epoch}: {what}; "
+                        f"{_divergence_cause(hyper, opts['l2'])}. The network keeps the "
+                        f"last parameters with a finite cost.")
                 self._examples_seen += n
                 history["learning_rate"].append(hyper["eta"])
                 if opts.get("monitor_training"):
@@ -836,10 +846,7 @@ def load(path):
     problem. Every array's declared shape and dtype are checked against the header
     before anything is allocated or decompressed.
     """
-    try:
-        path = os.fspath(path)
-    except TypeError:
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}") from None
+    path = _as_path(path)
     if not os.path.isfile(path):
         raise _MissingFileError(2, "path: no such file", path)
     try:
@@ -854,6 +861,59 @@ def load(path):
         kind = "zlib.error" if isinstance(exc, zlib.error) else type(exc).__name__
         raise ValueError(f"path: {path!r} is not a readable fastbp network file "
                          f"({kind}: {exc})") from None
+
+
+def _as_path(path):
+    """``path`` as a str: a str, bytes or os.PathLike naming a file, not empty."""
+    try:
+        # Bytes are decoded as the OS does (os.fsdecode), so that the temporary name
+        # joined to them is of the same kind.
+        path = os.fsdecode(os.fspath(path))
+    except TypeError:
+        raise TypeError(f"path must be a str, bytes or os.PathLike, got "
+                        f"{type(path).__name__}") from None
+    if not path:
+        # realpath('') is the working directory, whose parent would receive the file.
+        raise ValueError("path must name a file, got an empty string")
+    return path
+
+
+def _check_step_options(opts, eta0, n, epochs, examples_seen, dtype):
+    """Refuse options whose values the engine's ``dtype`` arithmetic cannot carry:
+    they would only show later as a diverged fit blaming the learning rate, or as an
+    OverflowError from the schedule."""
+    info = np.finfo(dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        if opts["epsilon"] and dtype.type(opts["epsilon"]) == 0:
+            # Adam then divides 0 by 0 for every parameter whose gradient is 0.
+            raise ValueError(f"epsilon={opts['epsilon']} rounds to 0 in {dtype}; use at "
+                             f"least {info.tiny:.3g}")
+        factor = 1.0 - eta0 * opts["l2"] / n
+        if not np.isfinite(dtype.type(factor)):
+            raise ValueError(f"l2={opts['l2']} is too large: the weight decay factor "
+                             f"1 - learning_rate*l2/n = {factor:.3g} does not fit in "
+                             f"{dtype}")
+    if opts.get("schedule") == "invscaling":
+        # The last epoch's rate η/(t+1)^power_t, in logarithms: the power overflows
+        # a float long before the rate stops being representable.
+        t = examples_seen + (epochs - 1) * n
+        log_eta = math.log(eta0) - opts["power_t"] * math.log1p(t)  # inf, not raising
+        if not log_eta >= math.log(info.tiny):
+            raise ValueError(f"power_t={opts['power_t']} makes the invscaling rate "
+                             f"learning_rate/(t+1)**power_t underflow to 0 in {dtype} "
+                             f"by epoch {epochs} (t = {t} examples seen); use a smaller "
+                             f"power_t or fewer epochs")
+
+
+def _divergence_cause(hyper, l2):
+    """What to blame for a diverged fit: the L2 decay when it alone grows the
+    weights (|1 - ηλ/n| > 1), else the learning rate."""
+    shrink = hyper["eta"] * hyper["decay"]
+    if shrink > 2:
+        return (f"l2={l2} is too large for this learning rate ({hyper['eta']}): the "
+                f"weight decay factor 1 - learning_rate*l2/n = {1 - shrink:.3g} makes "
+                f"the weights grow at every step; lower l2 or the learning rate")
+    return f"the learning rate ({hyper['eta']}) is probably too high"
 
 
 def _create_temporary(directory):
@@ -966,8 +1026,12 @@ def _npy_header(f, name):
             raise _LoadError(f"is not a fastbp network file ({name}.npy has .npy "
                              f"format version {version})")
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
+        # NumPy refuses a long header with advice to load it with allow_pickle=True:
+        # the reason is repeated, never the invitation to unsafe loading.
+        reason = "it is longer than NumPy reads safely" if "allow_pickle" in str(exc) \
+            else str(exc)
         raise _LoadError(f"is not a fastbp network file ({name}.npy has a damaged "
-                         f"header: {exc})") from None
+                         f"header: {reason})") from None
     if dtype.hasobject:
         raise _LoadError(f"is not a fastbp network file ({name} holds Python objects)")
     return shape, fortran, dtype

@@ -41,6 +41,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from . import _validation as check
 from .network import Network
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -458,7 +459,7 @@ class _BaseMLP(BaseEstimator):
 
     def _forward(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=self.network_.dtype, order="C")
+        X = _validate_data(self, X, reset=False, dtype=self.network_.dtype, order="C")
         return self.network_.feedforward(X)
 
 
@@ -594,7 +595,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _validate_input(self, X, y, dtype, incremental, first_pass, classes):
-        X, y = validate_data(self, X, y, reset=first_pass, dtype=dtype, order="C",
+        X, y = _validate_data(self, X, y, reset=first_pass, dtype=dtype, order="C",
                              multi_output=False)
         check_classification_targets(y)
         if incremental and "classes_" not in self.__dict__:
@@ -688,7 +689,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _validate_input(self, X, y, dtype, incremental, first_pass, classes):
-        X, y = validate_data(self, X, y, reset=first_pass, dtype=dtype, order="C",
+        X, y = _validate_data(self, X, y, reset=first_pass, dtype=dtype, order="C",
                              multi_output=True, y_numeric=True)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -714,6 +715,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
 
 # -- argument checks ----------------------------------------------------------------
+
+def _validate_data(estimator, X, *args, **kwargs):
+    """scikit-learn's ``validate_data``, with the copy it makes of a huge X (a
+    zero-stride view, say) refused as a ValueError rather than a MemoryError."""
+    try:
+        return validate_data(estimator, X, *args, **kwargs)
+    except MemoryError as exc:
+        raise check.too_large("X", exc) from None
+
 
 def _choice(value, name, choices):
     if not isinstance(value, str) or value not in choices:

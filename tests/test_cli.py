@@ -574,3 +574,392 @@ def test_splits_are_disjoint_and_cover_digits():
     stacked = np.vstack([X for X, _ in parts])
     assert stacked.shape == X_all.shape
     assert len(np.unique(stacked, axis=0)) == len(np.unique(X_all, axis=0))
+
+
+# -- every error is one line, exit 2 (issue 16, item 9) ------------------------------
+
+def assert_one_line_error(status, err, what, prefixes=("fastbp: error: ",)):
+    """Exit 2 and exactly one line on stderr, of the command's error format."""
+    assert status == 2, (what, status, err)
+    assert err.endswith("\n") and err.count("\n") == 1, (what, err)
+    assert err.startswith(prefixes), (what, err)
+    assert "Traceback" not in err and "allow_pickle" not in err, (what, err)
+
+
+@pytest.mark.parametrize("args", [
+    ["train", "--epochs", "0"], ["train", "--hidden", "30,x"], ["train", "--bogus"],
+    ["train", "--l2", "-1"], ["train", "--dtype", "float16"], ["frobnicate"], [],
+    ["train", "--mnist", "d", "--data", "f.csv"], ["predict", "model.npz"],
+    ["predict", "--proba", "--outputs", "m.npz", "d.csv"], ["train", "--seed"],
+])
+def test_argument_errors_are_one_line(capsys, args):
+    status, out, err = main(capsys, *args)
+    command = f"fastbp {args[0]}" if args and args[0] in ("train", "predict") else "fastbp"
+    assert_one_line_error(status, err, args, (f"{command}: error: ",))
+    assert f"`{command} --help`" in err and "usage:" not in err
+
+
+def test_argument_errors_are_one_line_in_a_real_run():
+    result = run("train", "--epochs", "0")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("fastbp train: error: argument --epochs")
+
+
+def small_csv_rows(rng, n=60, n_features=4, n_classes=3):
+    X = rng.random((n, n_features))
+    y = rng.integers(0, n_classes, n)
+    return "".join(",".join(f"{v:.4f}" for v in row) + f",{label}\n"
+                   for row, label in zip(X, y))
+
+
+def hostile_data_files(tmp_path, rng):
+    """(name, path) of damaged and hostile --data files, made by seeded mutation."""
+    text = small_csv_rows(rng)
+    packed = gzip.compress(text.encode())
+    n = 0
+
+    def write(suffix, blob):
+        nonlocal n
+        n += 1
+        path = tmp_path / f"hostile{n}{suffix}"
+        path.write_bytes(blob)
+        return path
+
+    for cut in sorted(set(rng.integers(1, len(packed), 25).tolist())):
+        yield f"gzip cut at {cut}", write(".csv.gz", packed[:cut])
+    for _ in range(25):
+        b = bytearray(packed)
+        for i in rng.integers(0, len(b), rng.integers(1, 5)):
+            b[i] = int(rng.integers(256))
+        yield "gzip bytes changed", write(".csv.gz", bytes(b))
+    yield "not gzip", write(".csv.gz", text.encode())
+    yield "empty gzip", write(".csv.gz", b"")
+    for _ in range(10):
+        yield "random bytes", write(".csv", rng.bytes(int(rng.integers(1, 400))))
+    yield "binary csv", write(".csv", b"\xff\xfe\x00" + text.encode())
+    for label in ("1e9", "1000000000", "4294967296", "1e18", "1e300", "-1", "inf",
+                  "nan", "2.5"):
+        yield f"label {label}", write(".csv", (text + f"0.1,0.2,0.3,0.4,{label}\n").encode())
+    # .npz files whose arrays declare shapes far beyond what they hold.
+    import io
+    for shape in ((2**40, 4), (10**11, 4), (60, 2**40), (2**62,)):
+        out = io.BytesIO()
+        np.savez(out, X=np.zeros((60, 4)), y=np.zeros(60, int))
+        blob = out.getvalue()
+        X_header = "(60, 4)".encode()
+        patched = blob.replace(X_header, repr(shape).replace(" ", "").encode()
+                               .ljust(len(X_header)), 1) if len(repr(shape).replace(
+                                   " ", "")) <= len(X_header) else None
+        if patched is not None:
+            yield f"npz X shape {shape}", write(".npz", patched)
+        # Rebuilt with a header naming the shape (zipfile keeps the CRCs right).
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            buf, {"descr": "<f8", "fortran_order": False, "shape": shape})
+        with zipfile_writer(io.BytesIO()) as (z, target):
+            z.writestr("X.npy", buf.getvalue() + b"\0" * 64)
+            y_buf = io.BytesIO()
+            np.save(y_buf, np.zeros(60, int))
+            z.writestr("y.npy", y_buf.getvalue())
+        yield f"npz X declares {shape}", write(".npz", target.getvalue())
+    for _ in range(20):
+        out = io.BytesIO()
+        np.savez_compressed(out, X=np.zeros((60, 4)), y=np.zeros(60, int))
+        b = bytearray(out.getvalue())
+        for i in rng.integers(0, len(b), rng.integers(1, 4)):
+            b[i] = int(rng.integers(256))
+        yield "npz bytes changed", write(".npz", bytes(b))
+    out = io.BytesIO()
+    np.savez(out, X=np.array([{"a": 1}] * 3, dtype=object), y=np.zeros(3, int))
+    yield "npz of objects", write(".npz", out.getvalue())
+
+
+class zipfile_writer:
+    """``with zipfile_writer(buffer) as (zipfile, buffer)``: a ZipFile writing there."""
+
+    def __init__(self, target):
+        import zipfile
+        self.target, self.zip = target, zipfile.ZipFile(target, "w")
+
+    def __enter__(self):
+        return self.zip, self.target
+
+    def __exit__(self, *exc):
+        self.zip.close()
+
+
+def test_hostile_data_files_exit_2_with_one_line(tmp_path, capsys, monkeypatch):
+    """Truncated and corrupted .csv.gz, a .csv.gz that is not gzip, labels that would
+    need a billion outputs, arrays that declare terabytes: each trains (it may be a
+    valid file still) or exits 2 with one line, before allocating what it declares."""
+    import resource
+    # As on a machine of 8 GiB: whether a billion outputs fit must not decide the test.
+    monkeypatch.setattr(cli, "_memory_bytes", lambda: 8 * 2**30, raising=False)
+    rng = np.random.default_rng(91)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+    outcomes = {0: 0, 2: 0}
+    for what, path in hostile_data_files(tmp_path, rng):
+        status, out, err = main(capsys, "train", "--data", path, "--epochs", 1,
+                                "--hidden", 3, "--quiet")
+        if status == 0:
+            outcomes[0] += 1
+            continue
+        assert_one_line_error(status, err, what)
+        assert path.name in err, (what, err)
+        outcomes[2] += 1
+    assert outcomes[2] > 80, outcomes
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before
+    assert grown < 200_000, f"peak memory grew by {grown} KiB"
+
+
+def test_a_label_of_a_billion_is_refused_before_the_network_is_built(tmp_path, capsys,
+                                                                   monkeypatch):
+    rng = np.random.default_rng(92)
+    path = tmp_path / "big_label.csv"
+    path.write_text(small_csv_rows(rng) + "0.1,0.2,0.3,0.4,1e9\n")
+
+    network = cli.Network
+
+    def refuse(sizes, *args, **kwargs):
+        if max(sizes) > 1000:
+            raise AssertionError(f"a network {sizes} was built")
+        return network(sizes, *args, **kwargs)
+
+    status, out, err = main(capsys, "train", "--data", path, "--epochs", 1)
+    assert_one_line_error(status, err, "label 1e9")
+    assert "1,000,000,001 outputs" in err and "largest label, 1000000000" in err
+    assert "big_label.csv" in err
+    monkeypatch.setattr(cli, "Network", refuse)
+    status, out, err = main(capsys, "train", "--data", path, "--epochs", 1)
+    assert status == 2 and "1,000,000,001 outputs" in err
+
+
+@pytest.mark.parametrize("hidden", ["40000,40000", "1000,400000", "20000,20000,20000"])
+def test_hidden_layers_too_big_for_memory_are_refused_before_allocating(
+        capsys, monkeypatch, hidden):
+    """--hidden 40000,40000 asked for tens of GiB (the kernel killed the process):
+    the memory a network needs for training is compared with the machine's first."""
+    monkeypatch.setattr(cli, "_memory_bytes", lambda: 8 * 2**30, raising=False)
+
+    network = cli.Network
+
+    def refuse(sizes, *args, **kwargs):
+        if max(sizes) > 1000:
+            raise AssertionError(f"a network {sizes} was built")
+        return network(sizes, *args, **kwargs)
+
+    monkeypatch.setattr(cli, "Network", refuse)
+    status, out, err = main(capsys, "train", "--hidden", hidden, "--epochs", 1)
+    assert_one_line_error(status, err, hidden)
+    assert "--hidden" in err and "8.0 GiB of memory" in err
+
+
+def test_hidden_layers_beyond_any_memory_in_a_real_run():
+    result = run("train", "--hidden", "1000000,1000000", "--epochs", "1")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "GiB, more than this machine's" in result.stderr
+
+
+def hostile_npy_files(tmp_path, rng):
+    """.npy files whose headers lie or hold what fastbp must not load."""
+    import io
+    good = io.BytesIO()
+    np.save(good, rng.random((5, 64)))
+    good = good.getvalue()
+    header_end = good.index(b"\n") + 1
+    n = 0
+
+    def write(blob):
+        nonlocal n
+        n += 1
+        path = tmp_path / f"hostile{n}.npy"
+        path.write_bytes(blob)
+        return path
+
+    for shape in ((10**11, 64), (2**40, 64), (5, 2**40), (2**31, 64), (6, 64),
+                  (2**62, 64)):
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            buf, {"descr": "<f8", "fortran_order": False, "shape": shape})
+        yield f"shape {shape}", write(buf.getvalue() + good[header_end:])
+    for cut in sorted(set(rng.integers(1, len(good), 20).tolist())):
+        yield f"cut at {cut}", write(good[:cut])
+    for _ in range(40):
+        b = bytearray(good)
+        for i in rng.integers(0, header_end, rng.integers(1, 4)):
+            b[i] = int(rng.integers(256))
+        yield "header bytes changed", write(bytes(b))
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    yield "objects", write(buf.getvalue())
+    yield "deep header", write(b"\x93NUMPY\x01\x00" + (b"{'a':" * 5000).ljust(65000) + b"\n")
+
+
+def test_hostile_npy_files_for_predict_exit_2_with_one_line(tmp_path, capsys):
+    rng = np.random.default_rng(93)
+    model = tmp_path / "model.npz"
+    fastbp.Network([64, 5, 10]).save(model)
+    refused = 0
+    for what, path in hostile_npy_files(tmp_path, rng):
+        status, out, err = main(capsys, "predict", model, path)
+        if status == 0:
+            continue
+        assert_one_line_error(status, err, what)
+        assert path.name in err
+        refused += 1
+    assert refused > 40
+
+
+def test_hostile_model_files_for_predict_exit_2_with_one_line(tmp_path, capsys):
+    """The damaged model files of test_reliability (deeply nested JSON headers, the
+    zip encryption flag, unknown compression methods, lying sizes, flipped bytes)
+    and files that are no fastbp model at all: exit 2, one line, never a hint at
+    unsafe loading (allow_pickle)."""
+    import pickle
+    from test_reliability import zip_mutations
+    rng = np.random.default_rng(94)
+    net = fastbp.Network([6, 5, 3], seed=1)
+    good_path = tmp_path / "good.npz"
+    net.save(good_path)
+    data = tmp_path / "x.csv"
+    data.write_text("0.1,0.2,0.3,0.4,0.5,0.6\n")
+    path = tmp_path / "model.npz"
+    others = [("pickle", pickle.dumps({"weights": [1, 2]})), ("empty", b""),
+              ("csv", b"1,2,3\n")]
+    import io
+    for arrays in ({"x": np.array([{}], dtype=object)},
+                   {"meta": np.array([{"format": "fastbp.Network"}], dtype=object)},
+                   {"meta": np.array("{}"), "w1": np.array([None])}):
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        others.append((f"npz {sorted(arrays)}", buf.getvalue()))
+    buf = io.BytesIO()
+    np.save(buf, np.array([{}], dtype=object), allow_pickle=True)
+    others.append(("npy of objects", buf.getvalue()))
+    # A header longer than NumPy parses by default (it then advises allow_pickle=True).
+    for length in (20_000, 65_000):
+        header = (b"{'descr': '<U10', 'fortran_order': False, 'shape': (), }"
+                  .ljust(length) + b"\n")
+        long_header = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+        with zipfile_writer(io.BytesIO()) as (z, target):
+            z.writestr("meta.npy", long_header + "fastbp".encode("utf-32-le").ljust(40))
+        others.append((f"header of {length} bytes", target.getvalue()))
+    counts = {0: 0, 2: 0}
+    for what, blob in list(zip_mutations(good_path.read_bytes(), rng)) + others:
+        path.write_bytes(blob)
+        status, out, err = main(capsys, "predict", path, data)
+        if status == 0 and what not in dict(others):
+            counts[0] += 1
+            continue
+        assert_one_line_error(status, err, what)
+        assert "model.npz" in err, (what, err)
+        counts[2] += 1
+    assert counts[2] > 300, counts
+
+
+def test_missing_mnist_names_the_download_option(tmp_path, capsys):
+    for directory in (tmp_path / "nowhere", tmp_path):
+        status, out, err = main(capsys, "train", "--mnist", directory)
+        assert_one_line_error(status, err, directory)
+        assert "--download" in err and "download=True" not in err, err
+
+
+@pytest.mark.parametrize("exc, status", [
+    (MemoryError(), 2), (RecursionError("maximum recursion depth"), 2),
+    (EOFError("Compressed file ended"), 2), (ZeroDivisionError("x"), 2),
+    (RuntimeError("y"), 2), (NotImplementedError("z"), 2), (OSError(28, "No space"), 1),
+    (PermissionError(13, "denied"), 2), (KeyError("k"), 2),
+])
+def test_any_exception_is_one_line(capsys, monkeypatch, exc, status):
+    def fail(args):
+        raise exc
+
+    monkeypatch.setattr(cli, "train", fail)
+    got, out, err = main(capsys, "train")
+    assert got == status and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("fastbp: error: ")
+
+
+# -- Ctrl-C keeps what was trained (issue 16, item 9) --------------------------------
+
+class Interrupt:
+    """Raises KeyboardInterrupt at the ``at``-th call of the function it wraps."""
+
+    def __init__(self, function, at):
+        self.function, self.at, self.calls = function, at, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return self.function(*args, **kwargs)
+
+
+@pytest.mark.parametrize("where", ["_train_epoch", "_measure", "chunk"])
+def test_ctrl_c_saves_the_whole_epochs_trained(tmp_path, capsys, monkeypatch, where):
+    """Interrupts at seeded points (within a chunked epoch, between an epoch's training
+    and its measurements): --save gets the network as after the last whole epoch,
+    bit for bit a run of that many epochs, and stderr says so in one line."""
+    rng = np.random.default_rng({"_train_epoch": 1, "_measure": 2, "chunk": 3}[where])
+    args = ["train", "--epochs", 20, "--seed", 4, "--hidden", 10]
+    if where == "chunk":
+        monkeypatch.setattr(cli, "_CHUNK_WORK", 0)  # 40 fit calls per epoch
+    for at in sorted(set(rng.integers(1, 8 if where != "chunk" else 160, 4).tolist())):
+        save = tmp_path / f"net{at}.npz"
+        capsys.readouterr()  # the previous reference run's output
+        with monkeypatch.context() as m:
+            if where == "chunk":
+                original = cli.Network.fit
+                counter = Interrupt(lambda *a, **k: original(*a, **k), at)
+                m.setattr(cli.Network, "fit", lambda self, *a, **k: counter(self, *a, **k))
+            else:
+                m.setattr(cli, where, Interrupt(getattr(cli, where), at))
+            status, out, err = main(capsys, *args, "--save", save)
+        done = out.count("\nepoch ") + out.startswith("epoch ")
+        assert status == 130, err
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert err.startswith(f"fastbp: interrupted after {done} of 20 epochs"), err
+        if done == 0:
+            assert "nothing written" in err and not save.exists()
+            continue
+        assert f"saved to {save}" in err
+        saved = fastbp.load(save)
+        reference = train_net("--epochs", done, *args[3:])
+        for p, q in zip(parameters(saved), parameters(reference)):
+            np.testing.assert_array_equal(p, q)
+
+
+def test_ctrl_c_in_a_real_run_writes_the_model_and_the_plot(tmp_path):
+    """SIGINT to `fastbp train --save --plot` once two epochs are reported: exit 130,
+    one line on stderr, and both files hold the epochs reported."""
+    pytest.importorskip("matplotlib")
+    import signal
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
+    save, plot = tmp_path / "net.npz", tmp_path / "curves.png"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fastbp", "train", "--epochs", "100000", "--save",
+         str(save), "--plot", str(plot)], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while sum(line.startswith("epoch ") for line in lines) < 2:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            lines.append(line)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    printed = sum(line.startswith("epoch ") for line in lines + out.splitlines())
+    found = re.match(r"fastbp: interrupted after (\d+) of 100000 epochs; ", err)
+    assert found and err.count("\n") == 1, err
+    done = int(found.group(1))
+    # The signal may land after an epoch is done and before its line is printed.
+    assert 2 <= printed <= done <= printed + 1, (printed, err)
+    assert "saved to" in err and "learning curves in" in err
+    assert plot.read_bytes().startswith(b"\x89PNG")
+    saved = fastbp.load(save)
+    reference = train_net("--epochs", done)
+    for p, q in zip(parameters(saved), parameters(reference)):
+        np.testing.assert_array_equal(p, q)

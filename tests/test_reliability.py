@@ -665,3 +665,210 @@ def test_a_refused_regressor_fit_leaves_the_estimator_unchanged():
                 with pytest.raises((ValueError, TypeError)):
                     reg.fit(Xf, yf, sample_weight=sw)
             assert_same_state(estimator_state(reg), before)
+
+
+# -- 8. errors blame the right argument and stay within the contract ----------------
+
+def hostile_training_options(rng):
+    """(options, dtype, the argument the refusal must name): values the engine's
+    arithmetic cannot carry, drawn across their ranges."""
+    for _ in range(6):
+        yield ({"optimizer": "adam", "epsilon": float(10.0 ** rng.uniform(-320, -46))},
+               "float32", "epsilon")
+    yield {"optimizer": "adam", "epsilon": 5e-324}, "float32", "epsilon"
+    for _ in range(6):
+        yield ({"schedule": "invscaling", "power_t": float(10.0 ** rng.uniform(3, 308))},
+               rng.choice(["float32", "float64"]), "power_t")
+    yield {"schedule": "invscaling", "power_t": 1.7e308}, "float64", "power_t"
+    for _ in range(4):
+        yield {"l2": float(10.0 ** rng.uniform(40, 308))}, "float32", "l2"
+
+
+def test_options_the_arithmetic_cannot_carry_are_refused_naming_them():
+    rng = np.random.default_rng(81)
+    X, y = data()
+    X[:, 0] = 0.0  # a parameter whose gradient is 0: Adam divides by epsilon alone
+    for options, dtype, name in hostile_training_options(rng):
+        net = small_net(dtype=dtype)
+        before = [p.copy() for p in net.weights + net.biases]
+        history = copy.deepcopy(net.history)
+        with pytest.raises(ValueError, match=rf"^{name}=") as info:
+            net.fit(X, y, epochs=3, batch_size=10, learning_rate=0.1, **options)
+        assert "learning rate" not in str(info.value), (options, info.value)
+        for a, b in zip(net.weights + net.biases, before):
+            np.testing.assert_array_equal(a, b)
+        assert net.history == history
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_divergence_caused_by_l2_blames_l2(dtype):
+    """An l2 whose weight decay factor 1 - ηλ/n is below -1 grows the weights at
+    every step whatever the gradient: the error names l2, not the learning rate."""
+    rng = np.random.default_rng(82)
+    X, y = data()
+    hi = 30 if dtype == "float32" else 300
+    for l2 in [1e300 if dtype == "float64" else 1e30] + \
+            list(10.0 ** rng.uniform(8, hi, 4)):
+        net = small_net(dtype=dtype)
+        with pytest.raises(FloatingPointError, match="l2=") as info:
+            net.fit(X, y, epochs=50, batch_size=10, learning_rate=0.1, l2=l2)
+        assert str(info.value).split("; ")[1].startswith(f"l2={l2}"), info.value
+    # A learning rate that is too high without L2 is still blamed on the rate.
+    net = fastbp.Network([4, 5, 3], activation="identity", dtype=dtype, seed=0)
+    with pytest.raises(FloatingPointError, match="learning rate"):
+        net.fit(X * 100, y, epochs=50, batch_size=10, learning_rate=10.0)
+
+
+def test_fit_from_its_own_callback_says_so():
+    X, y = data()
+    for method in ("fit", "partial_fit"):
+        net = small_net()
+        seen = []
+
+        def callback(n, epoch, history):
+            try:
+                if method == "fit":
+                    n.fit(X, y, epochs=1, batch_size=10, learning_rate=0.1)
+                else:
+                    n.partial_fit(X, y, batch_size=10, learning_rate=0.1)
+            except RuntimeError as exc:
+                seen.append(str(exc))
+        net.fit(X, y, epochs=2, batch_size=10, learning_rate=0.1, callback=callback)
+        assert len(seen) == 2
+        assert all("callback" in m and "another thread" not in m for m in seen), seen
+        assert len(net.history["train_cost"]) == 2
+
+
+def test_save_and_load_take_bytes_paths_and_refuse_an_empty_one(tmp_path, monkeypatch):
+    import os
+    net = small_net(seed=4)
+    for path in (os.fsencode(tmp_path / "b.npz"), tmp_path / "p.npz",
+                 str(tmp_path / "s.npz")):
+        net.save(path)
+        np.testing.assert_array_equal(fastbp.load(path).weights[0], net.weights[0])
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    for empty in ("", b""):
+        for call in (net.save, fastbp.load):
+            with pytest.raises(ValueError, match="path"):
+                call(empty)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.npz", "p.npz", "s.npz",
+                                                          "work"]
+    assert list(cwd.iterdir()) == []
+    for bad in (3, None, 1.5):
+        for call in (net.save, fastbp.load):
+            with pytest.raises(TypeError, match="path"):
+                call(bad)
+
+
+def zero_stride_views(rng, n_in):
+    """Views that claim 2**31 rows or more in a few bytes (and their labels)."""
+    from numpy.lib.stride_tricks import as_strided
+    for rows in (2**31, 2**31 + int(rng.integers(1, 2**20)), 2**33):
+        X = as_strided(np.zeros(n_in), shape=(rows, n_in), strides=(0, 8))
+        y = as_strided(np.zeros(1, np.int64), shape=(rows,), strides=(0,))
+        yield X, y
+
+
+def test_zero_stride_views_of_billions_of_rows_are_a_value_error():
+    """Every call that would copy such a view (to make it contiguous, or to one-hot
+    its labels) or size its result by it refuses it with a ValueError naming X or y,
+    not a MemoryError, and leaves the network as it was. 4,096 features make every
+    copy too large for any machine (64 TiB and more)."""
+    rng = np.random.default_rng(83)
+    n_in = 4096
+    net = fastbp.Network([n_in, 5, 3], seed=0)
+    before = [p.copy() for p in net.weights + net.biases]
+    small_X = np.zeros((3, n_in))
+    for X, y in zero_stride_views(rng, n_in):
+        calls = {
+            "feedforward": lambda: net.feedforward(X),
+            "predict": lambda: net.predict(X),
+            "evaluate": lambda: net.evaluate(X, y),
+            "total_cost": lambda: net.total_cost(X, y),
+            "backprop": lambda: net.backprop(X, y),
+            "fit": lambda: net.fit(X, y, 1, 10, 0.1),
+            "partial_fit": lambda: net.partial_fit(X, y, 10, 0.1),
+            "labels": lambda: net.evaluate(small_X, y),
+        }
+        for what, call in calls.items():
+            with pytest.raises(ValueError, match=r"^(X|y) ") as info:
+                call()
+            assert not isinstance(info.value, MemoryError), what
+    for a, b in zip(net.weights + net.biases, before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_zero_stride_views_through_the_estimators_are_a_value_error():
+    pytest.importorskip("sklearn")
+    import warnings
+    from fastbp.sklearn import MLPClassifier, MLPRegressor
+    rng = np.random.default_rng(84)
+    n_in = 4096
+    Xs, ys = rng.random((30, n_in)), np.arange(30) % 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = MLPClassifier(hidden_layer_sizes=(3,), max_iter=1).fit(Xs, ys)
+        reg = MLPRegressor(hidden_layer_sizes=(3,), max_iter=1).fit(Xs, ys * 1.0)
+    for X, y in zero_stride_views(rng, n_in):
+        for call in (lambda: clf.predict(X), lambda: clf.predict_proba(X),
+                     lambda: reg.predict(X), lambda: clf.score(X, y),
+                     lambda: MLPClassifier().fit(X, y)):
+            with pytest.raises(ValueError, match="^X "):
+                call()
+
+
+# A child process that interrupts itself during one long feedforward call. The call
+# would take many minutes (a [16, 2000, 2000, 2] network on 400,000 rows: 1.6e12
+# multiply-adds), so "interrupted" can only come from a check inside the call; the
+# parent's timeout is a generous bound on a hung child, not a timing.
+_INTERRUPTED_FEEDFORWARD = r"""
+import os, signal, sys, threading
+import numpy as np
+import fastbp
+dtype, kind = sys.argv[1], sys.argv[2]
+net = fastbp.Network([16, 2000, 2000, 2], dtype=dtype, seed=0)
+X = np.random.default_rng(0).random((400_000, 16)).astype(dtype)
+if kind == "converted":
+    X = X.astype(np.float64 if dtype == "float32" else np.float32)
+small = X[:300].copy()
+expected = net.feedforward(small)
+calls = {"ready": net.feedforward, "converted": net.feedforward,
+         "predict": net.predict, "evaluate": lambda X: net.evaluate(X, np.zeros(len(X), int))}
+fired = threading.Event()
+def interrupt():
+    fired.set()
+    os.kill(os.getpid(), signal.SIGINT)
+threading.Timer(0.5, interrupt).start()
+try:
+    calls[kind](X)
+except KeyboardInterrupt:
+    print("interrupted", fired.is_set())
+else:
+    print("finished")
+# The network works as before the interrupt.
+assert np.array_equal(net.feedforward(small), expected)
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("dtype, kind", [("float32", "ready"), ("float64", "converted"),
+                                         ("float32", "predict"), ("float64", "evaluate")])
+def test_ctrl_c_interrupts_a_long_feedforward(tmp_path, dtype, kind):
+    import os
+    import subprocess
+    import sys
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastbp.__file__)))
+    env = dict(os.environ, PYTHONPATH=package_parent, OPENBLAS_NUM_THREADS="1")
+    script = tmp_path / "child.py"
+    script.write_text(_INTERRUPTED_FEEDFORWARD)
+    try:
+        result = subprocess.run([sys.executable, str(script), dtype, kind], env=env,
+                                capture_output=True, text=True, timeout=120,
+                                cwd=tmp_path)
+    except subprocess.TimeoutExpired:
+        pytest.fail("Ctrl-C did not interrupt feedforward: the child was still "
+                    "computing after 120 s")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["interrupted", "True", "ok"], result.stdout
