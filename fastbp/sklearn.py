@@ -41,6 +41,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from . import _training
 from .network import Network
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -318,8 +319,7 @@ class _BaseMLP(BaseEstimator):
             mean_weight = float(sample_weight.mean())
             if (sample_weight == sample_weight[0]).all():
                 sample_weight = None  # the same steps, without the weighting work
-        self._l2_denominator = batch_size * mean_weight
-        opts = dict(l2=float(self.alpha) * n / self._l2_denominator,
+        opts = dict(l2=float(self.alpha) * n / (batch_size * mean_weight),
                     optimizer=self.solver, shuffle=bool(self.shuffle),
                     sample_weight=None if sample_weight is None else
                     np.ascontiguousarray(sample_weight, dtype=self.network_.dtype))
@@ -332,17 +332,32 @@ class _BaseMLP(BaseEstimator):
                         nesterov=bool(self.nesterovs_momentum) and momentum > 0)
         return opts
 
-    def _penalty(self):
-        """scikit-learn's per-batch L2 term 0.5 * alpha * sum ||W||^2 / batch_size."""
-        if not self.alpha:
-            return 0.0
-        return 0.5 * float(self.alpha) / self._l2_denominator * sum(
-            float(np.square(w, dtype=np.float64).sum()) for w in self.network_.weights)
+    def _train(self, X, Y, epochs, batch_size, rate, rs, opts, callback=None,
+               append=False):
+        """Train ``network_`` as ``Network.fit`` (``append``: ``partial_fit``) would,
+        but with scikit-learn's loss: each batch's L2 term taken with the weights
+        before its step and weighted by its size (scikit-learn's ``_backprop`` and
+        ``_fit_stochastic``), where ``fit`` adds one term at the end of the epoch.
 
-    def _record_loss(self, cost):
-        """Append one epoch's training loss (scikit-learn's scale) to loss_curve_."""
+        Returns the network's history, with the epoch's L2 part in "l2_term".
+        """
+        opts = dict(opts)
+        shuffle, sample_weight = opts.pop("shuffle"), opts.pop("sample_weight")
+        options = _training.check_options(callback=callback, **opts)
+        options["l2_per_batch"] = True
+        return self.network_._train(
+            X, Y, epochs, batch_size, rate, None, shuffle,
+            int(rs.randint(np.iinfo(np.int32).max)), sample_weight, options, append)
+
+    def _record_loss(self, history):
+        """Append the last epoch's training loss (scikit-learn's scale) to loss_curve_.
+
+        ``history``: the network's, whose "train_cost" includes the L2 term
+        "l2_term" accumulated batch by batch (see ``_train``).
+        """
+        cost = history["train_cost"][-1]
         if self._loss_per_output and self.n_outputs_ > 1:
-            penalty = self._penalty()
+            penalty = history["l2_term"][-1]
             cost = (cost - penalty) / self.n_outputs_ + penalty
         self.loss_ = float(cost)
         self.loss_curve_.append(self.loss_)
@@ -400,7 +415,6 @@ class _BaseMLP(BaseEstimator):
         early only to stop, or to divide the rate by 5 under "adaptive".
         """
         n = X.shape[0]
-        net = self.network_
         opts = self._options(n, batch_size, sample_weight)
         if self.solver == "sgd" and self.learning_rate == "invscaling":
             opts["schedule"] = "invscaling"
@@ -412,7 +426,7 @@ class _BaseMLP(BaseEstimator):
         def after_epoch(net_, epoch, history):
             self.n_iter_ += 1
             self.t_ += n
-            self._record_loss(history["train_cost"][-1])
+            self._record_loss(history)
             self._update_no_improvement_count(validation)
             plateau = self._plateau_reached()
             if plateau is not None:
@@ -422,10 +436,8 @@ class _BaseMLP(BaseEstimator):
 
         while True:
             outcome.clear()
-            net.fit(X, Y, self.max_iter - self.n_iter_, batch_size,
-                    self._current_learning_rate,
-                    seed=int(rs.randint(np.iinfo(np.int32).max)),
-                    callback=after_epoch, **opts)
+            self._train(X, Y, self.max_iter - self.n_iter_, batch_size,
+                        self._current_learning_rate, rs, opts, callback=after_epoch)
             if outcome.get("stop") is True:
                 break
             if outcome.get("stop") is False and self.n_iter_ < self.max_iter:
@@ -434,6 +446,7 @@ class _BaseMLP(BaseEstimator):
                           f"reached and the optimization hasn't converged yet.",
                           ConvergenceWarning)
             break
+        net = self.network_
         if validation is not None and self._best_parameters is not None:
             for p, best in zip(net.weights + net.biases, self._best_parameters):
                 np.copyto(p, best)
@@ -446,11 +459,10 @@ class _BaseMLP(BaseEstimator):
         rate = self._current_learning_rate
         if self.solver == "sgd" and self.learning_rate == "invscaling":
             rate = float(self.learning_rate_init) / (self.t_ + 1) ** float(self.power_t)
-        history = self.network_.partial_fit(
-            X, Y, batch_size, rate, seed=int(rs.randint(np.iinfo(np.int32).max)), **opts)
+        history = self._train(X, Y, 1, batch_size, rate, rs, opts, append=True)
         self.n_iter_ += 1
         self.t_ += n
-        self._record_loss(history["train_cost"][-1])
+        self._record_loss(history)
         self._update_no_improvement_count(None)
         self._plateau_reached()
 
@@ -484,8 +496,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         intercepts). On the engine this is the book's ``l2`` with
         λ = alpha * n / batch_size, n the number of training examples, i.e. weight
         decay w <- (1 - η * alpha / batch_size) w each step (through momentum or Adam
-        like any other gradient). Only a smaller last batch of an epoch differs:
-        fastbp decays it by η * alpha / batch_size, scikit-learn by η * alpha / its size.
+        like any other gradient). The reported loss takes each batch's term with the
+        weights before its step, as scikit-learn's. Only a smaller last batch of an
+        epoch differs: fastbp decays it by η * alpha / batch_size, and counts its
+        loss term in proportion to its size; scikit-learn decays it by
+        η * alpha / its size, and counts its term in full.
         With ``sample_weight``, scikit-learn divides by the batch's sum of weights
         instead of its size; fastbp uses batch_size * mean(sample_weight), the same
         for full batches.
@@ -543,8 +558,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ``coefs_[i]`` of shape (n_in, n_out), a transposed view of the live weights.
     intercepts_ : list of ndarray
     loss_ : float
-        Training loss of the last epoch (mean log-loss plus the L2 term, as
-        scikit-learn).
+        Training loss of the last epoch, as scikit-learn: the mean over its batches,
+        weighted by their sizes, of each batch's mean log-loss plus its L2 term
+        0.5 * alpha * sum_l ||W_l||^2 / batch_size, both taken before its step.
     loss_curve_ : list of float
         Training loss of each epoch (one entry per ``partial_fit`` call).
     best_loss_ : float or None
