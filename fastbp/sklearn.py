@@ -411,14 +411,12 @@ class _BaseMLP(BaseEstimator):
     def _fit_epochs(self, X, Y, sample_weight, batch_size, validation, rs):
         """Up to max_iter epochs, in as few calls into the compiled loop as possible.
 
-        The callback after each epoch applies scikit-learn's stopping rule; a call ends
-        early only to stop, or to divide the rate by 5 under "adaptive".
+        The callback after each epoch applies scikit-learn's stopping rule and rate
+        schedules; a call ends early to stop, or to go on at a new rate: "adaptive"
+        divides it by 5 on a plateau, and "invscaling" sets it after every epoch.
         """
         n = X.shape[0]
         opts = self._options(n, batch_size, sample_weight)
-        if self.solver == "sgd" and self.learning_rate == "invscaling":
-            opts["schedule"] = "invscaling"
-            opts["power_t"] = float(self.power_t)
         self.n_iter_ = 0
         self._best_parameters = None
         outcome = {}
@@ -428,9 +426,13 @@ class _BaseMLP(BaseEstimator):
             self.t_ += n
             self._record_loss(history)
             self._update_no_improvement_count(validation)
+            self._iteration_ends()
             plateau = self._plateau_reached()
             if plateau is not None:
                 outcome["stop"] = plateau
+                return True
+            if self._invscaling:
+                outcome["stop"] = False  # the next epoch's rate is a new one
                 return True
             return False
 
@@ -441,7 +443,7 @@ class _BaseMLP(BaseEstimator):
             if outcome.get("stop") is True:
                 break
             if outcome.get("stop") is False and self.n_iter_ < self.max_iter:
-                continue  # "adaptive": go on at the new rate
+                continue  # "adaptive" or "invscaling": go on at the new rate
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                           f"reached and the optimization hasn't converged yet.",
                           ConvergenceWarning)
@@ -452,18 +454,30 @@ class _BaseMLP(BaseEstimator):
                 np.copyto(p, best)
         self._best_parameters = None
 
+    @property
+    def _invscaling(self):
+        return self.solver == "sgd" and self.learning_rate == "invscaling"
+
+    def _iteration_ends(self):
+        """scikit-learn's SGDOptimizer.iteration_ends: after each epoch, "invscaling"
+        sets the rate from all the examples seen, ``t_``, which carries over warm
+        fits and partial_fit calls (a warm fit's first epoch restarts at
+        learning_rate_init: a new optimiser, as scikit-learn)."""
+        if self._invscaling:
+            self._current_learning_rate = (float(self.learning_rate_init)
+                                           / (self.t_ + 1) ** float(self.power_t))
+
     def _partial_pass(self, X, Y, sample_weight, batch_size, rs):
         """One epoch over X (partial_fit), with scikit-learn's rate schedules."""
         n = X.shape[0]
         opts = self._options(n, batch_size, sample_weight)
-        rate = self._current_learning_rate
-        if self.solver == "sgd" and self.learning_rate == "invscaling":
-            rate = float(self.learning_rate_init) / (self.t_ + 1) ** float(self.power_t)
-        history = self._train(X, Y, 1, batch_size, rate, rs, opts, append=True)
+        history = self._train(X, Y, 1, batch_size, self._current_learning_rate, rs, opts,
+                              append=True)
         self.n_iter_ += 1
         self.t_ += n
         self._record_loss(history)
         self._update_no_improvement_count(None)
+        self._iteration_ends()
         self._plateau_reached()
 
     # -- prediction -----------------------------------------------------------------
@@ -509,8 +523,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         with a warning.
     learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
         The schedule for ``solver="sgd"`` (Adam keeps ``learning_rate_init``):
-        "invscaling": η_t = learning_rate_init / (t + 1)^power_t with t the number of
-        examples seen (fastbp's ``schedule="invscaling"``); "adaptive": scikit-learn's
+        "invscaling": as scikit-learn, each ``fit`` starts at learning_rate_init and
+        each later epoch (or ``partial_fit`` call) takes
+        η = learning_rate_init / (t_ + 1)^power_t, ``t_`` the examples seen by all
+        fits and calls so far (also with ``warm_start``); "adaptive": scikit-learn's
         rule, dividing η by 5 whenever the stopping criterion below is met, and
         stopping once η <= 1e-6 (fastbp's own ``schedule="plateau"`` halves η instead,
         and needs validation data, so it is not used).

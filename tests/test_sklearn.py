@@ -216,6 +216,36 @@ def test_l2_loss_in_float32_equals_scikit_learn():
     np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_warm_start_invscaling_continues_the_schedule(kind):
+    """warm_start with "invscaling": each fit starts a new optimiser (its first epoch
+    at learning_rate_init, as scikit-learn), and its later epochs follow the running
+    t_, not a count restarted at 0."""
+    X, y, ours, theirs = _parity_data(kind, 1)
+    params = dict(hidden_layer_sizes=(6,), shuffle=False, random_state=2,
+                  solver="sgd", momentum=0.5, learning_rate="invscaling",
+                  learning_rate_init=0.2, power_t=0.5, batch_size=21, alpha=1e-3,
+                  max_iter=3, warm_start=True)
+    a, b = ours(**params), theirs(**params)
+    for _ in range(3):
+        a.fit(X, y)
+        b.fit(X, y)
+        assert a.t_ == b.t_ and a.n_iter_ == b.n_iter_
+        for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+            np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-12)
+        np.testing.assert_allclose(a.predict(X) if kind == "regressor" else
+                                   a.predict_proba(X),
+                                   b.predict(X) if kind == "regressor" else
+                                   b.predict_proba(X), rtol=1e-8, atol=1e-12)
+    # partial_fit goes on from the rate the last epoch left (scikit-learn keeps its
+    # optimiser between partial_fit calls).
+    a.partial_fit(X, y)
+    b.partial_fit(X, y)
+    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
+
+
 def test_coefs_are_scikit_learn_layout_views_of_the_network():
     X, y = make_classification(60, 5, n_informative=3, n_classes=3, random_state=1)
     clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X, y)
