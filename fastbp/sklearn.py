@@ -473,7 +473,9 @@ class _BaseMLP(BaseEstimator):
         opts = self._options(n, batch_size, sample_weight)
         history = self._train(X, Y, 1, batch_size, self._current_learning_rate, rs, opts,
                               append=True)
-        self.n_iter_ += 1
+        # scikit-learn's _fit_stochastic sets n_iter_ = 0 and counts this call's one
+        # epoch: n_iter_ is 1 after any partial_fit (t_ counts all the examples).
+        self.n_iter_ = 1
         self.t_ += n
         self._record_loss(history)
         self._update_no_improvement_count(None)
@@ -586,7 +588,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     best_validation_score_ : float or None
         Best validation accuracy, with ``early_stopping``.
     n_iter_ : int
-        Epochs run by the last ``fit`` (incremented by each ``partial_fit``).
+        Epochs run by the last ``fit``; 1 after a ``partial_fit`` call (as
+        scikit-learn, which counts the call's one epoch; ``t_`` and ``loss_curve_``
+        accumulate over calls).
     t_ : int
         Training examples seen.
     n_features_in_ : int

@@ -246,6 +246,29 @@ def test_warm_start_invscaling_continues_the_schedule(kind):
         np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("solver", ["sgd", "nesterov", "adam"])
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_partial_fit_attributes_equal_scikit_learn(kind, solver):
+    """partial_fit: n_iter_ is 1 after every call (scikit-learn's _fit_stochastic
+    resets it and counts the call's one epoch), t_ counts all examples, and
+    loss_curve_ and the parameters follow scikit-learn's, with alpha > 0."""
+    X, y, ours, theirs = _parity_data(kind, 3)
+    params = dict(hidden_layer_sizes=(5,), shuffle=False, random_state=4,
+                  batch_size=7, alpha=1e-2, **_L2_SOLVERS[solver])
+    if solver == "sgd":
+        params.update(learning_rate="invscaling", power_t=0.4)
+    a, b = ours(**params), theirs(**params)
+    extra = dict(classes=np.unique(y)) if kind == "classifier" else {}
+    for start in (0, 35, 70, 0):
+        a.partial_fit(X[start:start + 35], y[start:start + 35], **extra)
+        b.partial_fit(X[start:start + 35], y[start:start + 35], **extra)
+        assert a.n_iter_ == b.n_iter_ == 1
+        assert a.t_ == b.t_
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-12)
+    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
+
+
 def test_coefs_are_scikit_learn_layout_views_of_the_network():
     X, y = make_classification(60, 5, n_informative=3, n_classes=3, random_state=1)
     clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X, y)
@@ -369,7 +392,8 @@ def test_partial_fit_needs_classes_first():
     np.testing.assert_array_equal(clf.classes_, ["a", "b", "c"])
     for _ in range(3):
         clf.partial_fit(X, labels)
-    assert clf.n_iter_ == 4 and len(clf.loss_curve_) == 4 and clf.t_ == first.sum() + 270
+    # n_iter_ is 1 after each call, as scikit-learn's; loss_curve_ and t_ accumulate.
+    assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 4 and clf.t_ == first.sum() + 270
     with pytest.raises(ValueError, match="not the same"):
         clf.partial_fit(X, labels, classes=["a", "b"])
     with pytest.raises(ValueError, match="classes not in"):
