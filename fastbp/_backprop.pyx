@@ -377,7 +377,7 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
                      const floating* Y, const floating* S, const Py_ssize_t* order,
                      Py_ssize_t n_samples, int batch_size, Work* work, long* step,
                      uint64_t* rng, bint check_input, double* cost,
-                     double* penalty) except -1 nogil:
+                     double* penalty, bint decay_by_batch) except -1 nogil:
     """One epoch of mini-batch training over the rows ``order`` of X (·, n_0), Y (·, n_L)
     and sample weights S (·,) (NULL: all 1).
 
@@ -389,10 +389,15 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
     ``cost`` receives Σ_x s_x C_x / n_samples over the epoch, each example's cost
     taken before its own step.
 
+    ``decay_by_batch``: scikit-learn's L2 rule, which divides each batch's penalty by
+    that batch's own size m: a smaller last batch decays by (λ/n)(batch_size/m)
+    instead of λ/n (the same for every full batch).
+
     ``penalty`` NULL, or: it receives the epoch's L2 term as scikit-learn's MLPs
     accumulate their loss, each batch's term taken before that batch's step (like its
-    cost), Σ_batches m (λ/2n) Σ_l ‖w^l‖² / n_samples. It costs one pass over the
-    weights per step (``_sum_squares``), so only callers that report it ask.
+    cost), Σ_batches m (d/2) Σ_l ‖w^l‖² / n_samples with d that batch's decay. It
+    costs one pass over the weights per step (``_sum_squares``), so only callers that
+    report it ask.
 
     With ``check_input``, each gathered row of X is checked for NaN and infinities
     while it is in cache, which spares the caller a separate pass over all of X.
@@ -412,6 +417,8 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
     cdef Py_ssize_t start = 0
     cdef double batch_cost, total = 0, done = 0, step_work = 0, l2_total = 0
     cdef double squares
+    cdef Hyper last     # h with the decay of a smaller last batch (decay_by_batch)
+    cdef const Hyper* hb
     cdef floating** In = <floating**>work.In
     cdef floating** A = <floating**>work.A
     cdef floating** M = <floating**>work.M
@@ -445,13 +452,18 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
             started = start_task(_gather, &g)
             if started:
                 fastbp_count_gathered()
+        hb = h
+        if decay_by_batch and m < batch_size:
+            last = h[0]
+            last.decay = h.decay * batch_size / m
+            hb = &last
         if penalty != NULL:
             # Before the step, as scikit-learn's _backprop adds it to the batch's loss.
             squares = 0
             for l in range(1, L + 1):
                 squares += _sum_squares(<floating*>net.w[l], <Py_ssize_t>n[l] * n[l - 1])
-            l2_total += m * (0.5 * h.decay) * squares
-        status = _step(net, h, m, In, A, M, Yb, Sb, work, step, rng, &batch_cost)
+            l2_total += m * (0.5 * hb.decay) * squares
+        status = _step(net, hb, m, In, A, M, Yb, Sb, work, step, rng, &batch_cost)
         if started:
             finish_task()
         if status:
@@ -756,24 +768,26 @@ cdef class Engine:
 
         S: sample weights (n,) or None. ``check_input``: check X's rows for NaN and
         infinities on the way (status 2), instead of trusting the caller. ``hyper``: optimizer (name), eta, decay (λ/n),
-        mu, beta1, beta2, epsilon, dropout, and optionally l2_cost (bool, default
-        False: whether to accumulate the L2 term per batch, see below). ``state``:
-        optimiser arrays, lists shaped
-        like the parameters under keys "s1w", "s1b" (momentum, Adam) and "s2w", "s2b"
+        mu, beta1, beta2, epsilon, dropout; optionally l2_cost (bool, default False:
+        whether to accumulate the L2 term per batch, see below) and l2_by_batch
+        (bool, default False: scikit-learn's decay of a smaller last batch, see the
+        cdef train_epoch). ``state``: optimiser arrays, lists shaped like the
+        parameters under keys "s1w", "s1b" (momentum, Adam) and "s2w", "s2b"
         (Adam); empty for SGD. ``step``: optimiser steps so far. ``seed``: dropout RNG.
 
         Returns ``(status, cost, step, penalty)``: status 0 and the epoch's mean
         training cost, status 1 and the first non-finite batch cost, or status 2 for a
         non-finite row of X (either way training stopped before that step's update).
         ``penalty``: with ``hyper["l2_cost"]`` and decay > 0, the epoch's L2 term with
-        each batch's (λ/2n) Σ‖w‖² taken before its step, weighted by its size (as
-        scikit-learn's loss); otherwise 0.0, and no step pays for it.
+        each batch's (d/2) Σ‖w‖² taken before its step (d its decay), weighted by its
+        size (as scikit-learn's loss); otherwise 0.0, and no step pays for it.
         """
         cdef Hyper h
         cdef Work work
         cdef int status
         cdef double cost = 0, penalty = 0
         cdef double* want_penalty = NULL
+        cdef bint by_batch = hyper.get("l2_by_batch", False)
         cdef uint64_t rng = seed
         cdef Py_ssize_t n_samples = cnp.PyArray_DIM(order, 0)
         cdef bint dropout = hyper["dropout"] > 0
@@ -831,12 +845,14 @@ cdef class Engine:
             with nogil:
                 status = train_epoch(&self.net, &h, <float*>x, <float*>y, <float*>s,
                                      idx, n_samples, batch_size, &work, &step, &rng,
-                                     check_input, &cost, want_penalty)
+                                     check_input, &cost, want_penalty,
+                                     by_batch)
         else:
             with nogil:
                 status = train_epoch(&self.net, &h, <double*>x, <double*>y, <double*>s,
                                      idx, n_samples, batch_size, &work, &step, &rng,
-                                     check_input, &cost, want_penalty)
+                                     check_input, &cost, want_penalty,
+                                     by_batch)
         return status, cost, step, penalty
 
     @property

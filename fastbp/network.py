@@ -683,15 +683,17 @@ class Network:
         saved_state = {k: [a.copy() for a in v] for k, v in state.items()
                        if isinstance(v, list)}
         saved_step = state["step"]
-        # The L2 part of "train_cost": by default (λ/2n) Σ‖w‖² at the end of the epoch;
-        # with opts["l2_per_batch"] (fastbp.sklearn's estimators, which report
-        # scikit-learn's loss) each batch's term before its step, summed by the
-        # engine and also kept in history["l2_term"].
-        per_batch = bool(opts.get("l2_per_batch")) and not opts.get("monitor_training")
+        # opts["l2_per_batch"] (fastbp.sklearn's estimators): scikit-learn's L2 rule.
+        # A smaller last batch decays by (λ/n)(batch_size/m), its own size m, instead
+        # of λ/n; and the L2 part of "train_cost" is each batch's term before its
+        # step, summed by the engine and also kept in history["l2_term"], instead of
+        # (λ/2n) Σ‖w‖² at the end of the epoch.
+        sklearn_l2 = bool(opts.get("l2_per_batch"))
+        per_batch = sklearn_l2 and not opts.get("monitor_training")
         hyper = dict(optimizer=state["kind"], eta=eta0, decay=opts["l2"] / n,
                      mu=opts["momentum"], beta1=opts["beta_1"], beta2=opts["beta_2"],
                      epsilon=opts["epsilon"], dropout=opts["dropout"],
-                     l2_cost=per_batch)
+                     l2_cost=per_batch, l2_by_batch=sklearn_l2)
         train_monitor = _training.Monitor(self, X, Y, classify, opts["l2"], n)
         val_monitor = None if X_val is None else _training.Monitor(
             self, X_val, Y_val, _is_classification(None, Y_val), opts["l2"], n)

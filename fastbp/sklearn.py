@@ -312,7 +312,8 @@ class _BaseMLP(BaseEstimator):
         # scikit-learn adds 0.5 * alpha * ||W||^2 / (the batch's sum of sample weights)
         # to each batch's loss; fastbp's book-style term is (l2 / 2n) ||W||^2 per step,
         # so l2 = alpha * n / (batch_size * mean weight): exact for unweighted batches
-        # of batch_size examples, and for full batches whatever the weights.
+        # (the engine scales a smaller last batch's term by batch_size / its size, see
+        # _train), and for full batches whatever the weights.
         if sample_weight is None:
             mean_weight = 1.0
         else:
@@ -335,9 +336,11 @@ class _BaseMLP(BaseEstimator):
     def _train(self, X, Y, epochs, batch_size, rate, rs, opts, callback=None,
                append=False):
         """Train ``network_`` as ``Network.fit`` (``append``: ``partial_fit``) would,
-        but with scikit-learn's loss: each batch's L2 term taken with the weights
-        before its step and weighted by its size (scikit-learn's ``_backprop`` and
-        ``_fit_stochastic``), where ``fit`` adds one term at the end of the epoch.
+        but with scikit-learn's L2 rule (its ``_backprop`` and ``_fit_stochastic``):
+        each batch's term divided by that batch's own size, in its step and in its
+        loss, and the loss's term taken with the weights before the step, where
+        ``fit`` decays a smaller last batch as a full one and adds one term at the
+        end of the epoch.
 
         Returns the network's history, with the epoch's L2 part in "l2_term".
         """
@@ -507,19 +510,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Hidden-layer activation ("logistic" is fastbp's "sigmoid").
     solver : {"sgd", "adam"}, default="adam"
     alpha : float >= 0, default=1e-4
-        L2 penalty, exactly as scikit-learn: each mini-batch of size ``batch_size``
-        adds 0.5 * alpha * sum_l ||W_l||^2 / batch_size to its loss (weights only, not
-        intercepts). On the engine this is the book's ``l2`` with
-        λ = alpha * n / batch_size, n the number of training examples, i.e. weight
-        decay w <- (1 - η * alpha / batch_size) w each step (through momentum or Adam
-        like any other gradient). The reported loss takes each batch's term with the
-        weights before its step, as scikit-learn's. Only a smaller last batch of an
-        epoch differs: fastbp decays it by η * alpha / batch_size, and counts its
-        loss term in proportion to its size; scikit-learn decays it by
-        η * alpha / its size, and counts its term in full.
+        L2 penalty, exactly as scikit-learn: each mini-batch of m examples adds
+        0.5 * alpha * sum_l ||W_l||^2 / m to its loss (weights only, not intercepts),
+        taken with the weights before its step. On the engine this is the book's
+        ``l2`` with λ = alpha * n / batch_size, n the number of training examples,
+        i.e. weight decay w <- (1 - η * alpha / batch_size) w each step (through
+        momentum or Adam like any other gradient), and scikit-learn's
+        η * alpha / m for a smaller last batch.
         With ``sample_weight``, scikit-learn divides by the batch's sum of weights
-        instead of its size; fastbp uses batch_size * mean(sample_weight), the same
-        for full batches.
+        instead of its size; fastbp uses m * mean(sample_weight), the same for full
+        batches.
     batch_size : int or "auto", default="auto"
         Mini-batch size; "auto" is min(200, n_samples). Larger than n_samples: clipped
         with a warning.
@@ -578,7 +578,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     loss_ : float
         Training loss of the last epoch, as scikit-learn: the mean over its batches,
         weighted by their sizes, of each batch's mean log-loss plus its L2 term
-        0.5 * alpha * sum_l ||W_l||^2 / batch_size, both taken before its step.
+        0.5 * alpha * sum_l ||W_l||^2 / (its size), both taken before its step.
     loss_curve_ : list of float
         Training loss of each epoch (one entry per ``partial_fit`` call).
     best_loss_ : float or None

@@ -144,14 +144,15 @@ _L2_SOLVERS = {
 
 
 def _l2_parity_case(seed):
-    """One generated configuration: seed -> (kind, solver, activation, batch size,
-    alpha). Batch sizes divide n = 105 (odd ones included), where fastbp's decay of
-    a smaller last batch would differ (documented on ``alpha``)."""
+    """One generated configuration: seed -> (kind, solver, activation, n, batch size,
+    alpha). Odd batch sizes, which divide n = 105 and leave a smaller last batch of
+    n = 103 (where scikit-learn divides the L2 term by that batch's size)."""
     rng = np.random.RandomState(seed)
+    n = [105, 103][(seed // 8) % 2]
     return (["classifier", "regressor"][seed % 2],
             list(_L2_SOLVERS)[(seed // 2) % 4],
             ["relu", "tanh", "logistic", "identity"][rng.randint(4)],
-            int(rng.choice([7, 15, 21, 35, 105])),
+            n, int(rng.choice([7, 15, 21, 35, n], p=[0.25, 0.25, 0.2, 0.2, 0.1])),
             float(rng.choice([1e-4, 1e-2, 0.3])))
 
 
@@ -170,8 +171,8 @@ def test_loss_curve_with_l2_equals_scikit_learn(seed):
     step, as scikit-learn's _backprop computes it; the epoch's loss is the batches'
     mean weighted by their sizes. So loss_curve_ equals scikit-learn's to rounding,
     and the tol rule stops at the same epoch (n_iter_)."""
-    kind, solver, activation, batch_size, alpha = _l2_parity_case(seed)
-    X, y, ours, theirs = _parity_data(kind, seed)
+    kind, solver, activation, n, batch_size, alpha = _l2_parity_case(seed)
+    X, y, ours, theirs = _parity_data(kind, seed, n=n)
     params = dict(hidden_layer_sizes=(6, 5), shuffle=False, random_state=seed,
                   activation=activation, batch_size=batch_size, alpha=alpha,
                   max_iter=40, tol=1e-3, n_iter_no_change=3, **_L2_SOLVERS[solver])
@@ -200,6 +201,22 @@ def test_l2_loss_stops_at_scikit_learn_epoch(momentum, tol, n_iter):
     assert b.n_iter_ == n_iter  # stopped by the tol rule, not max_iter
     assert a.n_iter_ == b.n_iter_
     np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_defaults_with_a_smaller_last_batch_equal_scikit_learn(kind):
+    """The default path: alpha=1e-4, batch_size="auto" (200) and n = 1,030, so each
+    epoch ends with a batch of 30. scikit-learn divides that batch's L2 term by 30,
+    in its step as in its loss; so does fastbp (it had decayed it as a batch of 200:
+    parameters 6e-4 and losses 6e-6 apart after 30 epochs)."""
+    X, y, ours, theirs = _parity_data(kind, 2, n=1030)
+    params = dict(hidden_layer_sizes=(10,), shuffle=False, random_state=2, max_iter=12)
+    a = ours(**params).fit(X, y)
+    b = theirs(**params).fit(X, y)
+    assert a.n_iter_ == b.n_iter_
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-12)
+    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
 
 
 def test_l2_loss_in_float32_equals_scikit_learn():
