@@ -386,7 +386,8 @@ cdef void* _gather(void* job) noexcept nogil:
 cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
                      const floating* Y, const floating* S, const Py_ssize_t* order,
                      Py_ssize_t n_samples, int batch_size, Work* work, long* step,
-                     uint64_t* rng, bint check_input, double* cost) except -1 nogil:
+                     uint64_t* rng, bint check_input, double* cost,
+                     double* penalty, bint decay_by_batch) except -1 nogil:
     """One epoch of mini-batch training over the rows ``order`` of X (·, n_0), Y (·, n_L)
     and sample weights S (·,) (NULL: all 1).
 
@@ -397,6 +398,16 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
     ``step`` counts optimiser steps across epochs (Adam's bias correction needs it).
     ``cost`` receives Σ_x s_x C_x / n_samples over the epoch, each example's cost
     taken before its own step.
+
+    ``decay_by_batch``: scikit-learn's L2 rule, which divides each batch's penalty by
+    that batch's own size m: a smaller last batch decays by (λ/n)(batch_size/m)
+    instead of λ/n (the same for every full batch).
+
+    ``penalty`` NULL, or: it receives the epoch's L2 term as scikit-learn's MLPs
+    accumulate their loss, each batch's term taken before that batch's step (like its
+    cost), Σ_batches m (d/2) Σ_l ‖w^l‖² / n_samples with d that batch's decay. It
+    costs one pass over the weights per step (``_sum_squares``), so only callers that
+    report it ask.
 
     With ``check_input``, each gathered row of X is checked for NaN and infinities
     while it is in cache, which spares the caller a separate pass over all of X.
@@ -414,7 +425,10 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
     cdef const int* n = net.n
     cdef int L = net.L, l, m
     cdef Py_ssize_t start = 0
-    cdef double batch_cost, total = 0, done = 0, step_work = 0
+    cdef double batch_cost, total = 0, done = 0, step_work = 0, l2_total = 0
+    cdef double squares
+    cdef Hyper last     # h with the decay of a smaller last batch (decay_by_batch)
+    cdef const Hyper* hb
     cdef floating** In = <floating**>work.In
     cdef floating** A = <floating**>work.A
     cdef floating** M = <floating**>work.M
@@ -434,6 +448,8 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
     for l in range(1, L + 1):
         step_work += <double>n[l] * n[l - 1] * batch_size
     cost[0] = 0
+    if penalty != NULL:
+        penalty[0] = 0
     while start < n_samples:
         # This batch is in In[0], Yb, Sb (g describes it); start the next one's gather.
         if g.nonfinite:
@@ -446,7 +462,18 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
             started = start_task(_gather, &g)
             if started:
                 fastbp_count_gathered()
-        status = _step(net, h, m, In, A, M, Yb, Sb, work, step, rng, &batch_cost)
+        hb = h
+        if decay_by_batch and m < batch_size:
+            last = h[0]
+            last.decay = h.decay * batch_size / m
+            hb = &last
+        if penalty != NULL:
+            # Before the step, as scikit-learn's _backprop adds it to the batch's loss.
+            squares = 0
+            for l in range(1, L + 1):
+                squares += _sum_squares(<floating*>net.w[l], <Py_ssize_t>n[l] * n[l - 1])
+            l2_total += m * (0.5 * hb.decay) * squares
+        status = _step(net, hb, m, In, A, M, Yb, Sb, work, step, rng, &batch_cost)
         if started:
             finish_task()
         if status:
@@ -465,7 +492,33 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
                 PyErr_CheckSignals()
         start += m
     cost[0] = total / n_samples
+    if penalty != NULL:
+        penalty[0] = l2_total / n_samples
     return 0
+
+
+cdef double _sum_squares(const floating* w, Py_ssize_t size) noexcept nogil:
+    """Σ_i w_i² over ``size`` values, summed in double.
+
+    Eight independent partial sums: a single running sum would serialise on the add's
+    latency (GCC does not reorder a float reduction without -ffast-math), and this
+    runs once per step for scikit-learn's loss. Not BLAS's dot: OpenBLAS can wake its
+    threads for a long dot, and they then spin on the core our own kernels need.
+    """
+    cdef Py_ssize_t i, tail = size - size % 8
+    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0
+    for i in range(0, tail, 8):
+        s0 += <double>w[i] * w[i]
+        s1 += <double>w[i + 1] * w[i + 1]
+        s2 += <double>w[i + 2] * w[i + 2]
+        s3 += <double>w[i + 3] * w[i + 3]
+        s4 += <double>w[i + 4] * w[i + 4]
+        s5 += <double>w[i + 5] * w[i + 5]
+        s6 += <double>w[i + 6] * w[i + 6]
+        s7 += <double>w[i + 7] * w[i + 7]
+    for i in range(tail, size):
+        s0 += <double>w[i] * w[i]
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
 cdef inline int _step(const Layers* net, const Hyper* h, int m, floating** In,
@@ -743,18 +796,26 @@ cdef class Engine:
 
         S: sample weights (n,) or None. ``check_input``: check X's rows for NaN and
         infinities on the way (status 2), instead of trusting the caller. ``hyper``: optimizer (name), eta, decay (λ/n),
-        mu, beta1, beta2, epsilon, dropout. ``state``: optimiser arrays, lists shaped
-        like the parameters under keys "s1w", "s1b" (momentum, Adam) and "s2w", "s2b"
+        mu, beta1, beta2, epsilon, dropout; optionally l2_cost (bool, default False:
+        whether to accumulate the L2 term per batch, see below) and l2_by_batch
+        (bool, default False: scikit-learn's decay of a smaller last batch, see the
+        cdef train_epoch). ``state``: optimiser arrays, lists shaped like the
+        parameters under keys "s1w", "s1b" (momentum, Adam) and "s2w", "s2b"
         (Adam); empty for SGD. ``step``: optimiser steps so far. ``seed``: dropout RNG.
 
-        Returns ``(status, cost, step)``: status 0 and the epoch's mean training cost,
-        status 1 and the first non-finite batch cost, or status 2 for a non-finite
-        row of X (either way training stopped before that step's update).
+        Returns ``(status, cost, step, penalty)``: status 0 and the epoch's mean
+        training cost, status 1 and the first non-finite batch cost, or status 2 for a
+        non-finite row of X (either way training stopped before that step's update).
+        ``penalty``: with ``hyper["l2_cost"]`` and decay > 0, the epoch's L2 term with
+        each batch's (d/2) Σ‖w‖² taken before its step (d its decay), weighted by its
+        size (as scikit-learn's loss); otherwise 0.0, and no step pays for it.
         """
         cdef Hyper h
         cdef Work work
         cdef int status
-        cdef double cost = 0
+        cdef double cost = 0, penalty = 0
+        cdef double* want_penalty = NULL
+        cdef bint by_batch = hyper.get("l2_by_batch", False)
         cdef uint64_t rng = seed
         cdef Py_ssize_t n_samples = cnp.PyArray_DIM(order, 0)
         cdef bint dropout = hyper["dropout"] > 0
@@ -762,6 +823,8 @@ cdef class Engine:
         h.eta, h.decay, h.mu = hyper["eta"], hyper["decay"], hyper["mu"]
         h.beta1, h.beta2, h.epsilon = hyper["beta1"], hyper["beta2"], hyper["epsilon"]
         h.dropout = hyper["dropout"]
+        if h.decay > 0 and hyper.get("l2_cost", False):
+            want_penalty = &penalty
 
         dtype = X.dtype
         L = self.net.L
@@ -810,13 +873,15 @@ cdef class Engine:
             with nogil:
                 status = train_epoch(&self.net, &h, <float*>x, <float*>y, <float*>s,
                                      idx, n_samples, batch_size, &work, &step, &rng,
-                                     check_input, &cost)
+                                     check_input, &cost, want_penalty,
+                                     by_batch)
         else:
             with nogil:
                 status = train_epoch(&self.net, &h, <double*>x, <double*>y, <double*>s,
                                      idx, n_samples, batch_size, &work, &step, &rng,
-                                     check_input, &cost)
-        return status, cost, step
+                                     check_input, &cost, want_penalty,
+                                     by_batch)
+        return status, cost, step, penalty
 
     @property
     def sizes(self):

@@ -693,14 +693,22 @@ class Network:
         saved_state = {k: [a.copy() for a in v] for k, v in state.items()
                        if isinstance(v, list)}
         saved_step = state["step"]
+        # opts["l2_per_batch"] (fastbp.sklearn's estimators): scikit-learn's L2 rule.
+        # A smaller last batch decays by (λ/n)(batch_size/m), its own size m, instead
+        # of λ/n; and the L2 part of "train_cost" is each batch's term before its
+        # step, summed by the engine and also kept in history["l2_term"], instead of
+        # (λ/2n) Σ‖w‖² at the end of the epoch.
+        sklearn_l2 = bool(opts.get("l2_per_batch"))
+        per_batch = sklearn_l2 and not opts.get("monitor_training")
         hyper = dict(optimizer=state["kind"], eta=eta0, decay=opts["l2"] / n,
                      mu=opts["momentum"], beta1=opts["beta_1"], beta2=opts["beta_2"],
-                     epsilon=opts["epsilon"], dropout=opts["dropout"])
+                     epsilon=opts["epsilon"], dropout=opts["dropout"],
+                     l2_cost=per_batch, l2_by_batch=sklearn_l2)
         train_monitor = _training.Monitor(self, X, Y, classify, opts["l2"], n)
         val_monitor = None if X_val is None else _training.Monitor(
             self, X_val, Y_val, _is_classification(None, Y_val), opts["l2"], n)
         history = self.history if append and self.history else {}
-        for key in ["train_cost", "learning_rate"] + \
+        for key in ["train_cost", "learning_rate"] + (["l2_term"] if per_batch else []) + \
                 (["train_accuracy"] if opts.get("monitor_training") and classify else []) + \
                 ([] if val_monitor is None else
                  ["val_cost"] + (["val_accuracy"] if val_monitor.classify else [])):
@@ -727,7 +735,7 @@ class Network:
                 # Dropout draws its seed only when used, so the shuffling stays
                 # rng.permutation(n) per epoch, reproducible by other implementations.
                 dropout_seed = int(rng.integers(2**63)) if hyper["dropout"] else 0
-                status, cost, state["step"] = engine.train_epoch(
+                status, cost, state["step"], penalty = engine.train_epoch(
                     X, Y, S, order, batch_size, hyper, state, state["step"], dropout_seed,
                     check_input=epoch == 1)
                 if status == 2:
@@ -762,6 +770,9 @@ class Network:
                     if classify:
                         history["train_accuracy"].append(accuracy)
                     history["train_cost"].append(cost)
+                elif per_batch:
+                    history["l2_term"].append(penalty)
+                    history["train_cost"].append(cost + penalty)
                 else:
                     history["train_cost"].append(cost + self._l2_term(opts["l2"], n))
                 if val_monitor is not None:

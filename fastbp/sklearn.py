@@ -41,6 +41,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from . import _training
 from . import _validation as check
 from .network import Network
 
@@ -312,15 +313,15 @@ class _BaseMLP(BaseEstimator):
         # scikit-learn adds 0.5 * alpha * ||W||^2 / (the batch's sum of sample weights)
         # to each batch's loss; fastbp's book-style term is (l2 / 2n) ||W||^2 per step,
         # so l2 = alpha * n / (batch_size * mean weight): exact for unweighted batches
-        # of batch_size examples, and for full batches whatever the weights.
+        # (the engine scales a smaller last batch's term by batch_size / its size, see
+        # _train), and for full batches whatever the weights.
         if sample_weight is None:
             mean_weight = 1.0
         else:
             mean_weight = float(sample_weight.mean())
             if (sample_weight == sample_weight[0]).all():
                 sample_weight = None  # the same steps, without the weighting work
-        self._l2_denominator = batch_size * mean_weight
-        opts = dict(l2=float(self.alpha) * n / self._l2_denominator,
+        opts = dict(l2=float(self.alpha) * n / (batch_size * mean_weight),
                     optimizer=self.solver, shuffle=bool(self.shuffle),
                     sample_weight=None if sample_weight is None else
                     np.ascontiguousarray(sample_weight, dtype=self.network_.dtype))
@@ -333,17 +334,34 @@ class _BaseMLP(BaseEstimator):
                         nesterov=bool(self.nesterovs_momentum) and momentum > 0)
         return opts
 
-    def _penalty(self):
-        """scikit-learn's per-batch L2 term 0.5 * alpha * sum ||W||^2 / batch_size."""
-        if not self.alpha:
-            return 0.0
-        return 0.5 * float(self.alpha) / self._l2_denominator * sum(
-            float(np.square(w, dtype=np.float64).sum()) for w in self.network_.weights)
+    def _train(self, X, Y, epochs, batch_size, rate, rs, opts, callback=None,
+               append=False):
+        """Train ``network_`` as ``Network.fit`` (``append``: ``partial_fit``) would,
+        but with scikit-learn's L2 rule (its ``_backprop`` and ``_fit_stochastic``):
+        each batch's term divided by that batch's own size, in its step and in its
+        loss, and the loss's term taken with the weights before the step, where
+        ``fit`` decays a smaller last batch as a full one and adds one term at the
+        end of the epoch.
 
-    def _record_loss(self, cost):
-        """Append one epoch's training loss (scikit-learn's scale) to loss_curve_."""
+        Returns the network's history, with the epoch's L2 part in "l2_term".
+        """
+        opts = dict(opts)
+        shuffle, sample_weight = opts.pop("shuffle"), opts.pop("sample_weight")
+        options = _training.check_options(callback=callback, **opts)
+        options["l2_per_batch"] = True
+        return self.network_._train(
+            X, Y, epochs, batch_size, rate, None, shuffle,
+            int(rs.randint(np.iinfo(np.int32).max)), sample_weight, options, append)
+
+    def _record_loss(self, history):
+        """Append the last epoch's training loss (scikit-learn's scale) to loss_curve_.
+
+        ``history``: the network's, whose "train_cost" includes the L2 term
+        "l2_term" accumulated batch by batch (see ``_train``).
+        """
+        cost = history["train_cost"][-1]
         if self._loss_per_output and self.n_outputs_ > 1:
-            penalty = self._penalty()
+            penalty = history["l2_term"][-1]
             cost = (cost - penalty) / self.n_outputs_ + penalty
         self.loss_ = float(cost)
         self.loss_curve_.append(self.loss_)
@@ -397,15 +415,12 @@ class _BaseMLP(BaseEstimator):
     def _fit_epochs(self, X, Y, sample_weight, batch_size, validation, rs):
         """Up to max_iter epochs, in as few calls into the compiled loop as possible.
 
-        The callback after each epoch applies scikit-learn's stopping rule; a call ends
-        early only to stop, or to divide the rate by 5 under "adaptive".
+        The callback after each epoch applies scikit-learn's stopping rule and rate
+        schedules; a call ends early to stop, or to go on at a new rate: "adaptive"
+        divides it by 5 on a plateau, and "invscaling" sets it after every epoch.
         """
         n = X.shape[0]
-        net = self.network_
         opts = self._options(n, batch_size, sample_weight)
-        if self.solver == "sgd" and self.learning_rate == "invscaling":
-            opts["schedule"] = "invscaling"
-            opts["power_t"] = float(self.power_t)
         self.n_iter_ = 0
         self._best_parameters = None
         outcome = {}
@@ -413,46 +428,62 @@ class _BaseMLP(BaseEstimator):
         def after_epoch(net_, epoch, history):
             self.n_iter_ += 1
             self.t_ += n
-            self._record_loss(history["train_cost"][-1])
+            self._record_loss(history)
             self._update_no_improvement_count(validation)
+            self._iteration_ends()
             plateau = self._plateau_reached()
             if plateau is not None:
                 outcome["stop"] = plateau
+                return True
+            if self._invscaling:
+                outcome["stop"] = False  # the next epoch's rate is a new one
                 return True
             return False
 
         while True:
             outcome.clear()
-            net.fit(X, Y, self.max_iter - self.n_iter_, batch_size,
-                    self._current_learning_rate,
-                    seed=int(rs.randint(np.iinfo(np.int32).max)),
-                    callback=after_epoch, **opts)
+            self._train(X, Y, self.max_iter - self.n_iter_, batch_size,
+                        self._current_learning_rate, rs, opts, callback=after_epoch)
             if outcome.get("stop") is True:
                 break
             if outcome.get("stop") is False and self.n_iter_ < self.max_iter:
-                continue  # "adaptive": go on at the new rate
+                continue  # "adaptive" or "invscaling": go on at the new rate
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                           f"reached and the optimization hasn't converged yet.",
                           ConvergenceWarning)
             break
+        net = self.network_
         if validation is not None and self._best_parameters is not None:
             for p, best in zip(net.weights + net.biases, self._best_parameters):
                 np.copyto(p, best)
         self._best_parameters = None
 
+    @property
+    def _invscaling(self):
+        return self.solver == "sgd" and self.learning_rate == "invscaling"
+
+    def _iteration_ends(self):
+        """scikit-learn's SGDOptimizer.iteration_ends: after each epoch, "invscaling"
+        sets the rate from all the examples seen, ``t_``, which carries over warm
+        fits and partial_fit calls (a warm fit's first epoch restarts at
+        learning_rate_init: a new optimiser, as scikit-learn)."""
+        if self._invscaling:
+            self._current_learning_rate = (float(self.learning_rate_init)
+                                           / (self.t_ + 1) ** float(self.power_t))
+
     def _partial_pass(self, X, Y, sample_weight, batch_size, rs):
         """One epoch over X (partial_fit), with scikit-learn's rate schedules."""
         n = X.shape[0]
         opts = self._options(n, batch_size, sample_weight)
-        rate = self._current_learning_rate
-        if self.solver == "sgd" and self.learning_rate == "invscaling":
-            rate = float(self.learning_rate_init) / (self.t_ + 1) ** float(self.power_t)
-        history = self.network_.partial_fit(
-            X, Y, batch_size, rate, seed=int(rs.randint(np.iinfo(np.int32).max)), **opts)
-        self.n_iter_ += 1
+        history = self._train(X, Y, 1, batch_size, self._current_learning_rate, rs, opts,
+                              append=True)
+        # scikit-learn's _fit_stochastic sets n_iter_ = 0 and counts this call's one
+        # epoch: n_iter_ is 1 after any partial_fit (t_ counts all the examples).
+        self.n_iter_ = 1
         self.t_ += n
-        self._record_loss(history["train_cost"][-1])
+        self._record_loss(history)
         self._update_no_improvement_count(None)
+        self._iteration_ends()
         self._plateau_reached()
 
     # -- prediction -----------------------------------------------------------------
@@ -480,23 +511,25 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Hidden-layer activation ("logistic" is fastbp's "sigmoid").
     solver : {"sgd", "adam"}, default="adam"
     alpha : float >= 0, default=1e-4
-        L2 penalty, exactly as scikit-learn: each mini-batch of size ``batch_size``
-        adds 0.5 * alpha * sum_l ||W_l||^2 / batch_size to its loss (weights only, not
-        intercepts). On the engine this is the book's ``l2`` with
-        λ = alpha * n / batch_size, n the number of training examples, i.e. weight
-        decay w <- (1 - η * alpha / batch_size) w each step (through momentum or Adam
-        like any other gradient). Only a smaller last batch of an epoch differs:
-        fastbp decays it by η * alpha / batch_size, scikit-learn by η * alpha / its size.
+        L2 penalty, exactly as scikit-learn: each mini-batch of m examples adds
+        0.5 * alpha * sum_l ||W_l||^2 / m to its loss (weights only, not intercepts),
+        taken with the weights before its step. On the engine this is the book's
+        ``l2`` with λ = alpha * n / batch_size, n the number of training examples,
+        i.e. weight decay w <- (1 - η * alpha / batch_size) w each step (through
+        momentum or Adam like any other gradient), and scikit-learn's
+        η * alpha / m for a smaller last batch.
         With ``sample_weight``, scikit-learn divides by the batch's sum of weights
-        instead of its size; fastbp uses batch_size * mean(sample_weight), the same
-        for full batches.
+        instead of its size; fastbp uses m * mean(sample_weight), the same for full
+        batches.
     batch_size : int or "auto", default="auto"
         Mini-batch size; "auto" is min(200, n_samples). Larger than n_samples: clipped
         with a warning.
     learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
         The schedule for ``solver="sgd"`` (Adam keeps ``learning_rate_init``):
-        "invscaling": η_t = learning_rate_init / (t + 1)^power_t with t the number of
-        examples seen (fastbp's ``schedule="invscaling"``); "adaptive": scikit-learn's
+        "invscaling": as scikit-learn, each ``fit`` starts at learning_rate_init and
+        each later epoch (or ``partial_fit`` call) takes
+        η = learning_rate_init / (t_ + 1)^power_t, ``t_`` the examples seen by all
+        fits and calls so far (also with ``warm_start``); "adaptive": scikit-learn's
         rule, dividing η by 5 whenever the stopping criterion below is met, and
         stopping once η <= 1e-6 (fastbp's own ``schedule="plateau"`` halves η instead,
         and needs validation data, so it is not used).
@@ -544,8 +577,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ``coefs_[i]`` of shape (n_in, n_out), a transposed view of the live weights.
     intercepts_ : list of ndarray
     loss_ : float
-        Training loss of the last epoch (mean log-loss plus the L2 term, as
-        scikit-learn).
+        Training loss of the last epoch, as scikit-learn: the mean over its batches,
+        weighted by their sizes, of each batch's mean log-loss plus its L2 term
+        0.5 * alpha * sum_l ||W_l||^2 / (its size), both taken before its step.
     loss_curve_ : list of float
         Training loss of each epoch (one entry per ``partial_fit`` call).
     best_loss_ : float or None
@@ -555,7 +589,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     best_validation_score_ : float or None
         Best validation accuracy, with ``early_stopping``.
     n_iter_ : int
-        Epochs run by the last ``fit`` (incremented by each ``partial_fit``).
+        Epochs run by the last ``fit``; 1 after a ``partial_fit`` call (as
+        scikit-learn, which counts the call's one epoch; ``t_`` and ``loss_curve_``
+        accumulate over calls).
     t_ : int
         Training examples seen.
     n_features_in_ : int

@@ -99,12 +99,8 @@ def test_same_steps_as_scikit_learn(kind, config):
     for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
         assert p.shape == q.shape
         np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
-    if params["alpha"] == 0:
-        # With L2, fastbp adds the penalty at the end-of-epoch weights, scikit-learn
-        # averages it over the epoch's steps: the parameters agree, the losses nearly.
-        np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-9)
-    else:
-        np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-3)
+    # With L2 too: each batch's penalty from the weights before its step.
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-9)
     if params.get("early_stopping"):
         assert a.best_validation_score_ == pytest.approx(b.best_validation_score_)
         np.testing.assert_allclose(a.validation_scores_, b.validation_scores_)
@@ -132,6 +128,160 @@ def test_same_steps_as_scikit_learn_with_sample_weight(kind):
                   alpha=0.05, solver="sgd", learning_rate_init=0.05)
     a = ours(**params).fit(X, y, sample_weight=weights)
     b = theirs(**params).fit(X, y, sample_weight=weights)
+    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
+
+
+# Solvers of the L2 parity tests below: every update rule the estimators implement.
+_L2_SOLVERS = {
+    "sgd": dict(solver="sgd", momentum=0.0, learning_rate_init=0.1),
+    "momentum": dict(solver="sgd", momentum=0.7, nesterovs_momentum=False,
+                     learning_rate_init=0.05),
+    "nesterov": dict(solver="sgd", momentum=0.9, nesterovs_momentum=True,
+                     learning_rate_init=0.02),
+    "adam": dict(solver="adam", learning_rate_init=0.01),
+}
+
+
+def _l2_parity_case(seed):
+    """One generated configuration: seed -> (kind, solver, activation, n, batch size,
+    alpha). Odd batch sizes, which divide n = 105 and leave a smaller last batch of
+    n = 103 (where scikit-learn divides the L2 term by that batch's size)."""
+    rng = np.random.RandomState(seed)
+    n = [105, 103][(seed // 8) % 2]
+    return (["classifier", "regressor"][seed % 2],
+            list(_L2_SOLVERS)[(seed // 2) % 4],
+            ["relu", "tanh", "logistic", "identity"][rng.randint(4)],
+            n, int(rng.choice([7, 15, 21, 35, n], p=[0.25, 0.25, 0.2, 0.2, 0.1])),
+            float(rng.choice([1e-4, 1e-2, 0.3])))
+
+
+def _parity_data(kind, seed, n=105):
+    if kind == "classifier":
+        X, y = make_classification(n, 6, n_informative=4, n_classes=3,
+                                   random_state=seed)
+        return X, y, MLPClassifier, sk_nn.MLPClassifier
+    X, y = make_regression(n, 5, n_targets=2, random_state=seed)
+    return X, y / 100, MLPRegressor, sk_nn.MLPRegressor
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_loss_curve_with_l2_equals_scikit_learn(seed):
+    """With alpha > 0 each batch's loss includes the L2 term of the weights before its
+    step, as scikit-learn's _backprop computes it; the epoch's loss is the batches'
+    mean weighted by their sizes. So loss_curve_ equals scikit-learn's to rounding,
+    and the tol rule stops at the same epoch (n_iter_)."""
+    kind, solver, activation, n, batch_size, alpha = _l2_parity_case(seed)
+    X, y, ours, theirs = _parity_data(kind, seed, n=n)
+    params = dict(hidden_layer_sizes=(6, 5), shuffle=False, random_state=seed,
+                  activation=activation, batch_size=batch_size, alpha=alpha,
+                  max_iter=40, tol=1e-3, n_iter_no_change=3, **_L2_SOLVERS[solver])
+    a = ours(**params).fit(X, y)
+    b = theirs(**params).fit(X, y)
+    assert a.n_iter_ == b.n_iter_
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-12)
+    assert a.loss_ == pytest.approx(b.loss_, rel=1e-12)
+    assert a.best_loss_ == pytest.approx(b.best_loss_, rel=1e-12)
+    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("momentum, tol, n_iter", [(0.9, 1e-3, 20), (0.0, 3e-3, 30)])
+def test_l2_loss_stops_at_scikit_learn_epoch(momentum, tol, n_iter):
+    """Runs where the L2 term of the end-of-epoch weights had made the tol rule stop
+    at another epoch than scikit-learn (26 against 20, 29 against 30): the rule
+    compares epochs' losses that differ by little more than tol."""
+    X, y, ours, theirs = _parity_data("classifier", 0, n=120)
+    params = dict(hidden_layer_sizes=(8,), shuffle=False, random_state=0,
+                  solver="sgd", momentum=momentum, learning_rate_init=0.05,
+                  batch_size=10, alpha=0.1 if momentum else 1.0, max_iter=200, tol=tol,
+                  n_iter_no_change=2)
+    a = ours(**params).fit(X, y)
+    b = theirs(**params).fit(X, y)
+    assert b.n_iter_ == n_iter  # stopped by the tol rule, not max_iter
+    assert a.n_iter_ == b.n_iter_
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_defaults_with_a_smaller_last_batch_equal_scikit_learn(kind):
+    """The default path: alpha=1e-4, batch_size="auto" (200) and n = 1,030, so each
+    epoch ends with a batch of 30. scikit-learn divides that batch's L2 term by 30,
+    in its step as in its loss; so does fastbp (it had decayed it as a batch of 200:
+    parameters 6e-4 and losses 6e-6 apart after 30 epochs)."""
+    X, y, ours, theirs = _parity_data(kind, 2, n=1030)
+    params = dict(hidden_layer_sizes=(10,), shuffle=False, random_state=2, max_iter=12)
+    a = ours(**params).fit(X, y)
+    b = theirs(**params).fit(X, y)
+    assert a.n_iter_ == b.n_iter_
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-12)
+    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
+
+
+def test_l2_loss_in_float32_equals_scikit_learn():
+    """float32 (scikit-learn computes in float32 for float32 X): the engine's float32
+    path sums each batch's squares too, and loss_curve_ follows scikit-learn's to
+    float32 rounding."""
+    X, y, ours, theirs = _parity_data("classifier", 5)
+    X = X.astype(np.float32)
+    params = dict(hidden_layer_sizes=(9,), shuffle=False, random_state=5,
+                  batch_size=15, alpha=0.3, max_iter=8, learning_rate_init=0.01)
+    a = ours(dtype="float32", **params).fit(X, y)
+    b = theirs(**params).fit(X, y)
+    assert a.coefs_[0].dtype == b.coefs_[0].dtype == np.float32
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_warm_start_invscaling_continues_the_schedule(kind):
+    """warm_start with "invscaling": each fit starts a new optimiser (its first epoch
+    at learning_rate_init, as scikit-learn), and its later epochs follow the running
+    t_, not a count restarted at 0."""
+    X, y, ours, theirs = _parity_data(kind, 1)
+    params = dict(hidden_layer_sizes=(6,), shuffle=False, random_state=2,
+                  solver="sgd", momentum=0.5, learning_rate="invscaling",
+                  learning_rate_init=0.2, power_t=0.5, batch_size=21, alpha=1e-3,
+                  max_iter=3, warm_start=True)
+    a, b = ours(**params), theirs(**params)
+    for _ in range(3):
+        a.fit(X, y)
+        b.fit(X, y)
+        assert a.t_ == b.t_ and a.n_iter_ == b.n_iter_
+        for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+            np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-12)
+        np.testing.assert_allclose(a.predict(X) if kind == "regressor" else
+                                   a.predict_proba(X),
+                                   b.predict(X) if kind == "regressor" else
+                                   b.predict_proba(X), rtol=1e-8, atol=1e-12)
+    # partial_fit goes on from the rate the last epoch left (scikit-learn keeps its
+    # optimiser between partial_fit calls).
+    a.partial_fit(X, y)
+    b.partial_fit(X, y)
+    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "nesterov", "adam"])
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_partial_fit_attributes_equal_scikit_learn(kind, solver):
+    """partial_fit: n_iter_ is 1 after every call (scikit-learn's _fit_stochastic
+    resets it and counts the call's one epoch), t_ counts all examples, and
+    loss_curve_ and the parameters follow scikit-learn's, with alpha > 0."""
+    X, y, ours, theirs = _parity_data(kind, 3)
+    params = dict(hidden_layer_sizes=(5,), shuffle=False, random_state=4,
+                  batch_size=7, alpha=1e-2, **_L2_SOLVERS[solver])
+    if solver == "sgd":
+        params.update(learning_rate="invscaling", power_t=0.4)
+    a, b = ours(**params), theirs(**params)
+    extra = dict(classes=np.unique(y)) if kind == "classifier" else {}
+    for start in (0, 35, 70, 0):
+        a.partial_fit(X[start:start + 35], y[start:start + 35], **extra)
+        b.partial_fit(X[start:start + 35], y[start:start + 35], **extra)
+        assert a.n_iter_ == b.n_iter_ == 1
+        assert a.t_ == b.t_
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-12)
     for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
         np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
 
@@ -259,7 +409,8 @@ def test_partial_fit_needs_classes_first():
     np.testing.assert_array_equal(clf.classes_, ["a", "b", "c"])
     for _ in range(3):
         clf.partial_fit(X, labels)
-    assert clf.n_iter_ == 4 and len(clf.loss_curve_) == 4 and clf.t_ == first.sum() + 270
+    # n_iter_ is 1 after each call, as scikit-learn's; loss_curve_ and t_ accumulate.
+    assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 4 and clf.t_ == first.sum() + 270
     with pytest.raises(ValueError, match="not the same"):
         clf.partial_fit(X, labels, classes=["a", "b"])
     with pytest.raises(ValueError, match="classes not in"):
