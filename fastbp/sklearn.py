@@ -528,7 +528,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         The schedule for ``solver="sgd"`` (Adam keeps ``learning_rate_init``):
         "invscaling": as scikit-learn, each ``fit`` starts at learning_rate_init and
         each later epoch (or ``partial_fit`` call) takes
-        η = learning_rate_init / (t_ + 1)^power_t, ``t_`` the examples seen by all
+        ``learning_rate_init / (t_ + 1) ** power_t``, ``t_`` the examples seen by all
         fits and calls so far (also with ``warm_start``); "adaptive": scikit-learn's
         rule, dividing η by 5 whenever the stopping criterion below is met, and
         stopping once η <= 1e-6 (fastbp's own ``schedule="plateau"`` halves η instead,
