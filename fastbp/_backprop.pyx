@@ -24,9 +24,10 @@ import numpy as np
 
 from ._activations cimport Activation, activate, scale_by_derivative
 from ._activations import ACTIVATIONS
-from ._blas cimport (NARROW_MAX_WIDTH, NARROW_MIN_ROWS, NARROW_THREAD_ROWS,
-                     OWN_GEMM_MIN_ROWS, own_gemm_tile_bytes, finish_task, gemm, gemm_own,
-                     gemv, gemv_rows, kernel_threads, narrow_gemm, start_task)
+from ._blas cimport (BLAS_THREADED_WORK, NARROW_MAX_WIDTH, NARROW_MIN_ROWS,
+                     NARROW_THREAD_ROWS, OWN_GEMM_MIN_ROWS, own_gemm_tile_bytes,
+                     finish_task, gemm, gemm_own, gemv, gemv_rows, kernel_threads,
+                     narrow_gemm, start_task)
 from ._costs cimport Cost, LOG_LIKELIHOOD, QUADRATIC, cost_sum
 from ._costs import COSTS
 from ._optimizers cimport ADAM, SGD, Hyper, update
@@ -131,9 +132,12 @@ cdef inline void _product(int batch, bint trans_a, bint trans_b, int m, int n, i
                           int ldb, floating beta, floating* C, int ldc) noexcept nogil:
     """C := alpha * op(A) @ op(B) + beta * C for a product of a batch of ``batch`` rows:
     by fastbp's own GEMM from OWN_GEMM_MIN_ROWS rows (every product of a training step
-    alike, the small ones too), else or where it does not run by BLAS."""
-    if batch < OWN_GEMM_MIN_ROWS or not gemm_own(trans_a, trans_b, m, n, k, alpha, A, lda,
-                                                 B, ldb, beta, C, ldc):
+    alike, the small ones too) and for smaller batches from BLAS_THREADED_WORK
+    multiply-adds (which OpenBLAS would split over its threads, changing its last bits
+    with their number), else or where it does not run by BLAS."""
+    if ((batch < OWN_GEMM_MIN_ROWS and <double>m * n * k < BLAS_THREADED_WORK)
+            or not gemm_own(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C,
+                            ldc)):
         gemm(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
 
 
@@ -412,8 +416,9 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
     With ``check_input``, each gathered row of X is checked for NaN and infinities
     while it is in cache, which spares the caller a separate pass over all of X.
 
-    With work.X_next set, batches below OWN_GEMM_MIN_ROWS rows (whose products BLAS
-    runs on this thread) and a second thread allowed, the next batch's rows are
+    With work.X_next set, batches below OWN_GEMM_MIN_ROWS rows whose products BLAS
+    runs on this thread alone (each below BLAS_THREADED_WORK) and a second thread
+    allowed, the next batch's rows are
     gathered on a worker thread during each step, into the second set of buffers: the
     rows come from memory, and on W1 the gather was a fifth of the epoch. The copies
     are the same either way, and so are the results.
@@ -435,8 +440,12 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
     cdef floating* Yb = <floating*>work.Y
     cdef floating* Sb = <floating*>work.s
     cdef int status
+    cdef double largest = 0     # the step's largest product, in multiply-adds
+    for l in range(1, L + 1):
+        largest = max(largest, <double>batch_size * n[l] * n[l - 1])
     cdef bint ahead = (gather_ahead and work.X_next != NULL
-                       and batch_size < OWN_GEMM_MIN_ROWS and kernel_threads() > 1)
+                       and batch_size < OWN_GEMM_MIN_ROWS and kernel_threads() > 1
+                       and largest < BLAS_THREADED_WORK)
     cdef bint started = False
     cdef Gather g
     g.X, g.Y, g.S, g.order = X, Y, S, order

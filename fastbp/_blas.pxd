@@ -47,6 +47,17 @@ cdef bint gemv_rows(int n, int k, const floating* W, const floating* x,
 cdef enum:
     OWN_GEMM_MIN_ROWS = 32
 
+# The multiply-adds m*n*k from which SciPy's OpenBLAS runs a GEMM on two threads
+# (found by timing: [784, 60, 10] at batch 10 stays on one, [784, 80, 10] does not;
+# OpenBLAS's SMP threshold 4 * 65536, doubled per thread), and its last bits then
+# change with the thread count. The engine runs such products by its own GEMM at
+# every batch size (same bits whatever the thread count; as fast as OpenBLAS at 1
+# thread for [784, 100, 10] at batch 10), and training gathers the next batch on a
+# worker only below it (above, the worker's spinning took the core from OpenBLAS's
+# thread: W2 at 2 threads was 1.7x slower than at 1, see benchmarks/tried.md).
+cdef enum:
+    BLAS_THREADED_WORK = 524288
+
 # The width in bytes of its column tiles (4 AVX-512 or 2 AVX2 vectors); 0 where it
 # does not run.
 cdef int own_gemm_tile_bytes() noexcept nogil

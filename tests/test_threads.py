@@ -264,6 +264,35 @@ def test_gathering_the_next_batch_on_a_worker_changes_no_bit(dtype, setup):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("hidden", [30, 60, 80, 100])
+def test_training_leaves_the_second_core_to_a_threaded_blas(hidden):
+    """Below OWN_GEMM_MIN_ROWS rows BLAS runs the step's small products; one large
+    enough for OpenBLAS to split over two threads (whose last bits then depend on the
+    thread count) goes to fastbp's own GEMM, and the pool's worker does not gather
+    ahead. Where the own kernels run, the bits do not depend on the thread count."""
+    import threadpoolctl
+    from fastbp import _backprop, _blas
+
+    batch = 10
+    rng = np.random.default_rng(21)
+    X = rng.normal(size=(205, 784))
+    y = rng.integers(0, 10, 205)
+    results, gathered = [], []
+    for limit in (1, 2):
+        net = fastbp.Network([784, hidden, 10], seed=3)
+        before = _backprop._batches_gathered_ahead()
+        with threadpoolctl.threadpool_limits(limits=limit, user_api="blas"):
+            net.fit(X, y, epochs=1, batch_size=batch, learning_rate=0.5, seed=1)
+        gathered.append(_backprop._batches_gathered_ahead() - before)
+        results.append(net.weights + net.biases)
+    # The step's largest product: batch x hidden x 784 multiply-adds.
+    blas_threads = batch * hidden * 784 >= 524288
+    assert gathered == [0, 0 if blas_threads else -(-205 // batch) - 1]
+    if _blas._own_kernels_available() or not blas_threads:
+        for a, b in zip(*results):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("bad_row", [0, 9, 10, 995, 1002])
 def test_a_nonfinite_row_found_while_gathering_ahead_leaves_the_network_unchanged(
