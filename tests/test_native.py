@@ -4,6 +4,7 @@ pool is visible to and limited by threadpoolctl."""
 import io
 import os
 import pathlib
+import platform
 import re
 import shutil
 import subprocess
@@ -187,3 +188,47 @@ def test_show_config_names_the_compiler_and_the_kernels():
     assert f"kernels in use: {config['kernels']}" in text
     assert config["compiler"] in text
     assert config["compiler"].split()[0] in ("gcc", "clang", "msvc", "unknown")
+
+
+POOL_STRESS = ROOT / "tests" / "c" / "pool_stress.c"
+# pool.c's threads exist where the own kernels can (platform.h's guard).
+needs_pool = pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")),
+    reason="fastbp's worker pool is built on x86-64 Linux only")
+
+
+def _run_under_threadsanitizer(compiler, pool_source, tmp_path):
+    """Build tests/c/pool_stress.c against ``pool_source`` with -fsanitize=thread and
+    run it: (exit status, stderr)."""
+    cc = _tool(compiler)
+    exe = tmp_path / f"pool_stress_{compiler}"
+    build = subprocess.run(
+        [cc, "-std=c11", "-D_GNU_SOURCE", "-O1", "-g", "-fsanitize=thread", "-Wall",
+         "-Wextra", "-Werror", f"-I{SRC}", str(POOL_STRESS), str(pool_source), "-o",
+         str(exe), "-ldl", "-lpthread"], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([str(exe), "200"], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TSAN_OPTIONS": "halt_on_error=1 exitcode=66"})
+    return run.returncode, run.stderr
+
+
+@needs_pool
+@pytest.mark.parametrize("compiler", ["gcc", "clang"])
+def test_the_pool_has_no_data_race_under_threadsanitizer(compiler, tmp_path):
+    """Three callers at once use every entry of the pool (fastbp_run, fastbp_start,
+    a burst's hand-out and take-back, scratch); ThreadSanitizer sees every access."""
+    status, stderr = _run_under_threadsanitizer(compiler, SRC / "pool.c", tmp_path)
+    assert status == 0 and "ThreadSanitizer" not in stderr, stderr
+
+
+@needs_pool
+def test_threadsanitizer_reports_a_race_put_into_the_pool(tmp_path):
+    """The stress test can fail: with the workers' count of tasks done made a plain
+    decrement, ThreadSanitizer reports the race."""
+    source = (SRC / "pool.c").read_text()
+    atomic = "__atomic_sub_fetch(&fastbp_pool.remaining, 1, __ATOMIC_RELEASE);"
+    assert source.count(atomic) == 1
+    broken = tmp_path / "pool.c"
+    broken.write_text(source.replace(atomic, "fastbp_pool.remaining--;"))
+    status, stderr = _run_under_threadsanitizer("clang", broken, tmp_path)
+    assert status == 66 and "ThreadSanitizer: data race" in stderr, stderr
