@@ -68,9 +68,11 @@ cdef double FEEDFORWARD_CHUNK_WORK = 1 << 28
 cdef enum:
     FEEDFORWARD_MIN_ROWS = 64
 
-# ``backprop`` (Engine.gradient) runs its rows in chunks of this many, so that any row
-# count fits BLAS's int sizes and its scratch stays small (65,536 rows of MNIST
-# through [784, 30, 10]: 21 MB).
+# ``backprop`` (Engine.gradient) runs its rows in chunks of at most this many, so that
+# any row count fits BLAS's int sizes and its scratch stays small (65,536 rows of MNIST
+# through [784, 30, 10]: 21 MB), and of about FEEDFORWARD_CHUNK_WORK multiply-adds in
+# the forward pass (at least FEEDFORWARD_MIN_ROWS rows), with a check for Ctrl-C
+# between two.
 cdef enum:
     GRADIENT_CHUNK_ROWS = 1 << 16
 
@@ -777,7 +779,13 @@ cdef class Engine:
         the gradient of the (weighted) mean cost. Returns Σ_x s_x C_x.
         """
         cdef Py_ssize_t m = cnp.PyArray_DIM(X, 0)
-        cdef int chunk = <int>min(m, <Py_ssize_t>GRADIENT_CHUNK_ROWS)
+        cdef double row_work = 0
+        cdef int l, status
+        for l in range(1, self.net.L + 1):
+            row_work += <double>self.net.n[l] * self.net.n[l - 1]
+        cdef int chunk = <int>min(<double>m, <double>GRADIENT_CHUNK_ROWS,
+                                  max(FEEDFORWARD_CHUNK_WORK / row_work,
+                                      <double>FEEDFORWARD_MIN_ROWS))
         dtype = X.dtype
         A = _PtrTable([X] + [np.empty((chunk, n), dtype) for n in self.sizes[1:]])
         D = _PtrTable([None] + [np.empty((chunk, n), dtype) for n in self.sizes[1:]])
@@ -785,17 +793,17 @@ cdef class Engine:
         gb = _PtrTable([None] + list(nabla_b))
         cdef void* y = cnp.PyArray_DATA(Y)
         cdef void* s = NULL if S is None else cnp.PyArray_DATA(S)
-        cdef double total
+        cdef double total = 0
         if dtype == np.float32:
             with nogil:
-                total = _gradient(&self.net, m, chunk, <float**>A.ptr, <float*>y, <float*>s,
-                                  <float**>D.ptr, <float>alpha, <float**>gw.ptr,
-                                  <float**>gb.ptr)
+                _gradient(&self.net, m, chunk, <float**>A.ptr, <float*>y, <float*>s,
+                          <float**>D.ptr, <float>alpha, <float**>gw.ptr, <float**>gb.ptr,
+                          &total)
         else:
             with nogil:
-                total = _gradient(&self.net, m, chunk, <double**>A.ptr, <double*>y, <double*>s,
-                                  <double**>D.ptr, alpha, <double**>gw.ptr,
-                                  <double**>gb.ptr)
+                _gradient(&self.net, m, chunk, <double**>A.ptr, <double*>y, <double*>s,
+                          <double**>D.ptr, alpha, <double**>gw.ptr, <double**>gb.ptr,
+                          &total)
         return total
 
     def train_epoch(self, cnp.ndarray X, cnp.ndarray Y, S, cnp.ndarray order,
@@ -898,16 +906,17 @@ cdef class Engine:
         return [self.net.n[l] for l in range(self.net.L + 1)]
 
 
-cdef double _gradient(const Layers* net, Py_ssize_t m, int chunk, floating** A,
-                      const floating* Y, const floating* s, floating** D, floating alpha,
-                      floating** gw, floating** gb) noexcept nogil:
+cdef int _gradient(const Layers* net, Py_ssize_t m, int chunk, floating** A,
+                   const floating* Y, const floating* s, floating** D, floating alpha,
+                   floating** gw, floating** gb, double* total_out) except -1 nogil:
     """Forward pass and backprop of m rows into gw, gb (gw := alpha Σ_x s_x ∂C_x/∂w,
-    likewise gb); returns Σ_x s_x C_x.
+    likewise gb); *total_out receives Σ_x s_x C_x.
 
     A[0] points at the first row of X (m, n_0); A[1..L] and D[1..L] are scratch for
     ``chunk`` rows. The rows go through in chunks of that many (the last chunk
     shorter), each adding its share to gw and gb: any m, beyond what BLAS's int sizes
-    hold, in bounded memory.
+    hold, in bounded memory. Raises KeyboardInterrupt between two chunks on Ctrl-C
+    (gw and gb then hold a partial sum).
     """
     cdef const floating* X = A[0]
     cdef Py_ssize_t start = 0
@@ -925,8 +934,12 @@ cdef double _gradient(const Layers* net, Py_ssize_t m, int chunk, floating** A,
                  s + start if s != NULL else NULL, D, alpha, beta, beta, gw, gb)
         beta = 1
         start += rows
+        if start < m:
+            with gil:
+                PyErr_CheckSignals()
     A[0] = <floating*>X
-    return total
+    total_out[0] = total
+    return 0
 
 
 cdef class _PtrTable:

@@ -835,7 +835,8 @@ if kind == "converted":
 small = X[:300].copy()
 expected = net.feedforward(small)
 calls = {"ready": net.feedforward, "converted": net.feedforward,
-         "predict": net.predict, "evaluate": lambda X: net.evaluate(X, np.zeros(len(X), int))}
+         "predict": net.predict, "evaluate": lambda X: net.evaluate(X, np.zeros(len(X), int)),
+         "backprop": lambda X: net.backprop(X, np.zeros(len(X), int))}
 fired = threading.Event()
 def interrupt():
     fired.set()
@@ -854,7 +855,8 @@ print("ok")
 
 
 @pytest.mark.parametrize("dtype, kind", [("float32", "ready"), ("float64", "converted"),
-                                         ("float32", "predict"), ("float64", "evaluate")])
+                                         ("float32", "predict"), ("float64", "evaluate"),
+                                         ("float32", "backprop"), ("float64", "backprop")])
 def test_ctrl_c_interrupts_a_long_feedforward(tmp_path, dtype, kind):
     import os
     import subprocess
