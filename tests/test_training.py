@@ -225,3 +225,49 @@ def test_seed_reproduces_every_optimizer():
             runs.append(params(net))
         for a, b in zip(*runs):
             np.testing.assert_array_equal(a, b)
+
+
+# -- the driver (fastbp._training.train) --------------------------------------------
+
+@pytest.mark.parametrize("options", [
+    {}, {"l2": 0.5}, {"momentum": 0.9, "nesterov": True}, {"optimizer": "adam"},
+    {"sample_weight": np.linspace(0.5, 2, 50)}])
+def test_an_epoch_in_chunks_trains_as_one_call(options):
+    """``train(chunk=...)`` (the CLI's progress display) takes the same steps as one
+    engine call per epoch, bit for bit, and reports each chunk's end."""
+    from fastbp import _training
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(50, 4)), rng.integers(0, 3, 50)
+    options = dict(options)
+    sample_weight = options.pop("sample_weight", None)
+    whole, chunked = (fastbp.Network([4, 6, 3], seed=0) for _ in range(2))
+    for _ in range(2):
+        want = whole.fit(X, y, epochs=1, batch_size=4, learning_rate=0.1,
+                         sample_weight=sample_weight, **options)
+        done = []
+        got = _training.train(chunked, X, y, 1, 4, 0.1, sample_weight=sample_weight,
+                              options=_training.check_options(**options),
+                              progress=done.append, chunk=10)
+        assert done == [12, 24, 36, 48, 50]  # chunks of whole batches of 4
+        for p, q in zip(whole.weights + whole.biases, chunked.weights + chunked.biases):
+            np.testing.assert_array_equal(p, q)
+        np.testing.assert_allclose(got["train_cost"], want["train_cost"], rtol=1e-14)
+
+
+def test_an_interrupt_in_the_progress_hook_undoes_the_epoch():
+    from fastbp import _training
+    net, X, y = make()
+    before = params(net)
+
+    def progress(done):
+        if done > 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _training.train(net, X, y, 3, 2, 0.1, progress=progress, chunk=4)
+    assert_params(net, before, rtol=0)
+    assert net.history["train_cost"] == []
+    twin, _, _ = make()
+    net.fit(X, y, epochs=1, batch_size=2, learning_rate=0.1, seed=5)
+    twin.fit(X, y, epochs=1, batch_size=2, learning_rate=0.1, seed=5)
+    assert_params(net, params(twin), rtol=0)
