@@ -19,7 +19,7 @@ import threading
 import numpy as np
 
 from . import _validation as check
-from ._backprop import all_finite
+from ._backprop import OptimizerState, TrainingHyper, all_finite
 from ._costs import cost_sum_py as cost_sum
 from ._optimizers import OPTIMIZERS as ENGINE_OPTIMIZERS
 
@@ -245,15 +245,14 @@ class _Run:
         self.chunk = n if chunk is None else min(chunk, n)
         self.old_state, self.old_history = net._opt_state, net.history
         self.state = state = _optimizer_state(net, engine_optimizer(opts))
-        self.saved_state = {k: [a.copy() for a in v] for k, v in state.items()
-                            if isinstance(v, list)}
-        self.saved_step = state["step"]
+        self.saved_state = state.copy()
         sklearn_l2 = opts["l2_per_batch"]
         self.per_batch = per_batch = sklearn_l2 and not opts["monitor_training"]
-        self.hyper = dict(optimizer=state["kind"], eta=eta0, decay=opts["l2"] / n,
-                          mu=opts["momentum"], beta1=opts["beta_1"], beta2=opts["beta_2"],
-                          epsilon=opts["epsilon"], dropout=opts["dropout"],
-                          l2_cost=per_batch, l2_by_batch=sklearn_l2)
+        # Typed once here; only the learning rate changes between epochs.
+        self.hyper = TrainingHyper(
+            state.kind, eta0, decay=opts["l2"] / n, mu=opts["momentum"],
+            beta1=opts["beta_1"], beta2=opts["beta_2"], epsilon=opts["epsilon"],
+            dropout=opts["dropout"], l2_cost=per_batch, l2_by_batch=sklearn_l2)
         self.train_monitor = Monitor(net, X, Y, self.classify, opts["l2"], n)
         self.val_monitor = None if X_val is None else Monitor(
             net, X_val, Y_val, check.is_classification(None, Y_val), opts["l2"], n)
@@ -273,9 +272,9 @@ class _Run:
         self.order = np.arange(self.n, dtype=np.intp)
         for epoch in range(1, self.n_epochs + 1):
             if opts["schedule"] == "invscaling":
-                hyper["eta"] = self.eta0 / (net._examples_seen + 1) ** opts["power_t"]
+                hyper.eta = self.eta0 / (net._examples_seen + 1) ** opts["power_t"]
             else:
-                hyper["eta"] = self.eta0 / 2 ** halvings
+                hyper.eta = self.eta0 / 2 ** halvings
             # Ctrl-C (or any interrupt) before the epoch's bookkeeping is done puts
             # back the state of the epoch's start: parameters, optimiser moments and
             # step count, random stream, history and examples seen all describe the
@@ -326,10 +325,10 @@ class _Run:
             rows = self.order[start:start + self.chunk]
             # Dropout draws its seed only when used, so the shuffling stays
             # rng.permutation(n) per epoch, reproducible by other implementations.
-            dropout_seed = int(rng.integers(2**63)) if hyper["dropout"] else 0
-            status, cost, state["step"], penalty = self.engine.train_epoch(
+            dropout_seed = int(rng.integers(2**63)) if hyper.dropout else 0
+            status, cost, penalty = self.engine.train_epoch(
                 self.X, self.Y, self.S, rows, self.batch_size, hyper, state,
-                state["step"], dropout_seed, check_input=epoch == 1)
+                dropout_seed, check_input=epoch == 1)
             if status == 2:
                 self._undo_call(before)
                 raise ValueError("X contains NaN or infinite values")
@@ -359,13 +358,10 @@ class _Run:
 
     def _undo_call(self, before):
         """Put everything back as before this call of ``train``."""
-        net, state = self.net, self.state
+        net = self.net
         for p, saved in zip(self._params(), before):
             np.copyto(p, saved)
-        for key, arrays in self.saved_state.items():
-            for a, saved in zip(state[key], arrays):
-                np.copyto(a, saved)
-        state["step"] = self.saved_step
+        self.state.restore(self.saved_state)
         net._opt_state, net.history = self.old_state, self.old_history
         self.rng.bit_generator.state = self.rng_state
 
@@ -373,7 +369,7 @@ class _Run:
         """Append the epoch's records to the history; return its validation score
         (accuracy, or minus the cost for other targets), None without validation."""
         net, opts, history = self.net, self.opts, self.history
-        history["learning_rate"].append(self.hyper["eta"])
+        history["learning_rate"].append(self.hyper.eta)
         if opts["monitor_training"]:
             cost, accuracy = self.train_monitor()
             if self.classify:
@@ -395,22 +391,15 @@ class _Run:
 
     def _epoch_state(self):
         """What one epoch changes, copied (see ``_restore_epoch_state``)."""
-        state = self.state
         return {"params": [p.copy() for p in self._params()],
-                "moments": {k: [a.copy() for a in v] for k, v in state.items()
-                            if isinstance(v, list)},
-                "step": state["step"], "rng": self.rng.bit_generator.state,
+                "optimizer": self.state.copy(), "rng": self.rng.bit_generator.state,
                 "seen": self.net._examples_seen,
                 "history": {k: len(v) for k, v in self.history.items()}}
 
     def _restore_epoch_state(self, saved):
-        state = self.state
         for p, old in zip(self._params(), saved["params"]):
             np.copyto(p, old)
-        for key, arrays in saved["moments"].items():
-            for a, old in zip(state[key], arrays):
-                np.copyto(a, old)
-        state["step"] = saved["step"]
+        self.state.restore(saved["optimizer"])
         self.rng.bit_generator.state = saved["rng"]
         self.net._examples_seen = saved["seen"]
         for key, length in saved["history"].items():
@@ -421,15 +410,8 @@ def _optimizer_state(net, kind):
     """``net``'s momentum / Adam state arrays, kept across fit calls while the kind
     stays."""
     state = net._opt_state
-    if state is None or state["kind"] != kind:
-        state = {"kind": kind, "step": 0}
-        if kind != "sgd":
-            state["s1w"] = [check.aligned(np.zeros_like(w)) for w in net.weights]
-            state["s1b"] = [check.aligned(np.zeros_like(b)) for b in net.biases]
-        if kind == "adam":
-            state["s2w"] = [check.aligned(np.zeros_like(w)) for w in net.weights]
-            state["s2b"] = [check.aligned(np.zeros_like(b)) for b in net.biases]
-        net._opt_state = state
+    if state is None or state.kind != kind:
+        state = net._opt_state = OptimizerState.zeros(kind, net.weights, net.biases)
     return state
 
 
@@ -463,9 +445,9 @@ def _check_step_options(opts, eta0, n, epochs, examples_seen, dtype):
 def _divergence_cause(hyper, l2):
     """What to blame for a diverged fit: the L2 decay when it alone grows the
     weights (|1 - ηλ/n| > 1), else the learning rate."""
-    shrink = hyper["eta"] * hyper["decay"]
+    shrink = hyper.eta * hyper.decay
     if shrink > 2:
-        return (f"l2={l2} is too large for this learning rate ({hyper['eta']}): the "
+        return (f"l2={l2} is too large for this learning rate ({hyper.eta}): the "
                 f"weight decay factor 1 - learning_rate*l2/n = {1 - shrink:.3g} makes "
                 f"the weights grow at every step; lower l2 or the learning rate")
-    return f"the learning rate ({hyper['eta']}) is probably too high"
+    return f"the learning rate ({hyper.eta}) is probably too high"

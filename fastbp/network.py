@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _training, _validation as check
 from ._activations import ACTIVATIONS, OUTPUT_ONLY
-from ._backprop import Engine, aligned_empty, all_finite
+from ._backprop import Engine, OptimizerState, aligned_empty, all_finite
 from ._costs import COSTS
 
 INITS = ("normal", "scaled_normal", "xavier", "he")
@@ -535,9 +535,7 @@ class Network:
             state["_rng"] = copy.deepcopy(self._rng)
             state["history"] = copy.deepcopy(self.history)
             if self._opt_state is not None:
-                state["_opt_state"] = {
-                    k: [check.aligned(a) for a in v] if isinstance(v, list) else v
-                    for k, v in self._opt_state.items()}
+                state["_opt_state"] = self._opt_state.copy()
         return state
 
     def __setstate__(self, state):
@@ -549,6 +547,11 @@ class Network:
         self._snapshots = 0
         self._weights = _ParameterList(self, "weights", state["_weights"])
         self._biases = _ParameterList(self, "biases", state["_biases"])
+        old = state.get("_opt_state")
+        if isinstance(old, dict):  # pickled before the optimiser state was one object
+            self._opt_state = OptimizerState(
+                old["kind"], *(old.get(k, ()) for k in ("s1w", "s1b", "s2w", "s2b")),
+                step=old["step"])
 
     def _check_parameters(self, weights, biases, name):
         """Refuse parameter lists the engine cannot use in place."""
