@@ -26,7 +26,8 @@ class Engine:
                  nabla_w: Sequence[_Array], nabla_b: Sequence[_Array]) -> float: ...
     def train_epoch(self, X: _Array, Y: _Array, S: _Array | None, order: NDArray[np.intp],
                     batch_size: int, hyper: TrainingHyper, state: OptimizerState,
-                    seed: int, check_input: bool = ...) -> tuple[int, float, float]: ...
+                    seed: int,
+                    check_input: bool = ...) -> tuple[int, float, float, int]: ...
 
 class TrainingHyper:
     """The hyperparameters of training steps, typed once per fit."""

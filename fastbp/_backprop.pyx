@@ -802,12 +802,14 @@ cdef class Engine:
         instead of trusting the caller. The work buffers are kept for the next call
         with the same batch size (see ``_Workspace``).
 
-        Returns ``(status, cost, penalty)``: status 0 and the epoch's mean training
-        cost, status 1 and the first non-finite batch cost, or status 2 for a
-        non-finite row of X (either way training stopped before that step's update).
-        ``penalty``: with ``hyper.l2_cost`` and decay > 0, the epoch's L2 term with
-        each batch's (d/2) Σ‖w‖² taken before its step (d its decay), weighted by its
-        size (as scikit-learn's loss); otherwise 0.0, and no step pays for it.
+        Returns ``(status, cost, penalty, seed)``: status 0 and the epoch's mean
+        training cost, status 1 and the first non-finite batch cost, or status 2 for
+        a non-finite row of X (either way training stopped before that step's
+        update). ``penalty``: with ``hyper.l2_cost`` and decay > 0, the epoch's L2
+        term with each batch's (d/2) Σ‖w‖² taken before its step (d its decay),
+        weighted by its size (as scikit-learn's loss); otherwise 0.0, and no step
+        pays for it. ``seed``: the dropout RNG's state after the last step, to go on
+        with in a call that continues this one's epoch.
         """
         cdef Work work
         cdef int status
@@ -848,7 +850,7 @@ cdef class Engine:
                                      <double*>s, idx, n_samples, batch_size, &work, &step,
                                      &rng, check_input, &cost, want_penalty, by_batch)
         state.step = step
-        return status, cost, penalty
+        return status, cost, penalty, rng
 
     @property
     def sizes(self):

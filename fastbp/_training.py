@@ -321,12 +321,13 @@ class _Run:
         if self.shuffle:
             self.order = rng.permutation(n).astype(np.intp, copy=False)
         total = penalty_total = 0.0
+        # Dropout draws its seed only when used, so the shuffling stays
+        # rng.permutation(n) per epoch, reproducible by other implementations; the
+        # chunks of an epoch go on from the RNG state where the last one stopped.
+        dropout_seed = int(rng.integers(2**63)) if hyper.dropout else 0
         for start in range(0, n, self.chunk):
             rows = self.order[start:start + self.chunk]
-            # Dropout draws its seed only when used, so the shuffling stays
-            # rng.permutation(n) per epoch, reproducible by other implementations.
-            dropout_seed = int(rng.integers(2**63)) if hyper.dropout else 0
-            status, cost, penalty = self.engine.train_epoch(
+            status, cost, penalty, dropout_seed = self.engine.train_epoch(
                 self.X, self.Y, self.S, rows, self.batch_size, hyper, state,
                 dropout_seed, check_input=epoch == 1)
             if status == 2:

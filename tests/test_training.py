@@ -231,7 +231,7 @@ def test_seed_reproduces_every_optimizer():
 
 @pytest.mark.parametrize("options", [
     {}, {"l2": 0.5}, {"momentum": 0.9, "nesterov": True}, {"optimizer": "adam"},
-    {"sample_weight": np.linspace(0.5, 2, 50)}])
+    {"sample_weight": np.linspace(0.5, 2, 50)}, {"dropout": 0.3, "momentum": 0.5}])
 def test_an_epoch_in_chunks_trains_as_one_call(options):
     """``train(chunk=...)`` (the CLI's progress display) takes the same steps as one
     engine call per epoch, bit for bit, and reports each chunk's end."""
