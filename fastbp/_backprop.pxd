@@ -27,6 +27,7 @@ cdef class Engine:
     cdef Layers net
     cdef readonly tuple weights, biases
     cdef int typenum    # NumPy type number of the parameters (NPY_FLOAT32/64)
+    cdef object workspace   # training's work buffers, kept between calls (or None)
 
 
 cdef int feedforward_rows(const Layers* net, int m, const floating* X,

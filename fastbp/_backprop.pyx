@@ -807,98 +807,67 @@ cdef class Engine:
         return total
 
     def train_epoch(self, cnp.ndarray X, cnp.ndarray Y, S, cnp.ndarray order,
-                    int batch_size, dict hyper, dict state, long step, uint64_t seed,
+                    int batch_size, TrainingHyper hyper not None,
+                    OptimizerState state not None, uint64_t seed,
                     bint check_input=False):
         """One epoch of training in place over the rows ``order`` (intp) of X and Y.
 
-        S: sample weights (n,) or None. ``check_input``: check X's rows for NaN and
-        infinities on the way (status 2), instead of trusting the caller. ``hyper``: optimizer (name), eta, decay (λ/n),
-        mu, beta1, beta2, epsilon, dropout; optionally l2_cost (bool, default False:
-        whether to accumulate the L2 term per batch, see below) and l2_by_batch
-        (bool, default False: scikit-learn's decay of a smaller last batch, see the
-        cdef train_epoch). ``state``: optimiser arrays, lists shaped like the
-        parameters under keys "s1w", "s1b" (momentum, Adam) and "s2w", "s2b"
-        (Adam); empty for SGD. ``step``: optimiser steps so far. ``seed``: dropout RNG.
+        S: sample weights (n,) or None. ``hyper``: the step's hyperparameters.
+        ``state``: the optimiser state of ``hyper.optimizer``'s kind, shaped like the
+        parameters; its step count advances with every step. ``seed``: dropout's RNG.
+        ``check_input``: check X's rows for NaN and infinities on the way (status 2),
+        instead of trusting the caller. The work buffers are kept for the next call
+        with the same batch size (see ``_Workspace``).
 
-        Returns ``(status, cost, step, penalty)``: status 0 and the epoch's mean
-        training cost, status 1 and the first non-finite batch cost, or status 2 for a
-        non-finite row of X (either way training stopped before that step's update).
-        ``penalty``: with ``hyper["l2_cost"]`` and decay > 0, the epoch's L2 term with
-        each batch's (d/2) Σ‖w‖² taken before its step (d its decay), weighted by its
-        size (as scikit-learn's loss); otherwise 0.0, and no step pays for it.
+        Returns ``(status, cost, penalty, seed)``: status 0 and the epoch's mean
+        training cost, status 1 and the first non-finite batch cost, or status 2 for
+        a non-finite row of X (either way training stopped before that step's
+        update). ``penalty``: with ``hyper.l2_cost`` and decay > 0, the epoch's L2
+        term with each batch's (d/2) Σ‖w‖² taken before its step (d its decay),
+        weighted by its size (as scikit-learn's loss); otherwise 0.0, and no step
+        pays for it. ``seed``: the dropout RNG's state after the last step, to go on
+        with in a call that continues this one's epoch.
         """
-        cdef Hyper h
         cdef Work work
         cdef int status
         cdef double cost = 0, penalty = 0
         cdef double* want_penalty = NULL
-        cdef bint by_batch = hyper.get("l2_by_batch", False)
         cdef uint64_t rng = seed
+        cdef long step = state.step
         cdef Py_ssize_t n_samples = cnp.PyArray_DIM(order, 0)
-        cdef bint dropout = hyper["dropout"] > 0
-        h.optimizer = OPTIMIZERS[hyper["optimizer"]]
-        h.eta, h.decay, h.mu = hyper["eta"], hyper["decay"], hyper["mu"]
-        h.beta1, h.beta2, h.epsilon = hyper["beta1"], hyper["beta2"], hyper["epsilon"]
-        h.dropout = hyper["dropout"]
-        if h.decay > 0 and hyper.get("l2_cost", False):
+        cdef bint dropout = hyper.h.dropout > 0
+        cdef bint gradients = hyper.h.optimizer != SGD
+        cdef _Workspace ws = self.workspace
+        if OPTIMIZERS[state.kind] != hyper.h.optimizer or (
+                gradients and len(state.s1w) != self.net.L):
+            raise ValueError(f"the optimizer state ({state.kind}, {len(state.s1w)} "
+                             f"layers) does not go with optimizer "
+                             f"{hyper.optimizer!r} on {self.net.L} layers")
+        if ws is None or not ws.serves(batch_size, dropout, gradients):
+            self.workspace = None  # the old buffers go before the new ones come
+            ws = _Workspace(self, batch_size, dropout, gradients)
+            self.workspace = ws
+        ws.point(&work, S is not None, state)
+        if hyper.h.decay > 0 and hyper.l2_cost:
             want_penalty = &penalty
-
-        dtype = X.dtype
-        L = self.net.L
-        rows = lambda n: aligned_empty((batch_size, n), dtype)
-        A_arrays = [None] + [rows(n) for n in self.sizes[1:]]
-        In_arrays = [rows(self.sizes[0])] + [
-            rows(n) if dropout and l < L else A_arrays[l]
-            for l, n in enumerate(self.sizes[1:], start=1)]
-        M_arrays = [None] + [rows(n) if l < L else None
-                             for l, n in enumerate(self.sizes[1:], start=1)]
-        tables = {
-            "In": _PtrTable(In_arrays), "A": _PtrTable(A_arrays),
-            "M": _PtrTable(M_arrays) if dropout else None,
-            "D": _PtrTable([None] + [rows(n) for n in self.sizes[1:]]),
-        }
-        Yb, Sb = rows(self.sizes[L]), np.empty(batch_size, dtype)
-        # The next batch's buffers, where train_epoch may gather it on another thread.
-        ahead = batch_size < OWN_GEMM_MIN_ROWS
-        if ahead:
-            X_next, Y_next = rows(self.sizes[0]), rows(self.sizes[L])
-            S_next = np.empty(batch_size, dtype)
-        if h.optimizer != SGD:
-            tables["gw"] = _PtrTable([None] + [aligned_empty(w.shape, dtype)
-                                               for w in self.weights])
-            tables["gb"] = _PtrTable([None] + [aligned_empty(b.shape, dtype)
-                                               for b in self.biases])
-        for key in ("s1w", "s1b", "s2w", "s2b"):
-            tables[key] = _PtrTable([None] + state[key]) if key in state else None
-        work.In, work.A = (<_PtrTable>tables["In"]).ptr, (<_PtrTable>tables["A"]).ptr
-        work.M = _table_ptr(tables["M"])
-        work.D = (<_PtrTable>tables["D"]).ptr
-        work.Y = cnp.PyArray_DATA(Yb)
-        work.s = NULL if S is None else cnp.PyArray_DATA(Sb)
-        work.X_next = cnp.PyArray_DATA(X_next) if ahead else NULL
-        work.Y_next = cnp.PyArray_DATA(Y_next) if ahead else NULL
-        work.s_next = NULL if S is None or not ahead else cnp.PyArray_DATA(S_next)
-        work.gw, work.gb = _table_ptr(tables.get("gw")), _table_ptr(tables.get("gb"))
-        work.s1w, work.s1b = _table_ptr(tables["s1w"]), _table_ptr(tables["s1b"])
-        work.s2w, work.s2b = _table_ptr(tables["s2w"]), _table_ptr(tables["s2b"])
 
         cdef const Py_ssize_t* idx = <const Py_ssize_t*>cnp.PyArray_DATA(order)
         cdef void* x = cnp.PyArray_DATA(X)
         cdef void* y = cnp.PyArray_DATA(Y)
         cdef void* s = NULL if S is None else cnp.PyArray_DATA(S)
-        if dtype == np.float32:
+        cdef bint by_batch = hyper.l2_by_batch
+        if X.dtype == np.float32:
             with nogil:
-                status = train_epoch(&self.net, &h, <float*>x, <float*>y, <float*>s,
+                status = train_epoch(&self.net, &hyper.h, <float*>x, <float*>y, <float*>s,
                                      idx, n_samples, batch_size, &work, &step, &rng,
-                                     check_input, &cost, want_penalty,
-                                     by_batch)
+                                     check_input, &cost, want_penalty, by_batch)
         else:
             with nogil:
-                status = train_epoch(&self.net, &h, <double*>x, <double*>y, <double*>s,
-                                     idx, n_samples, batch_size, &work, &step, &rng,
-                                     check_input, &cost, want_penalty,
-                                     by_batch)
-        return status, cost, step, penalty
+                status = train_epoch(&self.net, &hyper.h, <double*>x, <double*>y,
+                                     <double*>s, idx, n_samples, batch_size, &work, &step,
+                                     &rng, check_input, &cost, want_penalty, by_batch)
+        state.step = step
+        return status, cost, penalty, rng
 
     @property
     def sizes(self):
@@ -963,6 +932,225 @@ cdef class _PtrTable:
 
 cdef inline void** _table_ptr(table):
     return NULL if table is None else (<_PtrTable>table).ptr
+
+
+# ---------------------------------------------------------------------------------
+# The typed boundary of training: hyperparameters and optimiser state as objects the
+# driver (fastbp/_training.py) builds once per fit, and the work buffers the engine
+# keeps between epochs and calls.
+
+cdef class TrainingHyper:
+    """The hyperparameters of training steps, held as the C struct ``Hyper`` that the
+    steps read (see ``_optimizers.pxd``): converted once per fit, not per call.
+
+    Parameters
+    ----------
+    optimizer : {"sgd", "momentum", "nesterov", "adam"}
+        The engine's update rule.
+    eta : float
+        η, the learning rate (the driver sets it before each epoch under a schedule).
+    decay : float
+        λ/n, the L2 weight decay of the weights.
+    mu, beta1, beta2, epsilon : float
+        Momentum's μ; Adam's β1, β2 and ε.
+    dropout : float
+        Probability of dropping a hidden neuron in a training step.
+    l2_cost : bool
+        Accumulate the epoch's L2 term batch by batch (see ``Engine.train_epoch``).
+    l2_by_batch : bool
+        scikit-learn's decay of a smaller last batch (see the cdef ``train_epoch``).
+    """
+    cdef Hyper h
+    cdef readonly str optimizer
+    cdef readonly bint l2_cost, l2_by_batch
+
+    def __cinit__(self, str optimizer, double eta, double decay=0, double mu=0,
+                  double beta1=0.9, double beta2=0.999, double epsilon=1e-8,
+                  double dropout=0, bint l2_cost=False, bint l2_by_batch=False):
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got "
+                             f"{optimizer!r}")
+        self.optimizer = optimizer
+        self.h.optimizer = OPTIMIZERS[optimizer]
+        self.h.eta, self.h.decay, self.h.mu = eta, decay, mu
+        self.h.beta1, self.h.beta2, self.h.epsilon = beta1, beta2, epsilon
+        self.h.dropout = dropout
+        self.l2_cost, self.l2_by_batch = l2_cost, l2_by_batch
+
+    @property
+    def eta(self):
+        """η, the learning rate of the next call."""
+        return self.h.eta
+
+    @eta.setter
+    def eta(self, double value):
+        self.h.eta = value
+
+    @property
+    def decay(self):
+        """λ/n, the L2 weight decay."""
+        return self.h.decay
+
+    @property
+    def dropout(self):
+        """The probability of dropping a hidden neuron."""
+        return self.h.dropout
+
+
+cdef class OptimizerState:
+    """The optimiser's state, carried across steps, epochs, fits and partial_fit
+    calls: the step count (Adam's bias correction needs it) and, for each parameter
+    array, momentum's velocity or Adam's first moment (``s1w``, ``s1b``) and Adam's
+    second moment (``s2w``, ``s2b``), shaped like w^l and b^l.
+
+    Parameters
+    ----------
+    kind : {"sgd", "momentum", "nesterov", "adam"}
+        The update rule the state is for: "sgd" keeps none, "momentum" and
+        "nesterov" s1, "adam" s1 and s2.
+    s1w, s1b, s2w, s2b : sequences of ndarray
+        The state arrays (adopted, not copied); empty where ``kind`` keeps none.
+        ``OptimizerState.zeros`` builds a fresh state for given parameters.
+    step : int
+        Optimiser steps taken so far.
+    """
+    cdef readonly str kind
+    cdef public long step
+    cdef readonly tuple s1w, s1b, s2w, s2b
+    # C tables of the arrays' data pointers, index l = 1..L (None: no arrays)
+    cdef object t_s1w, t_s1b, t_s2w, t_s2b
+
+    def __cinit__(self, str kind, s1w=(), s1b=(), s2w=(), s2b=(), long step=0):
+        if kind not in OPTIMIZERS:
+            raise ValueError(f"kind must be one of {sorted(OPTIMIZERS)}, got {kind!r}")
+        self.kind, self.step = kind, step
+        self.s1w, self.s1b = tuple(s1w), tuple(s1b)
+        self.s2w, self.s2b = tuple(s2w), tuple(s2b)
+        first, second = kind != "sgd", kind == "adam"
+        if (bool(self.s1w) != first or bool(self.s2w) != second
+                or len(self.s1b) != len(self.s1w) or len(self.s2b) != len(self.s2w)
+                or (second and len(self.s2w) != len(self.s1w))):
+            raise ValueError(f"an optimizer state of kind {kind!r} needs "
+                             f"{'s1w, s1b' if first else 'no arrays'}"
+                             f"{', s2w, s2b' if second else ''}, one per layer")
+        self.t_s1w, self.t_s1b, self.t_s2w, self.t_s2b = [
+            _PtrTable((None,) + arrays) if arrays else None
+            for arrays in (self.s1w, self.s1b, self.s2w, self.s2b)]
+
+    @staticmethod
+    def zeros(str kind, weights, biases):
+        """A fresh state of ``kind`` for these parameters: zero moments, step 0."""
+        zeros = lambda arrays: [_aligned_zeros(a) for a in arrays]
+        first, second = kind != "sgd", kind == "adam"
+        return OptimizerState(kind, zeros(weights) if first else (),
+                              zeros(biases) if first else (),
+                              zeros(weights) if second else (),
+                              zeros(biases) if second else ())
+
+    def arrays(self):
+        """All the state arrays: s1w, s1b, s2w, s2b in turn."""
+        return self.s1w + self.s1b + self.s2w + self.s2b
+
+    def copy(self):
+        """An independent copy (each array on a 64-byte boundary, as the original)."""
+        copies = lambda arrays: [_aligned_copy(a) for a in arrays]
+        return OptimizerState(self.kind, copies(self.s1w), copies(self.s1b),
+                              copies(self.s2w), copies(self.s2b), self.step)
+
+    def restore(self, OptimizerState saved not None):
+        """Put back the values of ``saved``, a ``copy`` of this state."""
+        for a, old in zip(self.arrays(), saved.arrays()):
+            np.copyto(a, old)
+        self.step = saved.step
+
+    def __reduce__(self):
+        return (OptimizerState, (self.kind, list(self.s1w), list(self.s1b),
+                                 list(self.s2w), list(self.s2b), self.step))
+
+
+def _aligned_zeros(a):
+    out = aligned_empty(a.shape, a.dtype)
+    out[...] = 0
+    return out
+
+
+def _aligned_copy(a):
+    out = aligned_empty(a.shape, a.dtype)
+    out[...] = a
+    return out
+
+
+# Work buffers built since import (a count for tests of their reuse).
+cdef long workspaces_built = 0
+
+
+cdef class _Workspace:
+    """The buffers of training steps of ``batch_size`` rows (see ``Work``), which the
+    Engine keeps between epochs and between calls: built again only when the batch
+    size changes, dropout is switched on or off, or an optimiser needs gradient
+    buffers that it lacks. Their contents never carry over: every step writes what
+    it reads. They live as long as the engine (the network's own, until its
+    parameter arrays are replaced): about batch_size x Σ_l n_l values a few times
+    over, which for a batch of the whole data set is as much as X."""
+    cdef int batch_size
+    cdef bint dropout, gradients, ahead
+    cdef cnp.ndarray X_first, Yb, Sb, X_next, Y_next, S_next
+    cdef _PtrTable In, A, M, D, gw, gb
+
+    def __cinit__(self, Engine engine, int batch_size, bint dropout, bint gradients):
+        global workspaces_built
+        sizes, dtype = engine.sizes, engine.weights[0].dtype
+        L = len(sizes) - 1
+        rows = lambda n: aligned_empty((batch_size, n), dtype)
+        self.batch_size, self.dropout, self.gradients = batch_size, dropout, gradients
+        A_arrays = [None] + [rows(n) for n in sizes[1:]]
+        self.X_first = rows(sizes[0])
+        In_arrays = [self.X_first] + [rows(n) if dropout and l < L else A_arrays[l]
+                                      for l, n in enumerate(sizes[1:], start=1)]
+        self.In, self.A = _PtrTable(In_arrays), _PtrTable(A_arrays)
+        self.M = _PtrTable([None] + [rows(n) if l < L else None
+                                     for l, n in enumerate(sizes[1:], start=1)]) \
+            if dropout else None
+        self.D = _PtrTable([None] + [rows(n) for n in sizes[1:]])
+        self.Yb, self.Sb = rows(sizes[L]), np.empty(batch_size, dtype)
+        # The next batch's buffers, where train_epoch may gather it on another thread.
+        self.ahead = batch_size < OWN_GEMM_MIN_ROWS
+        if self.ahead:
+            self.X_next, self.Y_next = rows(sizes[0]), rows(sizes[L])
+            self.S_next = np.empty(batch_size, dtype)
+        if gradients:
+            self.gw = _PtrTable([None] + [aligned_empty(w.shape, dtype)
+                                          for w in engine.weights])
+            self.gb = _PtrTable([None] + [aligned_empty(b.shape, dtype)
+                                          for b in engine.biases])
+        workspaces_built += 1
+
+    cdef bint serves(self, int batch_size, bint dropout, bint gradients):
+        """Whether these buffers serve steps of this kind."""
+        return (self.batch_size == batch_size and self.dropout == dropout
+                and (self.gradients or not gradients))
+
+    cdef void point(self, Work* work, bint weighted, OptimizerState state):
+        """Fill ``work`` with these buffers, ``state``'s arrays and, if ``weighted``,
+        the sample-weight buffers."""
+        # The gather-ahead swaps In[0] and X_next as it goes: every call starts
+        # from the same pair.
+        self.In.ptr[0] = cnp.PyArray_DATA(self.X_first)
+        work.In, work.A, work.D = self.In.ptr, self.A.ptr, self.D.ptr
+        work.M = _table_ptr(self.M)
+        work.Y = cnp.PyArray_DATA(self.Yb)
+        work.s = cnp.PyArray_DATA(self.Sb) if weighted else NULL
+        work.X_next = cnp.PyArray_DATA(self.X_next) if self.ahead else NULL
+        work.Y_next = cnp.PyArray_DATA(self.Y_next) if self.ahead else NULL
+        work.s_next = cnp.PyArray_DATA(self.S_next) if self.ahead and weighted else NULL
+        work.gw, work.gb = _table_ptr(self.gw), _table_ptr(self.gb)
+        work.s1w, work.s1b = _table_ptr(state.t_s1w), _table_ptr(state.t_s1b)
+        work.s2w, work.s2b = _table_ptr(state.t_s2w), _table_ptr(state.t_s2b)
+
+
+def _workspaces_built():
+    """How many sets of training work buffers engines have built since import."""
+    return workspaces_built
 
 
 cdef inline bint _any_nonfinite(const void* data, Py_ssize_t n,

@@ -1,14 +1,36 @@
-"""The training driver behind ``Network.fit`` and ``Network.partial_fit``.
+"""The training driver: everything between ``Network.fit`` and the compiled epoch.
 
-Everything per step runs in the compiled engine (one call per epoch); this module does
-what happens between epochs: checking options, learning-rate schedules, validation and
-monitoring, early stopping and callbacks.
+``Network.fit`` and ``partial_fit`` check their options (``check_options``) and call
+``train``; so do fastbp.sklearn's estimators and the ``fastbp train`` command. ``train``
+takes the network's training lock, checks the data, holds out validation data,
+sets up the optimiser state and runs the epochs: learning-rate schedules, one call
+into the compiled engine per epoch (or per chunk of one, with a progress hook),
+rollback on bad input, divergence or Ctrl-C, monitoring, early stopping, callbacks
+and the history.
+
+This module is the network's training half: it reads and updates the state that
+``Network`` keeps for training (its random stream, optimiser state, examples seen and
+the locks that keep other threads out while the engine updates the parameters).
 """
+import contextlib
+import math
+import threading
+
 import numpy as np
 
 from . import _validation as check
+from ._backprop import OptimizerState, TrainingHyper, all_finite
+from ._costs import cost_sum_py as cost_sum
+from ._optimizers import OPTIMIZERS as ENGINE_OPTIMIZERS
 
-OPTIMIZERS = ("sgd", "adam")
+# The one table of optimisers: each choice of ``fit(optimizer=...)`` and the engine's
+# update rules it covers (SGD with momentum > 0 is the engine's "momentum" or
+# "nesterov"). The engine's own name -> number table is checked against it below.
+OPTIMIZERS = {"sgd": ("sgd", "momentum", "nesterov"), "adam": ("adam",)}
+if sorted(kind for kinds in OPTIMIZERS.values() for kind in kinds) != \
+        sorted(ENGINE_OPTIMIZERS):
+    raise ImportError(f"fastbp's optimisers {OPTIMIZERS} and its engine's "
+                      f"{sorted(ENGINE_OPTIMIZERS)} differ: a partial rebuild?")
 SCHEDULES = ("constant", "invscaling", "plateau")
 
 # The book's plateau rule stops once the rate has been halved this many times (η0/128).
@@ -19,26 +41,34 @@ def check_options(*, l2=0.0, optimizer="sgd", momentum=0.0, nesterov=False,
                   beta_1=0.9, beta_2=0.999, epsilon=1e-8, schedule="constant",
                   power_t=0.5, early_stopping=False, n_iter_no_change=10, tol=1e-4,
                   validation_fraction=0.1, dropout=0.0, monitor_training=False,
-                  callback=None):
-    """Validate the training options; return them as a dict (see ``Network.fit``)."""
+                  callback=None, l2_per_batch=False):
+    """Validate the training options; return them as a dict (see ``Network.fit``).
+
+    ``l2_per_batch`` (fastbp.sklearn's estimators): scikit-learn's L2 rule. A smaller
+    last batch decays by (λ/n)(batch_size/m), its own size m, instead of λ/n; and the
+    L2 part of "train_cost" is each batch's term before its step, summed by the
+    engine and also kept in history["l2_term"], instead of (λ/2n) Σ‖w‖² at the end
+    of the epoch.
+    """
     opts = dict(
-        l2=_non_negative(l2, "l2"),
+        l2=check.non_negative(l2, "l2"),
         optimizer=check.check_choice(optimizer, "optimizer", OPTIMIZERS),
-        momentum=_fraction(momentum, "momentum", upper_open=True),
-        nesterov=_flag(nesterov, "nesterov"),
-        beta_1=_fraction(beta_1, "beta_1", upper_open=True),
-        beta_2=_fraction(beta_2, "beta_2", upper_open=True),
+        momentum=check.fraction(momentum, "momentum", upper_open=True),
+        nesterov=check.flag(nesterov, "nesterov"),
+        beta_1=check.fraction(beta_1, "beta_1", upper_open=True),
+        beta_2=check.fraction(beta_2, "beta_2", upper_open=True),
         epsilon=check.check_positive_float(epsilon, "epsilon"),
         schedule=check.check_choice(schedule, "schedule", SCHEDULES),
-        power_t=_non_negative(power_t, "power_t"),
-        early_stopping=_flag(early_stopping, "early_stopping"),
+        power_t=check.non_negative(power_t, "power_t"),
+        early_stopping=check.flag(early_stopping, "early_stopping"),
         n_iter_no_change=check.check_int(n_iter_no_change, "n_iter_no_change"),
-        tol=_non_negative(tol, "tol"),
-        validation_fraction=_fraction(validation_fraction, "validation_fraction",
-                                      upper_open=True),
-        dropout=_fraction(dropout, "dropout", upper_open=True),
-        monitor_training=_flag(monitor_training, "monitor_training"),
+        tol=check.non_negative(tol, "tol"),
+        validation_fraction=check.fraction(validation_fraction, "validation_fraction",
+                                           upper_open=True),
+        dropout=check.fraction(dropout, "dropout", upper_open=True),
+        monitor_training=check.flag(monitor_training, "monitor_training"),
         callback=callback,
+        l2_per_batch=check.flag(l2_per_batch, "l2_per_batch"),
     )
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
@@ -59,6 +89,19 @@ def engine_optimizer(opts):
     return "sgd"
 
 
+def l2_term(weights, l2, n):
+    """The book's regularisation term (λ/2n) Σ_l ‖w^l‖², summed in float64."""
+    if not l2:
+        return 0.0
+    return 0.5 * l2 / n * sum(float(np.square(w, dtype=np.float64).sum())
+                              for w in weights)
+
+
+def mean_cost(cost, A, Y):
+    """Mean cost (the cost named ``cost``) of outputs A against targets Y, (m, n_L)."""
+    return cost_sum(cost, A, Y) / A.shape[0]
+
+
 class Monitor:
     """Evaluates a network on a data set after each epoch (cost with the L2 term)."""
 
@@ -69,8 +112,10 @@ class Monitor:
 
     def __call__(self):
         """Return (cost, accuracy or None)."""
-        A = self.net._forward_checked(self.X)
-        cost = self.net._mean_cost(A, self.Y) + self.net._l2_term(self.l2, self.n_train)
+        net = self.net
+        A = net._forward_checked(self.X)
+        cost = mean_cost(net.cost, A, self.Y) + l2_term(net.weights, self.l2,
+                                                         self.n_train)
         if not self.classify:
             return cost, None
         if self.labels is None:
@@ -78,23 +123,332 @@ class Monitor:
         return cost, float(np.mean(A.argmax(axis=1) == self.labels))
 
 
-def _non_negative(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not (np.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return value
+# -- the driver ---------------------------------------------------------------------
+
+def train(net, X, y, epochs, batch_size, learning_rate, validation_data=None,
+          shuffle=True, seed=None, sample_weight=None, options=None, append=False,
+          progress=None, chunk=None):
+    """Train ``net`` in place: ``Network.fit`` (``append``: ``partial_fit``).
+
+    Parameters
+    ----------
+    net : Network
+    X, y, epochs, batch_size, learning_rate, validation_data, shuffle, seed, sample_weight
+        As ``Network.fit``.
+    options : dict
+        From ``check_options``.
+    append : bool
+        Append to ``net.history`` (partial_fit) instead of starting a new one.
+    progress : callable or None
+        ``progress(done)`` after each chunk of an epoch, ``done`` the examples of the
+        epoch trained so far (the CLI's progress bar).
+    chunk : int or None
+        Train each epoch in calls of this many examples (rounded up to whole
+        mini-batches) instead of one; the steps and the results are the same.
+
+    Returns
+    -------
+    history : dict of lists (see ``Network.fit``), also ``net.history``.
+    """
+    options = check_options() if options is None else options
+    with _exclusive(net):
+        run = _Run(net, X, y, epochs, batch_size, learning_rate, validation_data,
+                   shuffle, seed, sample_weight, options, append, progress, chunk)
+        return run.epochs()
 
 
-def _fraction(value, name, upper_open=False):
-    value = _non_negative(value, name)
-    if value > 1 or (upper_open and value == 1):
-        raise ValueError(f"{name} must be in [0, 1{')' if upper_open else ']'}, got {value}")
-    return value
+@contextlib.contextmanager
+def _exclusive(net):
+    """Hold ``net``'s training lock, refusing a second fit (another thread's, or one
+    from fit's own callback) and a fit while a copy of the network is taken."""
+    if net._trainer == threading.get_ident():
+        # The lock is not re-entrant; its message would blame another thread.
+        raise RuntimeError("fit or partial_fit was called from inside this network's "
+                           "own fit (from its callback); a callback may stop "
+                           "training by returning True, then train again after "
+                           "fit returns")
+    if not net._train_lock.acquire(blocking=False):
+        raise RuntimeError("this network is already being trained in another thread")
+    try:
+        with net._param_lock:
+            if net._snapshots:
+                raise RuntimeError("this network is being copied or saved in "
+                                   "another thread; train it once that returns")
+            net._trainer = threading.get_ident()
+        yield
+    finally:
+        net._trainer = None
+        net._train_lock.release()
 
 
-def _flag(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
+class _Run:
+    """One call of ``train``: the checked arguments, then the epoch loop.
+
+    ``__init__`` only checks and prepares (a refused call changes nothing);
+    ``epochs`` trains.
+    """
+
+    def __init__(self, net, X, y, epochs, batch_size, learning_rate, validation_data,
+                 shuffle, seed, sample_weight, opts, append, progress, chunk):
+        sizes, dtype = net.sizes, net.dtype
+        # X's values are checked by the engine as the first epoch gathers its rows,
+        # which saves a pass over all of X; a bad row undoes that epoch (see below).
+        X, _ = check.check_features(X, "X", sizes[0], dtype, finite=False)
+        Y = check.check_targets(y, "y", sizes[-1], X.shape[0], dtype)
+        n = X.shape[0]
+        self.classify = check.is_classification(y, Y)
+        S = check.check_sample_weight(sample_weight, n, dtype)
+        if S is not None:  # at most 1 each, the largest 1: the sum cannot overflow
+            S = np.ascontiguousarray(S * (n / S.sum(dtype=np.float64)), dtype=dtype)
+        self.n_epochs = check.check_int(epochs, "epochs")
+        batch_size = min(check.check_int(batch_size, "batch_size"), n)
+        if chunk is not None:  # whole mini-batches
+            chunk = math.ceil(check.check_int(chunk, "chunk") / batch_size) * batch_size
+        eta0 = check.check_positive_float(learning_rate, "learning_rate")
+        with np.errstate(over="ignore"):
+            if not np.isfinite(dtype.type(eta0)):
+                raise ValueError(f"learning_rate={eta0} does not fit in {dtype}")
+        _check_step_options(opts, eta0, n, self.n_epochs, net._examples_seen, dtype)
+        self.shuffle = check.flag(shuffle, "shuffle")
+        rng = net._rng if seed is None else np.random.default_rng(
+            check.check_int(seed, "seed", minimum=0))
+        rng_state = rng.bit_generator.state
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a tuple (X_val, y_val)")
+            X_val, _ = check.check_features(validation_data[0], "validation_data[0]",
+                                            sizes[0], dtype)
+            Y_val = check.check_targets(validation_data[1], "validation_data[1]",
+                                        sizes[-1], X_val.shape[0], dtype)
+        elif opts["early_stopping"] or opts["schedule"] == "plateau":
+            n_val = int(round(opts["validation_fraction"] * n))
+            if not 1 <= n_val < n:
+                raise ValueError(
+                    f"validation_fraction={opts['validation_fraction']} leaves no "
+                    f"validation or no training examples out of {n}; pass "
+                    f"validation_data or change validation_fraction")
+            if not all_finite(X):  # the held-out rows never reach the engine's check
+                raise ValueError("X contains NaN or infinite values")
+            rows = rng.permutation(n)
+            X_val, Y_val = X[rows[:n_val]], Y[rows[:n_val]]
+            X, Y = X[rows[n_val:]], Y[rows[n_val:]]
+            S = None if S is None else np.ascontiguousarray(S[rows[n_val:]])
+            n -= n_val
+        else:
+            X_val = None
+        self.engine = engine = net._engine()
+        net._check_finite_parameters(engine)
+        # All arguments are valid: from here on the network changes.
+        self.net, self.opts, self.rng, self.rng_state = net, opts, rng, rng_state
+        self.X, self.Y, self.S, self.n, self.batch_size = X, Y, S, n, batch_size
+        self.eta0, self.progress = eta0, progress
+        self.chunk = n if chunk is None else min(chunk, n)
+        self.old_state, self.old_history = net._opt_state, net.history
+        self.state = state = _optimizer_state(net, engine_optimizer(opts))
+        self.saved_state = state.copy()
+        sklearn_l2 = opts["l2_per_batch"]
+        self.per_batch = per_batch = sklearn_l2 and not opts["monitor_training"]
+        # Typed once here; only the learning rate changes between epochs.
+        self.hyper = TrainingHyper(
+            state.kind, eta0, decay=opts["l2"] / n, mu=opts["momentum"],
+            beta1=opts["beta_1"], beta2=opts["beta_2"], epsilon=opts["epsilon"],
+            dropout=opts["dropout"], l2_cost=per_batch, l2_by_batch=sklearn_l2)
+        self.train_monitor = Monitor(net, X, Y, self.classify, opts["l2"], n)
+        self.val_monitor = None if X_val is None else Monitor(
+            net, X_val, Y_val, check.is_classification(None, Y_val), opts["l2"], n)
+        history = net.history if append and net.history else {}
+        for key in ["train_cost", "learning_rate"] + (["l2_term"] if per_batch else []) + \
+                (["train_accuracy"] if opts["monitor_training"] and self.classify
+                 else []) + \
+                ([] if self.val_monitor is None else
+                 ["val_cost"] + (["val_accuracy"] if self.val_monitor.classify else [])):
+            history.setdefault(key, [])
+        self.history = net.history = history
+
+    def epochs(self):
+        """The epoch loop: schedule, train, record, then stop or go on."""
+        net, opts, hyper, history = self.net, self.opts, self.hyper, self.history
+        best_score, best_params, stale, halvings = -np.inf, None, 0, 0
+        self.order = np.arange(self.n, dtype=np.intp)
+        for epoch in range(1, self.n_epochs + 1):
+            if opts["schedule"] == "invscaling":
+                hyper.eta = self.eta0 / (net._examples_seen + 1) ** opts["power_t"]
+            else:
+                hyper.eta = self.eta0 / 2 ** halvings
+            # Ctrl-C (or any interrupt) before the epoch's bookkeeping is done puts
+            # back the state of the epoch's start: parameters, optimiser moments and
+            # step count, random stream, history and examples seen all describe the
+            # same whole steps.
+            epoch_start = self._epoch_state()
+            try:
+                self._train_epoch(epoch, epoch_start["params"])
+                score = self._record()
+                if score is not None:
+                    if score > best_score + opts["tol"]:
+                        best_score, stale = score, 0
+                        if opts["early_stopping"]:
+                            best_params = [p.copy() for p in self._params()]
+                    else:
+                        stale += 1
+            except KeyboardInterrupt:
+                self._restore_epoch_state(epoch_start)
+                raise
+            callback = opts["callback"]
+            if callback is not None and callback(net, epoch, history):
+                break
+            if self.val_monitor is not None and stale >= opts["n_iter_no_change"]:
+                if opts["early_stopping"]:
+                    break
+                if opts["schedule"] == "plateau":
+                    halvings, stale = halvings + 1, 0
+                    if halvings >= PLATEAU_HALVINGS:
+                        break
+        if best_params is not None:
+            for p, best in zip(self._params(), best_params):
+                np.copyto(p, best)
+        return history
+
+    def _params(self):
+        """The parameter arrays the engine updates: w^1..w^L, then b^1..b^L."""
+        return self.engine.weights + self.engine.biases
+
+    def _train_epoch(self, epoch, before):
+        """One epoch in the engine, in calls of ``chunk`` examples; raises ValueError
+        (everything put back as before the call) for a row of X that is not finite,
+        FloatingPointError when training diverges."""
+        net, hyper, state, rng = self.net, self.hyper, self.state, self.rng
+        n = self.n
+        if self.shuffle:
+            self.order = rng.permutation(n).astype(np.intp, copy=False)
+        total = penalty_total = 0.0
+        # Dropout draws its seed only when used, so the shuffling stays
+        # rng.permutation(n) per epoch, reproducible by other implementations; the
+        # chunks of an epoch go on from the RNG state where the last one stopped.
+        dropout_seed = int(rng.integers(2**63)) if hyper.dropout else 0
+        for start in range(0, n, self.chunk):
+            rows = self.order[start:start + self.chunk]
+            status, cost, penalty, dropout_seed = self.engine.train_epoch(
+                self.X, self.Y, self.S, rows, self.batch_size, hyper, state,
+                dropout_seed, check_input=epoch == 1)
+            if status == 2:
+                self._undo_call(before)
+                raise ValueError("X contains NaN or infinite values")
+            # A non-finite batch cost stops the epoch before its update; an update
+            # that overflows shows in the parameters. Either way, go back to the start
+            # of the epoch if the parameters themselves are no longer finite.
+            finite = all(all_finite(p) for p in self._params())
+            if status != 0 or not finite:
+                if not finite:
+                    for p, saved in zip(self._params(), before):
+                        np.copyto(p, saved)
+                what = f"a mini-batch cost became {cost}" if status != 0 else \
+                    "an update overflowed the parameters"
+                raise FloatingPointError(
+                    f"training diverged in epoch {epoch}: {what}; "
+                    f"{_divergence_cause(hyper, self.opts['l2'])}. The network keeps "
+                    f"the last parameters with a finite cost.")
+            if self.chunk >= n:  # one call: its mean as it is
+                self.cost, self.penalty = cost, penalty
+            else:
+                total += len(rows) * cost
+                penalty_total += len(rows) * penalty
+                self.cost, self.penalty = total / n, penalty_total / n
+            if self.progress is not None:
+                self.progress(start + len(rows))
+        net._examples_seen += n
+
+    def _undo_call(self, before):
+        """Put everything back as before this call of ``train``."""
+        net = self.net
+        for p, saved in zip(self._params(), before):
+            np.copyto(p, saved)
+        self.state.restore(self.saved_state)
+        net._opt_state, net.history = self.old_state, self.old_history
+        self.rng.bit_generator.state = self.rng_state
+
+    def _record(self):
+        """Append the epoch's records to the history; return its validation score
+        (accuracy, or minus the cost for other targets), None without validation."""
+        net, opts, history = self.net, self.opts, self.history
+        history["learning_rate"].append(self.hyper.eta)
+        if opts["monitor_training"]:
+            cost, accuracy = self.train_monitor()
+            if self.classify:
+                history["train_accuracy"].append(accuracy)
+            history["train_cost"].append(cost)
+        elif self.per_batch:
+            history["l2_term"].append(self.penalty)
+            history["train_cost"].append(self.cost + self.penalty)
+        else:
+            history["train_cost"].append(
+                self.cost + l2_term(net.weights, opts["l2"], self.n))
+        if self.val_monitor is None:
+            return None
+        val_cost, val_accuracy = self.val_monitor()
+        history["val_cost"].append(val_cost)
+        if self.val_monitor.classify:
+            history["val_accuracy"].append(val_accuracy)
+        return val_accuracy if self.val_monitor.classify else -val_cost
+
+    def _epoch_state(self):
+        """What one epoch changes, copied (see ``_restore_epoch_state``)."""
+        return {"params": [p.copy() for p in self._params()],
+                "optimizer": self.state.copy(), "rng": self.rng.bit_generator.state,
+                "seen": self.net._examples_seen,
+                "history": {k: len(v) for k, v in self.history.items()}}
+
+    def _restore_epoch_state(self, saved):
+        for p, old in zip(self._params(), saved["params"]):
+            np.copyto(p, old)
+        self.state.restore(saved["optimizer"])
+        self.rng.bit_generator.state = saved["rng"]
+        self.net._examples_seen = saved["seen"]
+        for key, length in saved["history"].items():
+            del self.history[key][length:]
+
+
+def _optimizer_state(net, kind):
+    """``net``'s momentum / Adam state arrays, kept across fit calls while the kind
+    stays."""
+    state = net._opt_state
+    if state is None or state.kind != kind:
+        state = net._opt_state = OptimizerState.zeros(kind, net.weights, net.biases)
+    return state
+
+
+def _check_step_options(opts, eta0, n, epochs, examples_seen, dtype):
+    """Refuse options whose values the engine's ``dtype`` arithmetic cannot carry:
+    they would only show later as a diverged fit blaming the learning rate, or as an
+    OverflowError from the schedule."""
+    info = np.finfo(dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        if opts["epsilon"] and dtype.type(opts["epsilon"]) == 0:
+            # Adam then divides 0 by 0 for every parameter whose gradient is 0.
+            raise ValueError(f"epsilon={opts['epsilon']} rounds to 0 in {dtype}; use at "
+                             f"least {info.tiny:.3g}")
+        factor = 1.0 - eta0 * opts["l2"] / n
+        if not np.isfinite(dtype.type(factor)):
+            raise ValueError(f"l2={opts['l2']} is too large: the weight decay factor "
+                             f"1 - learning_rate*l2/n = {factor:.3g} does not fit in "
+                             f"{dtype}")
+    if opts["schedule"] == "invscaling":
+        # The last epoch's rate η/(t+1)^power_t, in logarithms: the power overflows
+        # a float long before the rate stops being representable.
+        t = examples_seen + (epochs - 1) * n
+        log_eta = math.log(eta0) - opts["power_t"] * math.log1p(t)  # inf, not raising
+        if not log_eta >= math.log(info.tiny):
+            raise ValueError(f"power_t={opts['power_t']} makes the invscaling rate "
+                             f"learning_rate/(t+1)**power_t underflow to 0 in {dtype} "
+                             f"by epoch {epochs} (t = {t} examples seen); use a smaller "
+                             f"power_t or fewer epochs")
+
+
+def _divergence_cause(hyper, l2):
+    """What to blame for a diverged fit: the L2 decay when it alone grows the
+    weights (|1 - ηλ/n| > 1), else the learning rate."""
+    shrink = hyper.eta * hyper.decay
+    if shrink > 2:
+        return (f"l2={l2} is too large for this learning rate ({hyper.eta}): the "
+                f"weight decay factor 1 - learning_rate*l2/n = {1 - shrink:.3g} makes "
+                f"the weights grow at every step; lower l2 or the learning rate")
+    return f"the learning rate ({hyper.eta}) is probably too high"

@@ -7,10 +7,11 @@ it was.
 import collections.abc
 import numbers
 import operator
+import zipfile
 
 import numpy as np
 
-from ._backprop import all_finite
+from ._backprop import aligned_empty, all_finite
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -36,26 +37,67 @@ def check_choice(value, name, choices):
     return value
 
 
-def check_int(value, name, minimum=1):
-    """Return ``value`` as an int >= ``minimum``; bools and floats are refused."""
+def check_int(value, name, minimum=1, maximum=2**31 - 1):
+    """Return ``value`` as an int in [minimum, maximum]; bools and floats are refused.
+
+    The default maximum is what the engine's C ints hold; None: no maximum.
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     value = operator.index(value)
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    if value >= 2**31:
+    if maximum == 2**31 - 1 and value > maximum:
         raise ValueError(f"{name} must be below 2**31, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
 def check_positive_float(value, name):
     """Return ``value`` as a finite float > 0, or raise."""
+    return check_real(value, name, low=0, low_open=True)
+
+
+def check_real(value, name, low=None, high=None, low_open=False, high_open=False):
+    """Return ``value`` as a finite float within the bounds given, or raise.
+
+    ``low`` and ``high`` (None: unbounded) are included unless ``low_open`` or
+    ``high_open``. Bools are refused (TypeError), like anything not a real number.
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     value = float(value)
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
-    return value
+    below = low is not None and (value < low or (low_open and value == low))
+    above = high is not None and (value > high or (high_open and value == high))
+    if np.isfinite(value) and not below and not above:
+        return value
+    if low is not None and high is not None:
+        bounds = f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    elif low is not None:
+        bounds = f" {'>' if low_open else '>='} {low:g}"
+    elif high is not None:
+        bounds = f" {'<' if high_open else '<='} {high:g}"
+    else:
+        bounds = ""
+    raise ValueError(f"{name} must be a finite number{bounds}, got {value}")
+
+
+def non_negative(value, name):
+    """Return ``value`` as a finite float >= 0, or raise."""
+    return check_real(value, name, low=0)
+
+
+def fraction(value, name, upper_open=False):
+    """Return ``value`` as a float in [0, 1] (or [0, 1) with ``upper_open``), or raise."""
+    return check_real(value, name, low=0, high=1, high_open=upper_open)
+
+
+def flag(value, name):
+    """Return ``value`` as a bool if it is one (NumPy's included), else raise TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_sizes(sizes):
@@ -176,6 +218,21 @@ def check_targets(y, name, n_outputs, n_rows, dtype):
     return _as_finite(arr, name, dtype)
 
 
+def check_weights(sample_weight, n_rows, name="sample_weight"):
+    """Return ``sample_weight`` as a finite float64 (n_rows,) array of non-negative
+    weights, not all zero (the array itself when it is one already), or raise."""
+    arr = as_numeric_array(sample_weight, name)
+    if arr.shape != (n_rows,):
+        raise ValueError(f"{name} must have shape ({n_rows},), one weight per row "
+                         f"of X; got {arr.shape}")
+    arr = _as_finite(arr, name, np.float64)
+    if (arr < 0).any():
+        raise ValueError(f"{name} must be non-negative")
+    if not arr.max() > 0:
+        raise ValueError(f"{name} must have a positive sum, but its weights are all zero")
+    return arr
+
+
 def check_sample_weight(sample_weight, n_rows, dtype):
     """Return None, or ``sample_weight`` as a (n_rows,) array of non-negative weights.
 
@@ -185,15 +242,91 @@ def check_sample_weight(sample_weight, n_rows, dtype):
     """
     if sample_weight is None:
         return None
-    arr = as_numeric_array(sample_weight, "sample_weight")
-    if arr.shape != (n_rows,):
-        raise ValueError(f"sample_weight must have shape ({n_rows},), one weight per row "
-                         f"of X; got {arr.shape}")
-    arr = _as_finite(arr, "sample_weight", np.float64)
-    if (arr < 0).any():
-        raise ValueError("sample_weight must be non-negative")
-    largest = arr.max()
-    if not largest > 0:
-        raise ValueError("sample_weight must have a positive sum")
-    arr = np.ascontiguousarray(arr / largest, dtype=dtype)
-    return arr
+    arr = check_weights(sample_weight, n_rows)
+    return np.ascontiguousarray(arr / arr.max(), dtype=dtype)
+
+
+
+def is_classification(y, Y):
+    """Whether targets are classes: integer labels ``y`` (1-d), or one-hot rows ``Y``."""
+    if y is not None and np.ndim(y) == 1:
+        return True
+    return bool(((Y == 0) | (Y == 1)).all() and (Y.sum(axis=1) == 1).all())
+
+
+def aligned(a, dtype=None):
+    """A copy of a (cast to dtype), on a 64-byte boundary: see ``aligned_empty``."""
+    a = np.asarray(a)
+    out = aligned_empty(a.shape, a.dtype if dtype is None else dtype)
+    out[...] = a
+    return out
+
+
+# Deflate cannot shrink data by more than this factor: a member declaring more is damaged.
+MAX_DEFLATE_RATIO = 1032
+
+
+def zip_member_problem(info, archive_size=None):
+    """Why the zip member ``info`` (a ``zipfile.ZipInfo``) is not read, or None: it is
+    encrypted, compressed by a method other than stored or deflated (what NumPy
+    writes), or declares more bytes than its compressed size can hold (or, given
+    ``archive_size``, a compressed size larger than the whole file)."""
+    if info.flag_bits & 0x1:
+        return "is encrypted"
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return (f"uses zip compression method {info.compress_type}; NumPy writes "
+                f"stored or deflated members")
+    if (archive_size is not None and info.compress_size > archive_size) or (
+            info.compress_type == zipfile.ZIP_STORED
+            and info.file_size != info.compress_size) or \
+            info.file_size > max(info.compress_size, 1) * MAX_DEFLATE_RATIO:
+        return (f"is damaged (it declares {info.file_size:,} bytes from "
+                f"{info.compress_size:,})")
+    return None
+
+
+def read_into(f, buf, nbytes):
+    """Read up to ``nbytes`` from f into the writable buffer ``buf``; return how many
+    were read (fewer only at the end of f: the caller says what is truncated)."""
+    view, done = memoryview(buf).cast("B"), 0
+    while done < nbytes:
+        got = f.readinto(view[done:nbytes])
+        if not got:
+            break
+        done += got
+    return done
+
+
+class NpyHeaderError(ValueError):
+    """A .npy header that ``read_npy_header`` refuses; the message says why, for the
+    caller to put after the file's name."""
+
+
+def read_npy_header(f):
+    """(shape, fortran_order, dtype) of the .npy array at f's position, f then at its
+    data; raises NpyHeaderError for a damaged header, a format version other than
+    1.0 and 2.0 (what NumPy writes for arrays of numbers), or an array of Python
+    objects: fastbp never unpickles data."""
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise NpyHeaderError(f"it has .npy format version {version}, where NumPy "
+                                 f"writes 1.0 or 2.0 for arrays of numbers")
+    except NpyHeaderError:
+        raise
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError,
+            EOFError) as exc:
+        # NumPy refuses a long header with advice to load it with allow_pickle=True:
+        # the reason is repeated, never the invitation to unsafe loading.
+        text = " ".join(str(exc).split())
+        reason = "it is longer than NumPy reads safely" if "allow_pickle" in text \
+            else text
+        raise NpyHeaderError(f"its header is damaged: {reason}") from None
+    if dtype.hasobject:
+        raise NpyHeaderError(f"it holds Python objects (dtype {dtype}); fastbp reads "
+                             f"only arrays of numbers")
+    return shape, fortran, dtype

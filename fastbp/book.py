@@ -65,7 +65,8 @@ import types
 import numpy as np
 
 from .datasets import load_mnist
-from .network import Network as _FastNetwork, _aligned
+from ._validation import aligned
+from .network import Network as _FastNetwork
 
 __all__ = ["Network", "Network2", "QuadraticCost", "CrossEntropyCost", "load",
            "load_data", "load_data_wrapper", "vectorized_result", "sigmoid",
@@ -231,7 +232,7 @@ class Network:
 
     @weights.setter
     def weights(self, value):
-        value = [_aligned(w, _DTYPE) for w in value]
+        value = [aligned(w, _DTYPE) for w in value]
         self._net.weights = value
 
     @property
@@ -244,7 +245,7 @@ class Network:
         value = list(value)
         converted = []
         for l, (b, n) in enumerate(zip(value, self.sizes[1:])):
-            b = _aligned(b, _DTYPE)
+            b = aligned(b, _DTYPE)
             if b.shape not in ((n, 1), (n,)):
                 raise ValueError(f"biases[{l}] must have shape ({n}, 1), got {b.shape}")
             converted.append(b.reshape(n))

@@ -95,41 +95,21 @@ def _widths(text):
     return widths
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _argument_type(parse, check_value, **bounds):
+    """An argparse ``type``: the text read by ``parse`` (int or float), then checked by
+    ``check_value`` (a check of ``_validation``); either failure is argparse's error."""
+    def convert(text):
+        try:
+            return check_value(parse(text), "the value", **bounds)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    return convert
 
 
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
-
-
-def _fraction(text):
-    value = _non_negative_float(text)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
+_positive_int = _argument_type(int, check.check_int)
+_non_negative_int = _argument_type(int, check.check_int, minimum=0, maximum=None)
+_non_negative_float = _argument_type(float, check.non_negative)
+_fraction = _argument_type(float, check.fraction, upper_open=True)
 
 
 # -- the parser -------------------------------------------------------------------
@@ -387,11 +367,6 @@ def _features(values, where, dtype):
     return values
 
 
-# A member of a .npz that declares more data than deflate could hold in its
-# compressed size is damaged (the factor is deflate's limit).
-_MAX_DEFLATE_RATIO = 1032
-
-
 def _npy_array(f, available, where):
     """Read the .npy array at ``f``'s position, where ``available`` bytes remain (the
     size of the file, or of the zip member, magic string and header included).
@@ -401,34 +376,21 @@ def _npy_array(f, available, where):
     and so is one that declares more bytes than the file holds or than this machine's
     memory.
     """
+    begin = f.tell()
     try:
-        version = np.lib.format.read_magic(f)
-        start = f.tell()
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise ValueError(f".npy format version {version}, where NumPy writes 1.0 "
-                             f"or 2.0 for arrays of numbers")
-    except (ValueError, TypeError, SyntaxError, RecursionError, EOFError) as exc:
-        raise UsageError(f"{where}: not a readable .npy array ({_header_problem(exc)})")
-    if dtype.hasobject:
-        raise UsageError(f"{where}: holds Python objects (dtype {dtype}); fastbp reads "
-                         f"only arrays of numbers")
+        shape, fortran, dtype = check.read_npy_header(f)
+    except check.NpyHeaderError as exc:
+        raise UsageError(f"{where}: not a readable .npy array ({exc})") from None
     nbytes = math.prod(shape) * dtype.itemsize
-    held = available - (f.tell() - start) - 8  # the magic string is 8 bytes
+    held = available - (f.tell() - begin)  # what the magic string and header leave
     if nbytes > held:
         raise UsageError(f"{where}: declares shape {shape} of {dtype} ({nbytes:,} "
                          f"bytes), but holds {max(held, 0):,} bytes: truncated or damaged")
     _check_memory(nbytes, f"{where}: an array of shape {shape}")
     data = np.empty(math.prod(shape), dtype=dtype)
-    view, done = memoryview(data).cast("B"), 0
-    while done < nbytes:
-        got = f.readinto(view[done:])
-        if not got:
-            raise UsageError(f"{where}: truncated ({done:,} of {nbytes:,} bytes of data)")
-        done += got
+    done = check.read_into(f, data, nbytes)
+    if done < nbytes:
+        raise UsageError(f"{where}: truncated ({done:,} of {nbytes:,} bytes of data)")
     return data.reshape(shape, order="F" if fortran else "C")
 
 
@@ -451,16 +413,6 @@ def _reading(path, kind):
         raise UsageError(f"{path}: not a readable {kind} ({detail})") from None
 
 
-def _header_problem(exc):
-    """NumPy's reason for refusing a .npy header, never its advice to load the file
-    with allow_pickle=True (which it gives for a long header): fastbp does not
-    invite unsafe loading."""
-    text = " ".join(str(exc).split())
-    if "allow_pickle" in text:
-        return "its header is longer than NumPy reads safely"
-    return text
-
-
 def _load_npy(path):
     with _reading(path, ".npy file"), open(path, "rb") as f:
         return _npy_array(f, os.path.getsize(path), path)
@@ -474,16 +426,9 @@ def _load_npz(path):
                 name = info.filename
                 if not name.endswith(".npy") or name[:-4] in arrays:
                     continue
-                if info.flag_bits & 0x1:
-                    raise UsageError(f"{path}: member {name} is encrypted")
-                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                    raise UsageError(f"{path}: member {name} uses zip compression "
-                                     f"method {info.compress_type}; NumPy writes stored "
-                                     f"or deflated members")
-                if info.file_size > max(info.compress_size, 1) * _MAX_DEFLATE_RATIO:
-                    raise UsageError(f"{path}: member {name} is damaged (it declares "
-                                     f"{info.file_size:,} bytes from "
-                                     f"{info.compress_size:,})")
+                problem = check.zip_member_problem(info)
+                if problem:
+                    raise UsageError(f"{path}: member {name} {problem}")
                 with archive.open(info) as f:
                     arrays[name[:-4]] = _npy_array(f, info.file_size,
                                                    f"{path}: {name[:-4]}")
@@ -654,32 +599,24 @@ def _chunk_size(sizes, n, batch_size):
 def _train_epoch(net, X, y, options, bar):
     """Train one epoch; return the training cost as ``fit`` reports it.
 
-    One ``fit`` call, or for long epochs (``_chunk_size``) consecutive ``fit`` calls over
-    chunks of whole mini-batches of the permutation that ``fit`` itself would draw, each
-    with l2 scaled so that the decay factor 1 - ηλ/n is that of the whole epoch.
+    Long epochs (``_chunk_size``) go to the engine in chunks of whole mini-batches,
+    with the bar updated after each; the steps are those of one call.
     """
     n = len(y)
     chunk = _chunk_size(net.sizes, n, options["batch_size"])
-    if chunk >= n:
-        return net.fit(X, y, epochs=1, **options)["train_cost"][0]
-    # What fit(shuffle=True) draws from the network's stream (seeded by Network(seed=)):
-    # an unchunked epoch would visit the examples in this order.
-    order = net._rng.permutation(n)
-    l2, total = options["l2"], 0.0
-    for start in range(0, n, chunk):
-        rows = order[start:start + chunk]
-        history = net.fit(X[rows], y[rows], epochs=1, shuffle=False,
-                          **dict(options, l2=l2 * len(rows) / n))
-        # Each chunk's cost includes the L2 term (λ/2n) Σ w² at its end; the epoch's
-        # includes it once, at the end of the epoch.
-        total += len(rows) * (history["train_cost"][0] - net._l2_term(l2, n))
-        bar.update(start + len(rows))
-    return total / n + net._l2_term(l2, n)
+    rest = {k: v for k, v in options.items() if k not in ("batch_size", "learning_rate")}
+    history = _training.train(net, X, y, 1, options["batch_size"],
+                              options["learning_rate"],
+                              options=_training.check_options(**rest),
+                              progress=bar.update if chunk < n else None,
+                              chunk=chunk if chunk < n else None)
+    return history["train_cost"][0]
 
 
 def _measure(net, X, y, l2, n_train):
     """(cost with fit's L2 term, accuracy) of ``net`` on (X, y), as fit's monitors do."""
-    return net.total_cost(X, y) + net._l2_term(l2, n_train), net.evaluate(X, y)
+    return (net.total_cost(X, y) + _training.l2_term(net.weights, l2, n_train),
+            net.evaluate(X, y))
 
 
 def _plot(history, path, title, cost_name):

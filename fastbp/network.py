@@ -2,10 +2,11 @@
 
 ``Network`` owns the parameters as NumPy arrays; every numeric loop (the forward pass,
 BP1–BP4 and the SGD updates) runs in the compiled ``fastbp._backprop`` engine.
+``fit`` and ``partial_fit`` check their options and hand over to the training driver,
+``fastbp._training.train``, which keeps the loop between the epochs.
 """
 import copy
 import json
-import math
 import os
 import secrets
 import stat
@@ -18,8 +19,8 @@ import numpy as np
 
 from . import _training, _validation as check
 from ._activations import ACTIVATIONS, OUTPUT_ONLY
-from ._backprop import Engine, aligned_empty, all_finite
-from ._costs import COSTS, cost_sum_py as cost_sum
+from ._backprop import Engine, OptimizerState, aligned_empty, all_finite
+from ._costs import COSTS
 
 INITS = ("normal", "scaled_normal", "xavier", "he")
 
@@ -119,6 +120,8 @@ class Network:
         self._param_lock = threading.Lock()
         self._trainer = None
         self._snapshots = 0  # copies of the network being taken (see _SnapshotGuard)
+        # Kept for the training driver (fastbp._training), which alone changes them:
+        # the optimiser state and the examples trained on (invscaling's t).
         self._opt_state = None
         self._examples_seen = 0
         self.history = {}
@@ -231,10 +234,10 @@ class Network:
         adds the book's regularisation term (λ/2m) Σ_l ‖w^l‖², with m = len(X).
         """
         X, Y = self._check_data(X, Y)
-        l2 = _training._non_negative(l2, "l2")
-        cost = self._mean_cost(self._forward_checked(X), Y)
+        l2 = check.non_negative(l2, "l2")
+        cost = _training.mean_cost(self._cost, self._forward_checked(X), Y)
         if l2:
-            cost += self._l2_term(l2, X.shape[0])
+            cost += _training.l2_term(self._weights, l2, X.shape[0])
         return cost
 
     def predict(self, X):
@@ -335,8 +338,8 @@ class Network:
             early_stopping=early_stopping, n_iter_no_change=n_iter_no_change, tol=tol,
             validation_fraction=validation_fraction, dropout=dropout,
             monitor_training=monitor_training, callback=callback)
-        return self._train(X, y, epochs, batch_size, learning_rate, validation_data,
-                           shuffle, seed, sample_weight, options, append=False)
+        return _training.train(self, X, y, epochs, batch_size, learning_rate,
+                               validation_data, shuffle, seed, sample_weight, options)
 
     def partial_fit(self, X, y, batch_size, learning_rate, *, shuffle=True, seed=None,
                     sample_weight=None, l2=0.0, optimizer="sgd", momentum=0.0,
@@ -351,8 +354,8 @@ class Network:
         options = _training.check_options(
             l2=l2, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
             beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, dropout=dropout)
-        return self._train(X, y, 1, batch_size, learning_rate, None, shuffle, seed,
-                           sample_weight, options, append=True)
+        return _training.train(self, X, y, 1, batch_size, learning_rate, None, shuffle,
+                               seed, sample_weight, options, append=True)
 
     def compiled(self):
         """Return the compiled engine over the current parameters, for Cython code.
@@ -527,14 +530,12 @@ class Network:
             for key in ("_engine_cache", "_train_lock", "_param_lock", "_trainer",
                         "_snapshots"):
                 state.pop(key, None)
-            state["_weights"] = [_aligned(w) for w in self._weights]
-            state["_biases"] = [_aligned(b) for b in self._biases]
+            state["_weights"] = [check.aligned(w) for w in self._weights]
+            state["_biases"] = [check.aligned(b) for b in self._biases]
             state["_rng"] = copy.deepcopy(self._rng)
             state["history"] = copy.deepcopy(self.history)
             if self._opt_state is not None:
-                state["_opt_state"] = {
-                    k: [_aligned(a) for a in v] if isinstance(v, list) else v
-                    for k, v in self._opt_state.items()}
+                state["_opt_state"] = self._opt_state.copy()
         return state
 
     def __setstate__(self, state):
@@ -546,6 +547,11 @@ class Network:
         self._snapshots = 0
         self._weights = _ParameterList(self, "weights", state["_weights"])
         self._biases = _ParameterList(self, "biases", state["_biases"])
+        old = state.get("_opt_state")
+        if isinstance(old, dict):  # pickled before the optimiser state was one object
+            self._opt_state = OptimizerState(
+                old["kind"], *(old.get(k, ()) for k in ("s1w", "s1b", "s2w", "s2b")),
+                step=old["step"])
 
     def _check_parameters(self, weights, biases, name):
         """Refuse parameter lists the engine cannot use in place."""
@@ -580,7 +586,7 @@ class Network:
         arr = check.as_numeric_array(y, name)
         if arr.ndim == 2:
             arr = check.check_targets(arr, name, self._sizes[-1], n_rows, self._dtype)
-            if not _is_classification(None, arr):
+            if not check.is_classification(None, arr):
                 raise ValueError(f"{name}: 2-d targets must be one-hot rows (one 1, the "
                                  f"rest 0) to define classes; pass integer labels")
             return arr.argmax(axis=1)
@@ -608,244 +614,6 @@ class Network:
                 if not all_finite(arr):
                     raise ValueError(f"{kind}[{i}] contains NaN or infinite values "
                                      f"(set in place); fix the parameters first")
-
-    def _l2_term(self, l2, n):
-        """The book's regularisation term (λ/2n) Σ_l ‖w^l‖², summed in float64."""
-        if not l2:
-            return 0.0
-        return 0.5 * l2 / n * sum(float(np.square(w, dtype=np.float64).sum())
-                                  for w in self._weights)
-
-    def _mean_cost(self, A, Y):
-        """Mean cost of outputs A against targets Y, both (m, n_L)."""
-        return cost_sum(self._cost, A, Y) / A.shape[0]
-
-    def _train(self, *args, **kwargs):
-        if self._trainer == threading.get_ident():
-            # The lock is not re-entrant; its message would blame another thread.
-            raise RuntimeError("fit or partial_fit was called from inside this network's "
-                               "own fit (from its callback); a callback may stop "
-                               "training by returning True, then train again after "
-                               "fit returns")
-        if not self._train_lock.acquire(blocking=False):
-            raise RuntimeError("this network is already being trained in another thread")
-        try:
-            with self._param_lock:
-                if self._snapshots:
-                    raise RuntimeError("this network is being copied or saved in "
-                                       "another thread; train it once that returns")
-                self._trainer = threading.get_ident()
-            return self._train_locked(*args, **kwargs)
-        finally:
-            self._trainer = None
-            self._train_lock.release()
-
-    def _train_locked(self, X, y, epochs, batch_size, learning_rate, validation_data,
-                      shuffle, seed, sample_weight, opts, append):
-        # X's values are checked by the engine as the first epoch gathers its rows,
-        # which saves a pass over all of X; a bad row undoes that epoch (see below).
-        X, Y = self._check_data(X, y, finite_X=False)
-        n = X.shape[0]
-        classify = _is_classification(y, Y)
-        S = check.check_sample_weight(sample_weight, n, self._dtype)
-        if S is not None:  # at most 1 each, the largest 1: the sum cannot overflow
-            S = np.ascontiguousarray(S * (n / S.sum(dtype=np.float64)), dtype=self._dtype)
-        epochs = check.check_int(epochs, "epochs")
-        batch_size = min(check.check_int(batch_size, "batch_size"), n)
-        eta0 = check.check_positive_float(learning_rate, "learning_rate")
-        with np.errstate(over="ignore"):
-            if not np.isfinite(self._dtype.type(eta0)):
-                raise ValueError(f"learning_rate={eta0} does not fit in {self._dtype}")
-        _check_step_options(opts, eta0, n, epochs, self._examples_seen, self._dtype)
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
-        rng = self._rng if seed is None else np.random.default_rng(
-            check.check_int(seed, "seed", minimum=0))
-        rng_state = rng.bit_generator.state
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise TypeError("validation_data must be a tuple (X_val, y_val)")
-            X_val, _ = check.check_features(validation_data[0], "validation_data[0]",
-                                            self._sizes[0], self._dtype)
-            Y_val = check.check_targets(validation_data[1], "validation_data[1]",
-                                        self._sizes[-1], X_val.shape[0], self._dtype)
-        elif opts.get("early_stopping") or opts.get("schedule") == "plateau":
-            n_val = int(round(opts["validation_fraction"] * n))
-            if not 1 <= n_val < n:
-                raise ValueError(
-                    f"validation_fraction={opts['validation_fraction']} leaves no "
-                    f"validation or no training examples out of {n}; pass "
-                    f"validation_data or change validation_fraction")
-            if not all_finite(X):  # the held-out rows never reach the engine's check
-                raise ValueError("X contains NaN or infinite values")
-            rows = rng.permutation(n)
-            X_val, Y_val = X[rows[:n_val]], Y[rows[:n_val]]
-            X, Y = X[rows[n_val:]], Y[rows[n_val:]]
-            S = None if S is None else np.ascontiguousarray(S[rows[n_val:]])
-            n -= n_val
-        else:
-            X_val = None
-        engine = self._engine()
-        self._check_finite_parameters(engine)
-        # All arguments are valid: from here on the network changes.
-        old_state, old_history = self._opt_state, self.history
-        state = self._optimizer_state(_training.engine_optimizer(opts))
-        saved_state = {k: [a.copy() for a in v] for k, v in state.items()
-                       if isinstance(v, list)}
-        saved_step = state["step"]
-        # opts["l2_per_batch"] (fastbp.sklearn's estimators): scikit-learn's L2 rule.
-        # A smaller last batch decays by (λ/n)(batch_size/m), its own size m, instead
-        # of λ/n; and the L2 part of "train_cost" is each batch's term before its
-        # step, summed by the engine and also kept in history["l2_term"], instead of
-        # (λ/2n) Σ‖w‖² at the end of the epoch.
-        sklearn_l2 = bool(opts.get("l2_per_batch"))
-        per_batch = sklearn_l2 and not opts.get("monitor_training")
-        hyper = dict(optimizer=state["kind"], eta=eta0, decay=opts["l2"] / n,
-                     mu=opts["momentum"], beta1=opts["beta_1"], beta2=opts["beta_2"],
-                     epsilon=opts["epsilon"], dropout=opts["dropout"],
-                     l2_cost=per_batch, l2_by_batch=sklearn_l2)
-        train_monitor = _training.Monitor(self, X, Y, classify, opts["l2"], n)
-        val_monitor = None if X_val is None else _training.Monitor(
-            self, X_val, Y_val, _is_classification(None, Y_val), opts["l2"], n)
-        history = self.history if append and self.history else {}
-        for key in ["train_cost", "learning_rate"] + (["l2_term"] if per_batch else []) + \
-                (["train_accuracy"] if opts.get("monitor_training") and classify else []) + \
-                ([] if val_monitor is None else
-                 ["val_cost"] + (["val_accuracy"] if val_monitor.classify else [])):
-            history.setdefault(key, [])
-        self.history = history
-
-        schedule = opts.get("schedule", "constant")
-        best_score, best_params, stale, halvings = -np.inf, None, 0, 0
-        order = np.arange(n, dtype=np.intp)
-        for epoch in range(1, epochs + 1):
-            if schedule == "invscaling":
-                hyper["eta"] = eta0 / (self._examples_seen + 1) ** opts["power_t"]
-            else:
-                hyper["eta"] = eta0 / 2 ** halvings
-            # Ctrl-C (or any interrupt) before the epoch's bookkeeping is done puts
-            # back the state of the epoch's start: parameters, optimiser moments and
-            # step count, random stream, history and examples seen all describe the
-            # same whole steps.
-            epoch_start = self._epoch_state(state, rng, history)
-            try:
-                if shuffle:
-                    order = rng.permutation(n).astype(np.intp, copy=False)
-                before = epoch_start["params"]
-                # Dropout draws its seed only when used, so the shuffling stays
-                # rng.permutation(n) per epoch, reproducible by other implementations.
-                dropout_seed = int(rng.integers(2**63)) if hyper["dropout"] else 0
-                status, cost, state["step"], penalty = engine.train_epoch(
-                    X, Y, S, order, batch_size, hyper, state, state["step"], dropout_seed,
-                    check_input=epoch == 1)
-                if status == 2:
-                    # A row of X is not finite: put everything back as it was.
-                    for p, saved in zip(self._weights + self._biases, before):
-                        np.copyto(p, saved)
-                    for key, arrays in saved_state.items():
-                        for a, saved in zip(state[key], arrays):
-                            np.copyto(a, saved)
-                    state["step"] = saved_step
-                    self._opt_state, self.history = old_state, old_history
-                    rng.bit_generator.state = rng_state
-                    raise ValueError("X contains NaN or infinite values")
-                # A non-finite batch cost stops the epoch before its update; an update that
-                # overflows shows in the parameters. Either way, go back to the start of
-                # the epoch if the parameters themselves are no longer finite.
-                finite = all(all_finite(p) for p in self._weights + self._biases)
-                if status != 0 or not finite:
-                    if not finite:
-                        for p, saved in zip(self._weights + self._biases, before):
-                            np.copyto(p, saved)
-                    what = f"a mini-batch cost became {cost}" if status != 0 else \
-                        "an update overflowed the parameters"
-                    raise FloatingPointError(
-                        f"training diverged in epoch {epoch}: {what}; "
-                        f"{_divergence_cause(hyper, opts['l2'])}. The network keeps the "
-                        f"last parameters with a finite cost.")
-                self._examples_seen += n
-                history["learning_rate"].append(hyper["eta"])
-                if opts.get("monitor_training"):
-                    cost, accuracy = train_monitor()
-                    if classify:
-                        history["train_accuracy"].append(accuracy)
-                    history["train_cost"].append(cost)
-                elif per_batch:
-                    history["l2_term"].append(penalty)
-                    history["train_cost"].append(cost + penalty)
-                else:
-                    history["train_cost"].append(cost + self._l2_term(opts["l2"], n))
-                if val_monitor is not None:
-                    val_cost, val_accuracy = val_monitor()
-                    history["val_cost"].append(val_cost)
-                    if val_monitor.classify:
-                        history["val_accuracy"].append(val_accuracy)
-                    score = val_accuracy if val_monitor.classify else -val_cost
-                    if score > best_score + opts["tol"]:
-                        best_score, stale = score, 0
-                        if opts.get("early_stopping"):
-                            best_params = [p.copy() for p in self._weights + self._biases]
-                    else:
-                        stale += 1
-            except KeyboardInterrupt:
-                self._restore_epoch_state(epoch_start, state, rng, history)
-                raise
-            callback = opts.get("callback")
-            if callback is not None and callback(self, epoch, history):
-                break
-            if val_monitor is not None and stale >= opts["n_iter_no_change"]:
-                if opts.get("early_stopping"):
-                    break
-                if schedule == "plateau":
-                    halvings, stale = halvings + 1, 0
-                    if halvings >= _training.PLATEAU_HALVINGS:
-                        break
-        if best_params is not None:
-            for p, best in zip(self._weights + self._biases, best_params):
-                np.copyto(p, best)
-        return history
-
-    def _epoch_state(self, state, rng, history):
-        """What one epoch changes, copied (see ``_restore_epoch_state``)."""
-        return {"params": [p.copy() for p in self._weights + self._biases],
-                "moments": {k: [a.copy() for a in v] for k, v in state.items()
-                            if isinstance(v, list)},
-                "step": state["step"], "rng": rng.bit_generator.state,
-                "seen": self._examples_seen,
-                "history": {k: len(v) for k, v in history.items()}}
-
-    def _restore_epoch_state(self, saved, state, rng, history):
-        for p, old in zip(self._weights + self._biases, saved["params"]):
-            np.copyto(p, old)
-        for key, arrays in saved["moments"].items():
-            for a, old in zip(state[key], arrays):
-                np.copyto(a, old)
-        state["step"] = saved["step"]
-        rng.bit_generator.state = saved["rng"]
-        self._examples_seen = saved["seen"]
-        for key, length in saved["history"].items():
-            del history[key][length:]
-
-    def _optimizer_state(self, kind):
-        """Momentum / Adam state arrays, kept across fit calls while the kind stays."""
-        state = self._opt_state
-        if state is None or state["kind"] != kind:
-            state = {"kind": kind, "step": 0}
-            if kind != "sgd":
-                state["s1w"] = [_aligned(np.zeros_like(w)) for w in self._weights]
-                state["s1b"] = [_aligned(np.zeros_like(b)) for b in self._biases]
-            if kind == "adam":
-                state["s2w"] = [_aligned(np.zeros_like(w)) for w in self._weights]
-                state["s2b"] = [_aligned(np.zeros_like(b)) for b in self._biases]
-            self._opt_state = state
-        return state
-
-
-def _is_classification(y, Y):
-    """Whether targets are classes: integer labels, or one-hot rows."""
-    if y is not None and np.ndim(y) == 1:
-        return True
-    return bool(((Y == 0) | (Y == 1)).all() and (Y.sum(axis=1) == 1).all())
 
 
 def load(path):
@@ -889,44 +657,6 @@ def _as_path(path):
     return path
 
 
-def _check_step_options(opts, eta0, n, epochs, examples_seen, dtype):
-    """Refuse options whose values the engine's ``dtype`` arithmetic cannot carry:
-    they would only show later as a diverged fit blaming the learning rate, or as an
-    OverflowError from the schedule."""
-    info = np.finfo(dtype)
-    with np.errstate(over="ignore", under="ignore"):
-        if opts["epsilon"] and dtype.type(opts["epsilon"]) == 0:
-            # Adam then divides 0 by 0 for every parameter whose gradient is 0.
-            raise ValueError(f"epsilon={opts['epsilon']} rounds to 0 in {dtype}; use at "
-                             f"least {info.tiny:.3g}")
-        factor = 1.0 - eta0 * opts["l2"] / n
-        if not np.isfinite(dtype.type(factor)):
-            raise ValueError(f"l2={opts['l2']} is too large: the weight decay factor "
-                             f"1 - learning_rate*l2/n = {factor:.3g} does not fit in "
-                             f"{dtype}")
-    if opts.get("schedule") == "invscaling":
-        # The last epoch's rate η/(t+1)^power_t, in logarithms: the power overflows
-        # a float long before the rate stops being representable.
-        t = examples_seen + (epochs - 1) * n
-        log_eta = math.log(eta0) - opts["power_t"] * math.log1p(t)  # inf, not raising
-        if not log_eta >= math.log(info.tiny):
-            raise ValueError(f"power_t={opts['power_t']} makes the invscaling rate "
-                             f"learning_rate/(t+1)**power_t underflow to 0 in {dtype} "
-                             f"by epoch {epochs} (t = {t} examples seen); use a smaller "
-                             f"power_t or fewer epochs")
-
-
-def _divergence_cause(hyper, l2):
-    """What to blame for a diverged fit: the L2 decay when it alone grows the
-    weights (|1 - ηλ/n| > 1), else the learning rate."""
-    shrink = hyper["eta"] * hyper["decay"]
-    if shrink > 2:
-        return (f"l2={l2} is too large for this learning rate ({hyper['eta']}): the "
-                f"weight decay factor 1 - learning_rate*l2/n = {1 - shrink:.3g} makes "
-                f"the weights grow at every step; lower l2 or the learning rate")
-    return f"the learning rate ({hyper['eta']}) is probably too high"
-
-
 def _create_temporary(directory):
     """(fd, path) of a new file in ``directory``, created with mode 0o666 so that the
     kernel applies the umask (tempfile.mkstemp forces 0o600)."""
@@ -946,8 +676,6 @@ class _LoadError(Exception):
 
 # A network file's header (JSON in a 0-d unicode array) is a few hundred bytes.
 _MAX_META_BYTES = 1 << 20
-# Deflate cannot shrink data by more than this factor: a member declaring more is damaged.
-_MAX_DEFLATE_RATIO = 1032
 
 
 def _read_network(path):
@@ -955,18 +683,9 @@ def _read_network(path):
     with zipfile.ZipFile(path) as archive:
         members = {}
         for info in archive.infolist():
-            if info.flag_bits & 0x1:
-                raise _LoadError(f"is encrypted ({info.filename}); fastbp files are not")
-            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise _LoadError(f"uses zip compression method {info.compress_type} "
-                                 f"for {info.filename}; fastbp reads stored or deflated "
-                                 f"members")
-            if info.compress_size > file_size or (
-                    info.compress_type == zipfile.ZIP_STORED
-                    and info.file_size != info.compress_size) or \
-                    info.file_size > max(info.compress_size, 1) * _MAX_DEFLATE_RATIO:
-                raise _LoadError(f"is damaged: member {info.filename} declares "
-                                 f"{info.file_size} bytes from {info.compress_size}")
+            problem = check.zip_member_problem(info, file_size)
+            if problem:
+                raise _LoadError(f"{problem}: member {info.filename}")
             members[info.filename] = info
         if "meta.npy" not in members:
             raise _LoadError("is not a fastbp network file (it has no meta.npy)")
@@ -1028,35 +747,17 @@ def _read_meta(archive, info):
 def _npy_header(f, name):
     """(shape, fortran_order, dtype) from the .npy header at f's position."""
     try:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise _LoadError(f"is not a fastbp network file ({name}.npy has .npy "
-                             f"format version {version})")
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
-        # NumPy refuses a long header with advice to load it with allow_pickle=True:
-        # the reason is repeated, never the invitation to unsafe loading.
-        reason = "it is longer than NumPy reads safely" if "allow_pickle" in str(exc) \
-            else str(exc)
-        raise _LoadError(f"is not a fastbp network file ({name}.npy has a damaged "
-                         f"header: {reason})") from None
-    if dtype.hasobject:
-        raise _LoadError(f"is not a fastbp network file ({name} holds Python objects)")
-    return shape, fortran, dtype
+        return check.read_npy_header(f)
+    except check.NpyHeaderError as exc:
+        raise _LoadError(f"is not a fastbp network file ({name}.npy: {exc})") from None
 
 
 def _read_exactly(f, nbytes, name, out=None):
     """nbytes from f (into the writable buffer ``out`` when given)."""
     buf = bytearray(nbytes) if out is None else out
-    view, done = memoryview(buf).cast("B"), 0
-    while done < nbytes:
-        got = f.readinto(view[done:])
-        if not got:
-            raise _LoadError(f"is truncated ({name} has {done} of {nbytes} bytes)")
-        done += got
+    done = check.read_into(f, buf, nbytes)
+    if done < nbytes:
+        raise _LoadError(f"is truncated ({name} has {done} of {nbytes} bytes)")
     return bytes(buf) if out is None else out
 
 
@@ -1085,7 +786,7 @@ def _read_array(archive, members, name, shape, dtype):
     if file_dtype.byteorder not in ("=", "|") and not file_dtype.isnative:
         out.byteswap(inplace=True)
     if fortran:
-        out = _aligned(out.T)
+        out = check.aligned(out.T)
     return out
 
 
@@ -1182,14 +883,6 @@ def _initial_parameters(sizes, init, rng, dtype):
         else:  # "he"
             w = rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in)
             b = np.zeros(n_out)
-        weights.append(_aligned(w, dtype))
-        biases.append(_aligned(b, dtype))
+        weights.append(check.aligned(w, dtype))
+        biases.append(check.aligned(b, dtype))
     return weights, biases
-
-
-def _aligned(a, dtype=None):
-    """A copy of a (cast to dtype), on a 64-byte boundary: see ``aligned_empty``."""
-    a = np.asarray(a)
-    out = aligned_empty(a.shape, a.dtype if dtype is None else dtype)
-    out[...] = a
-    return out

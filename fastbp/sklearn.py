@@ -50,7 +50,7 @@ __all__ = ["MLPClassifier", "MLPRegressor"]
 # scikit-learn's activation names -> fastbp's.
 _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
                 "relu": "relu"}
-_SOLVERS = ("sgd", "adam")
+_SOLVERS = tuple(_training.OPTIMIZERS)
 _LEARNING_RATES = ("constant", "invscaling", "adaptive")
 # scikit-learn's "adaptive" schedule stops once the rate has fallen to this value.
 _ADAPTIVE_MIN_RATE = 1e-6
@@ -141,40 +141,27 @@ class _BaseMLP(BaseEstimator):
         sizes = self.hidden_layer_sizes
         if not hasattr(sizes, "__iter__"):
             sizes = [sizes]
-        sizes = list(sizes)
-        for s in sizes:
-            if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral) \
-                    or s <= 0:
-                raise ValueError(f"hidden_layer_sizes must be positive integers, got "
-                                 f"{self.hidden_layer_sizes!r}")
-        _choice(self.activation, "activation", tuple(_ACTIVATIONS))
-        _choice(self.solver, "solver", _SOLVERS)
-        _choice(self.learning_rate, "learning_rate", _LEARNING_RATES)
-        _real(self.alpha, "alpha", low=0)
+        sizes = [_param(check.check_int, s, "hidden_layer_sizes") for s in sizes]
+        _param(check.check_choice, self.activation, "activation", tuple(_ACTIVATIONS))
+        _param(check.check_choice, self.solver, "solver", _SOLVERS)
+        _param(check.check_choice, self.learning_rate, "learning_rate", _LEARNING_RATES)
+        _param(check.non_negative, self.alpha, "alpha")
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
-            _integer(self.batch_size, "batch_size", low=1, auto=True)
-        _real(self.learning_rate_init, "learning_rate_init", low=0, low_open=True)
-        _real(self.power_t, "power_t", low=0)
-        _integer(self.max_iter, "max_iter", low=1, high=2**31 - 1)
-        _integer(self.n_iter_no_change, "n_iter_no_change", low=1, high=2**31 - 1)
-        _real(self.tol, "tol", low=0)
-        _real(self.momentum, "momentum", low=0, high=1, high_open=True)
-        _real(self.validation_fraction, "validation_fraction", low=0, high=1,
-              low_open=True, high_open=True)
-        _real(self.beta_1, "beta_1", low=0, high=1, high_open=True)
-        _real(self.beta_2, "beta_2", low=0, high=1, high_open=True)
-        _real(self.epsilon, "epsilon", low=0, low_open=True)
+            _param(check.check_int, self.batch_size, "batch_size", maximum=None)
+        _param(check.check_positive_float, self.learning_rate_init, "learning_rate_init")
+        _param(check.non_negative, self.power_t, "power_t")
+        _param(check.check_int, self.max_iter, "max_iter")
+        _param(check.check_int, self.n_iter_no_change, "n_iter_no_change")
+        _param(check.non_negative, self.tol, "tol")
+        _param(check.fraction, self.momentum, "momentum", upper_open=True)
+        _param(check.check_real, self.validation_fraction, "validation_fraction", low=0,
+               high=1, low_open=True, high_open=True)
+        _param(check.fraction, self.beta_1, "beta_1", upper_open=True)
+        _param(check.fraction, self.beta_2, "beta_2", upper_open=True)
+        _param(check.check_positive_float, self.epsilon, "epsilon")
         for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got "
-                                 f"{getattr(self, name)!r}")
-        try:
-            dtype = np.dtype(self.dtype)
-        except TypeError:
-            dtype = None
-        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        return sizes, dtype
+            _param(check.flag, getattr(self, name), name)
+        return sizes, _param(check.check_dtype, self.dtype)
 
     # -- fitting ------------------------------------------------------------------
 
@@ -347,10 +334,9 @@ class _BaseMLP(BaseEstimator):
         """
         opts = dict(opts)
         shuffle, sample_weight = opts.pop("shuffle"), opts.pop("sample_weight")
-        options = _training.check_options(callback=callback, **opts)
-        options["l2_per_batch"] = True
-        return self.network_._train(
-            X, Y, epochs, batch_size, rate, None, shuffle,
+        options = _training.check_options(callback=callback, l2_per_batch=True, **opts)
+        return _training.train(
+            self.network_, X, Y, epochs, batch_size, rate, None, shuffle,
             int(rs.randint(np.iinfo(np.int32).max)), sample_weight, options, append)
 
     def _record_loss(self, history):
@@ -761,45 +747,20 @@ def _validate_data(estimator, X, *args, **kwargs):
         raise check.too_large("X", exc) from None
 
 
-def _choice(value, name, choices):
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
-
-
-def _integer(value, name, low, auto=False, high=None):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        extra = ' or "auto"' if auto else ""
-        raise ValueError(f"{name} must be an integer{extra}, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    if high is not None and value > high:
-        raise ValueError(f"{name} must be <= {high}, got {value}")
-
-
-def _real(value, name, low=None, high=None, low_open=False, high_open=False):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
-            or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite real number, got {value!r}")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
-    if high is not None and (value > high or (high_open and value == high)):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
+def _param(check_value, value, *args, **kwargs):
+    """``check_value(value, ...)``, a check of ``_validation``, with its TypeError
+    raised as ValueError: scikit-learn's estimators refuse any bad parameter so."""
+    try:
+        return check_value(value, *args, **kwargs)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _check_sample_weight(sample_weight, n):
-    """None, or non-negative finite float64 weights (n,) with a positive sum."""
+    """None, or non-negative finite float64 weights (n,) with a positive sum; a scalar
+    stands for n equal weights (as in scikit-learn)."""
     if sample_weight is None:
         return None
     if isinstance(sample_weight, numbers.Number):
         sample_weight = np.full(n, sample_weight, dtype=np.float64)
-    sw = np.asarray(sample_weight, dtype=np.float64)
-    if sw.ndim != 1:
-        raise ValueError(f"Sample weights must be 1D array or scalar, got shape "
-                         f"{sw.shape}")
-    if sw.shape[0] != n:
-        raise ValueError(f"sample_weight.shape == {sw.shape}, expected ({n},)!")
-    if not np.isfinite(sw).all() or (sw < 0).any():
-        raise ValueError("sample_weight must be finite and non-negative")
-    if not sw.sum() > 0:
-        raise ValueError("Sample weights must contain at least one non-zero number.")
-    return sw
+    return _param(check.check_weights, sample_weight, n)

@@ -515,9 +515,29 @@ def test_own_arrays_start_on_cache_lines(dtype, tmp_path):
     net.fit(X, np.arange(20) % 10, epochs=1, batch_size=5, learning_rate=0.01,
             optimizer="adam")
     state = net._opt_state
-    assert aligned(state["s1w"] + state["s1b"] + state["s2w"] + state["s2b"])
+    assert len(state.arrays()) == 4 * len(net.weights)
+    assert aligned(state.arrays())
     net.save(tmp_path / "net.npz")
     loaded = fastbp.load(tmp_path / "net.npz")
     assert aligned(loaded.weights + loaded.biases)
     for got, want in zip(loaded.weights + loaded.biases, net.weights + net.biases):
         np.testing.assert_array_equal(got, want)
+
+
+def test_a_network_pickled_with_the_old_optimizer_state_dict_trains_on():
+    """Before the optimiser state was one object it was pickled as a dict of lists."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 4)), rng.integers(0, 3, 20)
+    net = fastbp.Network([4, 5, 3], seed=0)
+    net.fit(X, y, epochs=1, batch_size=5, learning_rate=0.1, momentum=0.5)
+    state = net.__getstate__()
+    opt = state["_opt_state"]
+    state["_opt_state"] = {"kind": opt.kind, "step": opt.step, "s1w": list(opt.s1w),
+                           "s1b": list(opt.s1b)}
+    old = fastbp.Network.__new__(fastbp.Network)
+    old.__setstate__(state)
+    assert old._opt_state.kind == "momentum" and old._opt_state.step == 4
+    for twin in (net, old):
+        twin.partial_fit(X, y, batch_size=5, learning_rate=0.1, momentum=0.5, seed=1)
+    for p, q in zip(net.weights + net.biases, old.weights + old.biases):
+        np.testing.assert_array_equal(p, q)

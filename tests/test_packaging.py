@@ -324,8 +324,9 @@ fastbp\._backprop\.(__pyx_capi__|__test__|__reduce_cython__|__setstate_cython__)
 fastbp\._backprop\.Engine\.(__reduce_cython__|__setstate_cython__)
 # Engine's constructor is __cinit__, which inspect cannot see; and a cdef class is a
 # "disjoint base" (newer stubtest asks for @disjoint_base).
-fastbp\._backprop\.Engine\.__init__
-fastbp\._backprop\.Engine
+fastbp\._backprop\.(Engine|TrainingHyper|OptimizerState)\.__init__
+fastbp\._backprop\.(Engine|TrainingHyper|OptimizerState)
+fastbp\._backprop\.(TrainingHyper|OptimizerState)\.(__reduce_cython__|__setstate_cython__)
 # Internal tables the engine imports from its sibling modules.
 fastbp\._backprop\.(ACTIVATIONS|COSTS|OPTIMIZERS)
 """

@@ -225,3 +225,114 @@ def test_seed_reproduces_every_optimizer():
             runs.append(params(net))
         for a, b in zip(*runs):
             np.testing.assert_array_equal(a, b)
+
+
+# -- the driver (fastbp._training.train) --------------------------------------------
+
+@pytest.mark.parametrize("options", [
+    {}, {"l2": 0.5}, {"momentum": 0.9, "nesterov": True}, {"optimizer": "adam"},
+    {"sample_weight": np.linspace(0.5, 2, 50)}, {"dropout": 0.3, "momentum": 0.5}])
+def test_an_epoch_in_chunks_trains_as_one_call(options):
+    """``train(chunk=...)`` (the CLI's progress display) takes the same steps as one
+    engine call per epoch, bit for bit, and reports each chunk's end."""
+    from fastbp import _training
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(50, 4)), rng.integers(0, 3, 50)
+    options = dict(options)
+    sample_weight = options.pop("sample_weight", None)
+    whole, chunked = (fastbp.Network([4, 6, 3], seed=0) for _ in range(2))
+    for _ in range(2):
+        want = whole.fit(X, y, epochs=1, batch_size=4, learning_rate=0.1,
+                         sample_weight=sample_weight, **options)
+        done = []
+        got = _training.train(chunked, X, y, 1, 4, 0.1, sample_weight=sample_weight,
+                              options=_training.check_options(**options),
+                              progress=done.append, chunk=10)
+        assert done == [12, 24, 36, 48, 50]  # chunks of whole batches of 4
+        for p, q in zip(whole.weights + whole.biases, chunked.weights + chunked.biases):
+            np.testing.assert_array_equal(p, q)
+        np.testing.assert_allclose(got["train_cost"], want["train_cost"], rtol=1e-14)
+
+
+def test_an_interrupt_in_the_progress_hook_undoes_the_epoch():
+    from fastbp import _training
+    net, X, y = make()
+    before = params(net)
+
+    def progress(done):
+        if done > 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _training.train(net, X, y, 3, 2, 0.1, progress=progress, chunk=4)
+    assert_params(net, before, rtol=0)
+    assert net.history["train_cost"] == []
+    twin, _, _ = make()
+    net.fit(X, y, epochs=1, batch_size=2, learning_rate=0.1, seed=5)
+    twin.fit(X, y, epochs=1, batch_size=2, learning_rate=0.1, seed=5)
+    assert_params(net, params(twin), rtol=0)
+
+
+def test_work_buffers_are_built_once_per_shape():
+    """The engine keeps its work buffers between epochs and calls (fit, partial_fit)
+    while the batch size, dropout and the need for gradient buffers stay; reusing
+    them gives the bits of fresh ones."""
+    import copy
+    from fastbp._backprop import _workspaces_built
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(30, 4)), rng.integers(0, 3, 30)
+    net = fastbp.Network([4, 6, 3], seed=0)
+    start = _workspaces_built()
+    net.fit(X, y, epochs=4, batch_size=4, learning_rate=0.1)
+    assert _workspaces_built() == start + 1
+    for _ in range(3):
+        net.partial_fit(X, y, batch_size=4, learning_rate=0.1)
+    net.fit(X, y, epochs=2, batch_size=40, learning_rate=0.1)  # 40 rows > n: batch 30
+    assert _workspaces_built() == start + 2
+    net.fit(X, y, epochs=2, batch_size=4, learning_rate=0.1, optimizer="adam")
+    assert _workspaces_built() == start + 3  # a new batch size, and gradient buffers
+    for _ in range(2):
+        net.partial_fit(X, y, batch_size=4, learning_rate=0.1, optimizer="adam")
+        net.partial_fit(X, y, batch_size=4, learning_rate=0.1, momentum=0.5)
+    net.partial_fit(X, y, batch_size=4, learning_rate=0.1)  # plain SGD: a subset
+    assert _workspaces_built() == start + 3
+    net.partial_fit(X, y, batch_size=4, learning_rate=0.1, dropout=0.5)
+    assert _workspaces_built() == start + 4
+
+    # Kept buffers (7 steps an epoch, the last short: the gather-ahead's swap of
+    # buffers ends on the other one) against fresh ones: a copy has a new engine.
+    for options in ({}, {"optimizer": "adam"}, {"dropout": 0.3},
+                    {"momentum": 0.9, "sample_weight": np.linspace(0.1, 1, 30)}):
+        kept = fastbp.Network([4, 6, 3], seed=1)
+        kept.partial_fit(X, y, batch_size=4, learning_rate=0.1, seed=0, **options)
+        fresh = copy.deepcopy(kept)
+        for net_ in (kept, fresh):
+            net_.partial_fit(X, y, batch_size=4, learning_rate=0.1, seed=1, **options)
+        assert kept.compiled().matches(kept.weights, kept.biases)
+        for p, q in zip(kept.weights + kept.biases, fresh.weights + fresh.biases):
+            np.testing.assert_array_equal(p, q)
+
+
+def test_optimizer_state_is_one_object_that_copies_and_pickles():
+    import pickle
+    net, X, y = make()
+    net.fit(X, y, epochs=2, batch_size=5, learning_rate=0.1, optimizer="adam")
+    state = net._opt_state
+    assert state.kind == "adam" and state.step == 2 * 3
+    assert [a.shape for a in state.s1w] == [w.shape for w in net.weights]
+    twin = pickle.loads(pickle.dumps(state))
+    copied = state.copy()
+    for a, b, c in zip(state.arrays(), twin.arrays(), copied.arrays()):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+        assert not np.shares_memory(a, c)
+    assert twin.step == copied.step == state.step
+    net.partial_fit(X, y, batch_size=5, learning_rate=0.1, optimizer="adam")
+    assert state.step == 9
+    state.restore(copied)
+    assert state.step == 6
+    np.testing.assert_array_equal(state.s2b[0], copied.s2b[0])
+    with pytest.raises(ValueError, match="kind"):
+        type(state)("rmsprop")
+    with pytest.raises(ValueError, match="s1w"):
+        type(state)("momentum")
