@@ -806,6 +806,12 @@ cdef class Engine:
                           &total)
         return total
 
+    def drop_workspace(self, Py_ssize_t larger_than=0):
+        """Let go of training's kept work buffers if they take more than
+        ``larger_than`` bytes (the next ``train_epoch`` builds them again)."""
+        if self.workspace is not None and self.workspace.nbytes > larger_than:
+            self.workspace = None
+
     def train_epoch(self, cnp.ndarray X, cnp.ndarray Y, S, cnp.ndarray order,
                     int batch_size, TrainingHyper hyper not None,
                     OptimizerState state not None, uint64_t seed,
@@ -1091,9 +1097,11 @@ cdef class _Workspace:
     buffers that it lacks. Their contents never carry over: every step writes what
     it reads. They live as long as the engine (the network's own, until its
     parameter arrays are replaced): about batch_size x Σ_l n_l values a few times
-    over, which for a batch of the whole data set is as much as X."""
+    over, which for a batch of the whole data set is as much as X, so the training
+    driver drops large ones when a fit returns (``Engine.drop_workspace``)."""
     cdef int batch_size
     cdef bint dropout, gradients, ahead
+    cdef readonly Py_ssize_t nbytes
     cdef cnp.ndarray X_first, Yb, Sb, X_next, Y_next, S_next
     cdef _PtrTable In, A, M, D, gw, gb
 
@@ -1123,6 +1131,17 @@ cdef class _Workspace:
                                           for w in engine.weights])
             self.gb = _PtrTable([None] + [aligned_empty(b.shape, dtype)
                                           for b in engine.biases])
+        # (In shares its arrays with A but for X_first and dropout's own inputs)
+        arrays = {id(a): a for table in (In_arrays, A_arrays, self.D.arrays)
+                  for a in table if a is not None}
+        for table in (self.M, self.gw, self.gb):
+            if table is not None:
+                arrays.update((id(a), a) for a in (<_PtrTable>table).arrays
+                              if a is not None)
+        for a in (self.Yb, self.Sb, self.X_next, self.Y_next, self.S_next):
+            if a is not None:
+                arrays[id(a)] = a
+        self.nbytes = sum(a.nbytes for a in arrays.values())
         workspaces_built += 1
 
     cdef bint serves(self, int batch_size, bint dropout, bint gradients):

@@ -33,6 +33,12 @@ if sorted(kind for kinds in OPTIMIZERS.values() for kind in kinds) != \
                       f"{sorted(ENGINE_OPTIMIZERS)} differ: a partial rebuild?")
 SCHEDULES = ("constant", "invscaling", "plateau")
 
+# The engine keeps training's work buffers between fits and partial_fit calls (about
+# batch_size x the layer widths, a few times over), but not when they are larger than
+# this: a batch of a whole large data set would keep a copy of X alive, and at that
+# size building them again costs nothing next to an epoch over that many rows.
+KEEP_WORKSPACE_BYTES = 64 << 20
+
 # The book's plateau rule stops once the rate has been halved this many times (η0/128).
 PLATEAU_HALVINGS = 7
 
@@ -154,7 +160,10 @@ def train(net, X, y, epochs, batch_size, learning_rate, validation_data=None,
     with _exclusive(net):
         run = _Run(net, X, y, epochs, batch_size, learning_rate, validation_data,
                    shuffle, seed, sample_weight, options, append, progress, chunk)
-        return run.epochs()
+        try:
+            return run.epochs()
+        finally:
+            run.engine.drop_workspace(larger_than=KEEP_WORKSPACE_BYTES)
 
 
 @contextlib.contextmanager

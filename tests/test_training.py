@@ -313,6 +313,31 @@ def test_work_buffers_are_built_once_per_shape():
             np.testing.assert_array_equal(p, q)
 
 
+def test_large_work_buffers_are_not_kept_after_fit(monkeypatch):
+    """Buffers over KEEP_WORKSPACE_BYTES (a batch of a whole large data set would keep
+    a copy of X) are let go when fit returns; smaller ones stay for the next call."""
+    from fastbp import _training
+    from fastbp._backprop import _workspaces_built
+    rng = np.random.default_rng(6)
+    X, y = rng.normal(size=(2000, 50)), rng.integers(0, 3, 2000)
+    net = fastbp.Network([50, 20, 3], seed=0)
+    # 10 rows: ~20 KB of buffers; 2000 rows: ~2 MB
+    monkeypatch.setattr(_training, "KEEP_WORKSPACE_BYTES", 1 << 20)
+    for batch_size, built in ((10, 1), (2000, 2)):
+        start = _workspaces_built()
+        for _ in range(2):
+            net.fit(X, y, epochs=2, batch_size=batch_size, learning_rate=0.1)
+        assert _workspaces_built() - start == built
+    # Let go after a fit that a bad row stopped, too.
+    bad = X.copy()
+    bad[-1, 0] = np.nan
+    start = _workspaces_built()
+    for _ in range(2):
+        with pytest.raises(ValueError, match="NaN"):
+            net.fit(bad, y, epochs=1, batch_size=2000, learning_rate=0.1)
+    assert _workspaces_built() - start == 2
+
+
 def test_optimizer_state_is_one_object_that_copies_and_pickles():
     import pickle
     net, X, y = make()
