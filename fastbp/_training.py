@@ -99,8 +99,9 @@ def l2_term(weights, l2, n):
     """The book's regularisation term (λ/2n) Σ_l ‖w^l‖², summed in float64."""
     if not l2:
         return 0.0
-    return 0.5 * l2 / n * sum(float(np.square(w, dtype=np.float64).sum())
-                              for w in weights)
+    with np.errstate(over="ignore"):    # weights near float64's limit: the term is inf
+        return 0.5 * l2 / n * sum(float(np.square(w, dtype=np.float64).sum())
+                                  for w in weights)
 
 
 def mean_cost(cost, A, Y):
