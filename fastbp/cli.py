@@ -534,12 +534,57 @@ def _read_features(path, n_inputs, dtype):
 
 # -- memory -----------------------------------------------------------------------
 
+# Where Linux tells a process its cgroup and the cgroup's memory limit (v2 and v1).
+_PROC_CGROUP = "/proc/self/cgroup"
+_CGROUP_ROOT = "/sys/fs/cgroup"
+# cgroup v1 writes "no limit" as a number near 2**63.
+_NO_CGROUP_LIMIT = 1 << 60
+
+
 def _memory_bytes():
-    """This machine's physical memory in bytes, or None where it cannot be told."""
+    """The memory this process may fill, in bytes: the machine's physical memory, or
+    its cgroup's limit where that is lower (in a container the kernel kills the
+    process at the container's limit, not the host's RAM); None where neither can be
+    told."""
     try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
-        return None
+        physical = None
+    limits = [m for m in (physical, _cgroup_memory_limit()) if m]
+    return min(limits) if limits else None
+
+
+def _cgroup_memory_limit():
+    """The smallest memory limit of this process's cgroup and the cgroup root as the
+    process sees them (v2 ``memory.max``, v1 ``memory.limit_in_bytes``), or None."""
+    candidates = []
+    try:
+        with open(_PROC_CGROUP) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        controllers, path = parts[1].split(","), parts[2].lstrip("/")
+        if parts[0] == "0" and parts[1] == "":
+            candidates += [os.path.join(_CGROUP_ROOT, path, "memory.max"),
+                           os.path.join(_CGROUP_ROOT, "memory.max")]
+        elif "memory" in controllers:
+            base = os.path.join(_CGROUP_ROOT, "memory")
+            candidates += [os.path.join(base, path, "memory.limit_in_bytes"),
+                           os.path.join(base, "memory.limit_in_bytes")]
+    limits = []
+    for candidate in candidates:
+        try:
+            with open(candidate) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text.isdigit() and 0 < int(text) < _NO_CGROUP_LIMIT:
+            limits.append(int(text))
+    return min(limits) if limits else None
 
 
 def _check_memory(nbytes, what, hint=""):

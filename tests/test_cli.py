@@ -755,6 +755,41 @@ def test_hidden_layers_too_big_for_memory_are_refused_before_allocating(
     assert "--hidden" in err and "8.0 GiB of memory" in err
 
 
+@pytest.mark.parametrize("version", ["v2", "v1"])
+def test_the_memory_check_uses_a_cgroup_limit_below_the_machines(tmp_path, capsys,
+                                                                monkeypatch, version):
+    """In a container the kernel kills the process at the cgroup's memory limit, so
+    the CLI's check compares with that limit where it is lower than the RAM."""
+    root, proc = tmp_path / "cgroup", tmp_path / "proc_self_cgroup"
+    if version == "v2":
+        proc.write_text("0::/job/step\n")
+        (root / "job" / "step").mkdir(parents=True)
+        (root / "job" / "step" / "memory.max").write_text(f"{2 * 2**30}\n")
+        (root / "memory.max").write_text("max\n")
+    else:
+        proc.write_text("9:pids:/\n4:memory:/job\n1:cpu,cpuacct:/\n")
+        (root / "memory" / "job").mkdir(parents=True)
+        (root / "memory" / "job" / "memory.limit_in_bytes").write_text(f"{2 * 2**30}\n")
+        (root / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    monkeypatch.setattr(cli, "_PROC_CGROUP", str(proc))
+    monkeypatch.setattr(cli, "_CGROUP_ROOT", str(root))
+    assert cli._cgroup_memory_limit() == 2 * 2**30
+    physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert cli._memory_bytes() == min(physical, 2 * 2**30)
+    # training [784, 20000, 20000, 10] needs 9.3 GiB: more than the cgroup's 2 GiB
+    status, out, err = main(capsys, "train", "--hidden", "20000,20000", "--epochs", 1)
+    assert_one_line_error(status, err, "20000,20000")
+    assert "2.0 GiB of memory" in err
+    # no limit (v2 "max", v1's huge number) or no cgroup files: the machine's memory
+    for text in ("max\n", "9223372036854771712\n"):
+        for limit in root.rglob("memory.*"):
+            limit.write_text(text)
+        assert cli._cgroup_memory_limit() is None
+        assert cli._memory_bytes() == physical
+    monkeypatch.setattr(cli, "_PROC_CGROUP", str(tmp_path / "missing"))
+    assert cli._cgroup_memory_limit() is None
+
+
 def test_hidden_layers_beyond_any_memory_in_a_real_run():
     result = run("train", "--hidden", "1000000,1000000", "--epochs", "1")
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
