@@ -780,7 +780,7 @@ cdef class Engine:
         """
         cdef Py_ssize_t m = cnp.PyArray_DIM(X, 0)
         cdef double row_work = 0
-        cdef int l, status
+        cdef int l
         for l in range(1, self.net.L + 1):
             row_work += <double>self.net.n[l] * self.net.n[l - 1]
         cdef int chunk = <int>min(<double>m, <double>GRADIENT_CHUNK_ROWS,
