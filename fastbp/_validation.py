@@ -7,6 +7,7 @@ it was.
 import collections.abc
 import numbers
 import operator
+import tokenize
 import zipfile
 
 import numpy as np
@@ -318,8 +319,10 @@ def read_npy_header(f):
                                  f"writes 1.0 or 2.0 for arrays of numbers")
     except NpyHeaderError:
         raise
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError,
-            EOFError) as exc:
+    except (ValueError, TypeError, SyntaxError, tokenize.TokenError, MemoryError,
+            RecursionError, EOFError) as exc:
+        # (Python 3.12+ tokenizes the header with the C tokenizer, which reports an
+        # unterminated string as tokenize.TokenError, not SyntaxError.)
         # NumPy refuses a long header with advice to load it with allow_pickle=True:
         # the reason is repeated, never the invitation to unsafe loading.
         text = " ".join(str(exc).split())
