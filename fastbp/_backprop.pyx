@@ -1046,7 +1046,7 @@ cdef class OptimizerState:
     @staticmethod
     def zeros(str kind, weights, biases):
         """A fresh state of ``kind`` for these parameters: zero moments, step 0."""
-        zeros = lambda arrays: [_aligned_zeros(a) for a in arrays]
+        zeros = lambda arrays: [aligned_copy(np.zeros_like(a)) for a in arrays]
         first, second = kind != "sgd", kind == "adam"
         return OptimizerState(kind, zeros(weights) if first else (),
                               zeros(biases) if first else (),
@@ -1059,7 +1059,7 @@ cdef class OptimizerState:
 
     def copy(self):
         """An independent copy (each array on a 64-byte boundary, as the original)."""
-        copies = lambda arrays: [_aligned_copy(a) for a in arrays]
+        copies = lambda arrays: [aligned_copy(a) for a in arrays]
         return OptimizerState(self.kind, copies(self.s1w), copies(self.s1b),
                               copies(self.s2w), copies(self.s2b), self.step)
 
@@ -1072,18 +1072,6 @@ cdef class OptimizerState:
     def __reduce__(self):
         return (OptimizerState, (self.kind, list(self.s1w), list(self.s1b),
                                  list(self.s2w), list(self.s2b), self.step))
-
-
-def _aligned_zeros(a):
-    out = aligned_empty(a.shape, a.dtype)
-    out[...] = 0
-    return out
-
-
-def _aligned_copy(a):
-    out = aligned_empty(a.shape, a.dtype)
-    out[...] = a
-    return out
 
 
 # Work buffers built since import (a count for tests of their reuse).
@@ -1109,7 +1097,14 @@ cdef class _Workspace:
         global workspaces_built
         sizes, dtype = engine.sizes, engine.weights[0].dtype
         L = len(sizes) - 1
-        rows = lambda n: aligned_empty((batch_size, n), dtype)
+        made = []
+
+        def new(shape):
+            array = aligned_empty(shape, dtype)
+            made.append(array)
+            return array
+
+        rows = lambda n: new((batch_size, n))
         self.batch_size, self.dropout, self.gradients = batch_size, dropout, gradients
         A_arrays = [None] + [rows(n) for n in sizes[1:]]
         self.X_first = rows(sizes[0])
@@ -1120,28 +1115,16 @@ cdef class _Workspace:
                                      for l, n in enumerate(sizes[1:], start=1)]) \
             if dropout else None
         self.D = _PtrTable([None] + [rows(n) for n in sizes[1:]])
-        self.Yb, self.Sb = rows(sizes[L]), np.empty(batch_size, dtype)
+        self.Yb, self.Sb = rows(sizes[L]), new((batch_size,))
         # The next batch's buffers, where train_epoch may gather it on another thread.
         self.ahead = batch_size < OWN_GEMM_MIN_ROWS
         if self.ahead:
             self.X_next, self.Y_next = rows(sizes[0]), rows(sizes[L])
-            self.S_next = np.empty(batch_size, dtype)
+            self.S_next = new((batch_size,))
         if gradients:
-            self.gw = _PtrTable([None] + [aligned_empty(w.shape, dtype)
-                                          for w in engine.weights])
-            self.gb = _PtrTable([None] + [aligned_empty(b.shape, dtype)
-                                          for b in engine.biases])
-        # (In shares its arrays with A but for X_first and dropout's own inputs)
-        arrays = {id(a): a for table in (In_arrays, A_arrays, self.D.arrays)
-                  for a in table if a is not None}
-        for table in (self.M, self.gw, self.gb):
-            if table is not None:
-                arrays.update((id(a), a) for a in (<_PtrTable>table).arrays
-                              if a is not None)
-        for a in (self.Yb, self.Sb, self.X_next, self.Y_next, self.S_next):
-            if a is not None:
-                arrays[id(a)] = a
-        self.nbytes = sum(a.nbytes for a in arrays.values())
+            self.gw = _PtrTable([None] + [new(w.shape) for w in engine.weights])
+            self.gb = _PtrTable([None] + [new(b.shape) for b in engine.biases])
+        self.nbytes = sum(a.nbytes for a in made)
         workspaces_built += 1
 
     cdef bint serves(self, int batch_size, bint dropout, bint gradients):
@@ -1222,6 +1205,14 @@ def aligned_empty(shape, dtype):
     raw = np.empty(nbytes + 64, np.uint8)
     start = (-raw.ctypes.data) % 64
     return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
+def aligned_copy(a, dtype=None):
+    """A copy of ``a`` (cast to ``dtype``), on a 64-byte boundary: see ``aligned_empty``."""
+    a = np.asarray(a)
+    out = aligned_empty(a.shape, a.dtype if dtype is None else dtype)
+    out[...] = a
+    return out
 
 
 def all_finite(cnp.ndarray x):

@@ -255,7 +255,6 @@ class _Run:
         self.chunk = n if chunk is None else min(chunk, n)
         self.old_state, self.old_history = net._opt_state, net.history
         self.state = state = _optimizer_state(net, engine_optimizer(opts))
-        self.saved_state = state.copy()
         sklearn_l2 = opts["l2_per_batch"]
         self.per_batch = per_batch = sklearn_l2 and not opts["monitor_training"]
         # Typed once here; only the learning rate changes between epochs.
@@ -291,7 +290,7 @@ class _Run:
             # same whole steps.
             epoch_start = self._epoch_state()
             try:
-                self._train_epoch(epoch, epoch_start["params"])
+                self._train_epoch(epoch, epoch_start)
                 score = self._record()
                 if score is not None:
                     if score > best_score + opts["tol"]:
@@ -322,11 +321,13 @@ class _Run:
         """The parameter arrays the engine updates: w^1..w^L, then b^1..b^L."""
         return self.engine.weights + self.engine.biases
 
-    def _train_epoch(self, epoch, before):
+    def _train_epoch(self, epoch, start_state):
         """One epoch in the engine, in calls of ``chunk`` examples; raises ValueError
         (everything put back as before the call) for a row of X that is not finite,
-        FloatingPointError when training diverges."""
+        FloatingPointError when training diverges. ``start_state``: the epoch's
+        ``_epoch_state``."""
         net, hyper, state, rng = self.net, self.hyper, self.state, self.rng
+        before = start_state["params"]
         n = self.n
         if self.shuffle:
             self.order = rng.permutation(n).astype(np.intp, copy=False)
@@ -341,7 +342,7 @@ class _Run:
                 self.X, self.Y, self.S, rows, self.batch_size, hyper, state,
                 dropout_seed, check_input=epoch == 1)
             if status == 2:
-                self._undo_call(before)
+                self._undo_call(start_state)
                 raise ValueError("X contains NaN or infinite values")
             # A non-finite batch cost stops the epoch before its update; an update
             # that overflows shows in the parameters. Either way, go back to the start
@@ -367,12 +368,14 @@ class _Run:
                 self.progress(start + len(rows))
         net._examples_seen += n
 
-    def _undo_call(self, before):
-        """Put everything back as before this call of ``train``."""
+    def _undo_call(self, start_state):
+        """Put everything back as before this call of ``train``. Only the first
+        epoch checks X's rows, so its ``_epoch_state`` holds the call's parameters
+        and optimiser state."""
         net = self.net
-        for p, saved in zip(self._params(), before):
+        for p, saved in zip(self._params(), start_state["params"]):
             np.copyto(p, saved)
-        self.state.restore(self.saved_state)
+        self.state.restore(start_state["optimizer"])
         net._opt_state, net.history = self.old_state, self.old_history
         self.rng.bit_generator.state = self.rng_state
 

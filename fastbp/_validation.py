@@ -12,7 +12,7 @@ import zipfile
 
 import numpy as np
 
-from ._backprop import aligned_empty, all_finite
+from ._backprop import aligned_copy as aligned, all_finite
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -253,14 +253,6 @@ def is_classification(y, Y):
     if y is not None and np.ndim(y) == 1:
         return True
     return bool(((Y == 0) | (Y == 1)).all() and (Y.sum(axis=1) == 1).all())
-
-
-def aligned(a, dtype=None):
-    """A copy of a (cast to dtype), on a 64-byte boundary: see ``aligned_empty``."""
-    a = np.asarray(a)
-    out = aligned_empty(a.shape, a.dtype if dtype is None else dtype)
-    out[...] = a
-    return out
 
 
 # Deflate cannot shrink data by more than this factor: a member declaring more is damaged.
