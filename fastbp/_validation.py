@@ -17,6 +17,17 @@ from ._backprop import aligned_copy as aligned, all_finite
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+class MissingFileError(FileNotFoundError, ValueError):
+    """A file that does not exist.
+
+    A FileNotFoundError, as Python's own ``open`` raises, and a ValueError, as fastbp's
+    contract promises for every bad argument, so either ``except`` catches it.
+    """
+
+
+MissingFileError.__module__ = "fastbp"   # its public name, in tracebacks too
+
+
 def check_dtype(dtype, name="dtype"):
     """Return ``dtype`` as np.float32 or np.float64's dtype, or raise."""
     try:

@@ -627,7 +627,7 @@ def load(path):
     """
     path = _as_path(path)
     if not os.path.isfile(path):
-        raise _MissingFileError(2, "path: no such file", path)
+        raise check.MissingFileError(2, "path: no such file", path)
     try:
         return _read_network(path)
     except _LoadError as exc:
@@ -856,10 +856,6 @@ class _ParameterList(list):
 
     def __deepcopy__(self, memo):
         return copy.deepcopy(list(self), memo)
-
-
-class _MissingFileError(FileNotFoundError, ValueError):
-    """A file that does not exist: a FileNotFoundError and, as the API promises, a ValueError."""
 
 
 def _initial_parameters(sizes, init, rng, dtype):
