@@ -13,21 +13,17 @@ failed, a full disk); 130 when interrupted. Every error is one line on standard 
 traceback: ``main`` translates every exception (see ``_error``).
 """
 import argparse
-import contextlib
-import gzip
 import inspect
 import math
 import os
 import subprocess
 import sys
 import time
-import zipfile
-import zlib
 
 import numpy as np
 
 from . import __version__, datasets
-from . import _training
+from . import _io, _training
 from . import _validation as check
 from ._activations import ACTIVATIONS, OUTPUT_ONLY
 from ._costs import COSTS
@@ -275,67 +271,6 @@ def _split(X, y, validation, test):
     return parts[0], parts[1] if validation else None, parts[2] if test else None
 
 
-def _is_header(line):
-    try:
-        [float(field) for field in line.split(",")]
-    except ValueError:
-        return True
-    return False
-
-
-def _read_csv(path):
-    """The numbers of a .csv or .csv.gz file as a 2-D float64 array (see --help)."""
-    opener = gzip.open if path.lower().endswith(".gz") else open
-    with _reading(path, "CSV file"):
-        try:
-            with opener(path, "rt") as f:
-                first = f.readline()
-            if not first.strip():
-                raise UsageError(f"{path}: empty file")
-            header = _is_header(first)
-            try:
-                table = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64,
-                                   skiprows=1 if header else 0)
-            except ValueError as exc:
-                if isinstance(exc, UnicodeDecodeError):
-                    raise
-                # NumPy counts rows from 0 after the header and blank lines: name the line.
-                where = _first_bad_line(path, opener, header) or str(exc)
-                raise UsageError(f"{path}: not a table of comma-separated numbers ({where})")
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            # A truncated or damaged .gz, or a file named .gz that is not gzip.
-            raise UsageError(f"{path}: not a readable gzip file ({exc})") from None
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{path}: not a text file of comma-separated numbers "
-                             f"({exc.reason} at byte {exc.start})") from None
-    if table.size == 0:
-        raise UsageError(f"{path}: no rows of data")
-    return table
-
-
-def _first_bad_line(path, opener, header):
-    """'line N: ...' for the first line of a CSV file that np.loadtxt cannot read, or None.
-
-    Lines are numbered from 1, as an editor shows them, the header included."""
-    width = None
-    with opener(path, "rt") as f:
-        for number, line in enumerate(f, start=1):
-            text = line.split("#", 1)[0].strip()
-            if (header and number == 1) or not text:
-                continue
-            fields = text.split(",")
-            for column, field in enumerate(fields, start=1):
-                try:
-                    float(field)
-                except ValueError:
-                    return f"line {number}, column {column}: {field.strip()!r} is not a number"
-            if width is None:
-                width = len(fields)
-            elif len(fields) != width:
-                return f"line {number}: {len(fields)} columns where the first row has {width}"
-    return None
-
-
 def _labels(values, where):
     values = np.asarray(values)
     if values.ndim != 1:
@@ -367,82 +302,14 @@ def _features(values, where, dtype):
     return values
 
 
-def _npy_array(f, available, where):
-    """Read the .npy array at ``f``'s position, where ``available`` bytes remain (the
-    size of the file, or of the zip member, magic string and header included).
-
-    The header's shape and dtype are checked before anything of their size is
-    allocated: an array of Python objects is refused (fastbp never unpickles data),
-    and so is one that declares more bytes than the file holds or than this machine's
-    memory.
-    """
-    begin = f.tell()
-    try:
-        shape, fortran, dtype = check.read_npy_header(f)
-    except check.NpyHeaderError as exc:
-        raise UsageError(f"{where}: not a readable .npy array ({exc})") from None
-    nbytes = math.prod(shape) * dtype.itemsize
-    held = available - (f.tell() - begin)  # what the magic string and header leave
-    if nbytes > held:
-        raise UsageError(f"{where}: declares shape {shape} of {dtype} ({nbytes:,} "
-                         f"bytes), but holds {max(held, 0):,} bytes: truncated or damaged")
-    _check_memory(nbytes, f"{where}: an array of shape {shape}")
-    data = np.empty(math.prod(shape), dtype=dtype)
-    done = check.read_into(f, data, nbytes)
-    if done < nbytes:
-        raise UsageError(f"{where}: truncated ({done:,} of {nbytes:,} bytes of data)")
-    return data.reshape(shape, order="F" if fortran else "C")
-
-
-@contextlib.contextmanager
-def _reading(path, kind):
-    """Any failure while reading the file ``path`` becomes a UsageError naming it:
-    a damaged file can fail in more ways than a list of exceptions foresees
-    (zipfile alone raises BadZipFile, NotImplementedError, RuntimeError, EOFError,
-    zlib.error, struct.error)."""
-    try:
-        yield
-    except UsageError:
-        raise
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except Exception as exc:  # noqa: BLE001 - see the docstring
-        detail = " ".join(str(exc).split())
-        if not isinstance(exc, (ValueError, OSError)):
-            detail = f"{type(exc).__name__}: {detail}"
-        raise UsageError(f"{path}: not a readable {kind} ({detail})") from None
-
-
-def _load_npy(path):
-    with _reading(path, ".npy file"), open(path, "rb") as f:
-        return _npy_array(f, os.path.getsize(path), path)
-
-
-def _load_npz(path):
-    with _reading(path, ".npz file"):
-        with zipfile.ZipFile(path) as archive:
-            arrays = {}
-            for info in archive.infolist():
-                name = info.filename
-                if not name.endswith(".npy") or name[:-4] in arrays:
-                    continue
-                problem = check.zip_member_problem(info)
-                if problem:
-                    raise UsageError(f"{path}: member {name} {problem}")
-                with archive.open(info) as f:
-                    arrays[name[:-4]] = _npy_array(f, info.file_size,
-                                                   f"{path}: {name[:-4]}")
-            return arrays
-
-
-def _load_data_file(path, dtype):
+def _load_data_file(path, dtype, hidden):
     """Train, validation and test sets from a .npz or .csv file (see --help)."""
     if not os.path.isfile(path):
         raise UsageError(f"--data {path}: no such file")
     lower = path.lower()
     given = {}
     if lower.endswith(".npz"):
-        arrays = _load_npz(path)
+        arrays = _io.read_npz(path)
         if "X" not in arrays or "y" not in arrays:
             raise UsageError(f"--data {path}: needs arrays X and y, found "
                              f"{', '.join(sorted(arrays)) or 'none'}")
@@ -459,7 +326,13 @@ def _load_data_file(path, dtype):
                                      f"{len(y)} labels")
                 given[suffix] = (X, y)
     elif lower.endswith((".csv", ".csv.gz")):
-        table = _read_csv(path)
+        # Wider rows would make a first layer of weights larger than the memory.
+        memory = _io.memory_bytes()
+        widest = None if memory is None else \
+            memory // (np.dtype(dtype).itemsize * 3 * hidden[0]) + 1
+        table = _io.read_csv(path, widest, f" (features and a label): a network with "
+                             f"{hidden[0]} neurons in its first hidden layer takes no "
+                             f"more inputs in this machine's memory")
         if table.shape[1] < 2:
             raise UsageError(f"--data {path}: needs at least two columns (features, "
                              f"then the label)")
@@ -486,7 +359,7 @@ def _load_training_data(args):
             raise UsageError(f"--mnist: {_option_words(str(exc))}") from None
         return "MNIST", train, validation, test, _MNIST_EPOCHS
     if args.data is not None:
-        train, validation, test = _load_data_file(args.data, args.dtype)
+        train, validation, test = _load_data_file(args.data, args.dtype, args.hidden)
         return os.path.basename(args.data), train, validation, test, 30
     return ("UCI digits (8x8)", *_digits_split(args.dtype), 30)
 
@@ -509,11 +382,11 @@ def _read_features(path, n_inputs, dtype):
         raise UsageError(f"{path}: no such file")
     lower = path.lower()
     if lower.endswith(".npy"):
-        X = _load_npy(path)
+        X = _io.read_npy(path)
         if X.ndim == 1:
             X = X[None, :]
     elif lower.endswith(".npz"):
-        arrays = _load_npz(path)
+        arrays = _io.read_npz(path)
         if "X" in arrays:
             X = arrays["X"]
         elif len(arrays) == 1:
@@ -521,7 +394,8 @@ def _read_features(path, n_inputs, dtype):
         else:
             raise UsageError(f"{path}: no array X among {', '.join(sorted(arrays)) or 'none'}")
     elif lower.endswith((".csv", ".csv.gz")):
-        X = _read_csv(path)
+        X = _io.read_csv(path, n_inputs + 1, f": the network takes {n_inputs} "
+                         f"features per row (and an optional label)")
     else:
         raise UsageError(f"{path}: expected a .npy, .npz or .csv file")
     if X.ndim == 2 and X.shape[1] == n_inputs + 1 and not lower.endswith(".npy"):
@@ -534,75 +408,13 @@ def _read_features(path, n_inputs, dtype):
 
 # -- memory -----------------------------------------------------------------------
 
-# Where Linux tells a process its cgroup and the cgroup's memory limit (v2 and v1).
-_PROC_CGROUP = "/proc/self/cgroup"
-_CGROUP_ROOT = "/sys/fs/cgroup"
-# cgroup v1 writes "no limit" as a number near 2**63.
-_NO_CGROUP_LIMIT = 1 << 60
-
-
-def _memory_bytes():
-    """The memory this process may fill, in bytes: the machine's physical memory, or
-    its cgroup's limit where that is lower (in a container the kernel kills the
-    process at the container's limit, not the host's RAM); None where neither can be
-    told."""
-    try:
-        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        physical = None
-    limits = [m for m in (physical, _cgroup_memory_limit()) if m]
-    return min(limits) if limits else None
-
-
-def _cgroup_memory_limit():
-    """The smallest memory limit of this process's cgroup and the cgroup root as the
-    process sees them (v2 ``memory.max``, v1 ``memory.limit_in_bytes``), or None."""
-    candidates = []
-    try:
-        with open(_PROC_CGROUP) as f:
-            lines = f.read().splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        controllers, path = parts[1].split(","), parts[2].lstrip("/")
-        if parts[0] == "0" and parts[1] == "":
-            candidates += [os.path.join(_CGROUP_ROOT, path, "memory.max"),
-                           os.path.join(_CGROUP_ROOT, "memory.max")]
-        elif "memory" in controllers:
-            base = os.path.join(_CGROUP_ROOT, "memory")
-            candidates += [os.path.join(base, path, "memory.limit_in_bytes"),
-                           os.path.join(base, "memory.limit_in_bytes")]
-    limits = []
-    for candidate in candidates:
-        try:
-            with open(candidate) as f:
-                text = f.read().strip()
-        except OSError:
-            continue
-        if text.isdigit() and 0 < int(text) < _NO_CGROUP_LIMIT:
-            limits.append(int(text))
-    return min(limits) if limits else None
-
-
-def _check_memory(nbytes, what, hint=""):
-    """Refuse, before allocating it, what needs more than all of the machine's memory:
-    NumPy would raise MemoryError, or the kernel kill the process as it filled pages."""
-    memory = _memory_bytes()
-    if memory is not None and nbytes > memory:
-        raise UsageError(f"{what} needs {nbytes / 2**30:,.1f} GiB, more than this "
-                         f"machine's {memory / 2**30:,.1f} GiB of memory{hint}")
-
-
 def _check_network_size(sizes, dtype, optimizer, momentum, hint=""):
     """Refuse a network that training could not hold in memory, before it is built."""
     n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
     # The parameters, the copy fit keeps of an epoch's start (to undo it on Ctrl-C)
     # and the initialisation's temporaries, plus the optimiser's moments.
     copies = 3 + (2 if optimizer == "adam" else 1 if momentum else 0)
-    _check_memory(n_params * np.dtype(dtype).itemsize * copies,
+    _io.check_memory(n_params * np.dtype(dtype).itemsize * copies,
                   f"training the network {list(sizes)} ({n_params:,} parameters)", hint)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import cli
+from fastbp import _io, cli
 
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastbp.__file__)))
 
@@ -695,7 +695,7 @@ def test_hostile_data_files_exit_2_with_one_line(tmp_path, capsys, monkeypatch):
     valid file still) or exits 2 with one line, before allocating what it declares."""
     import resource
     # As on a machine of 8 GiB: whether a billion outputs fit must not decide the test.
-    monkeypatch.setattr(cli, "_memory_bytes", lambda: 8 * 2**30, raising=False)
+    monkeypatch.setattr(_io, "memory_bytes", lambda: 8 * 2**30)
     rng = np.random.default_rng(91)
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
     outcomes = {0: 0, 2: 0}
@@ -740,7 +740,7 @@ def test_hidden_layers_too_big_for_memory_are_refused_before_allocating(
         capsys, monkeypatch, hidden):
     """--hidden 40000,40000 asked for tens of GiB (the kernel killed the process):
     the memory a network needs for training is compared with the machine's first."""
-    monkeypatch.setattr(cli, "_memory_bytes", lambda: 8 * 2**30, raising=False)
+    monkeypatch.setattr(_io, "memory_bytes", lambda: 8 * 2**30)
 
     network = cli.Network
 
@@ -771,11 +771,11 @@ def test_the_memory_check_uses_a_cgroup_limit_below_the_machines(tmp_path, capsy
         (root / "memory" / "job").mkdir(parents=True)
         (root / "memory" / "job" / "memory.limit_in_bytes").write_text(f"{2 * 2**30}\n")
         (root / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
-    monkeypatch.setattr(cli, "_PROC_CGROUP", str(proc))
-    monkeypatch.setattr(cli, "_CGROUP_ROOT", str(root))
-    assert cli._cgroup_memory_limit() == 2 * 2**30
+    monkeypatch.setattr(_io, "_PROC_CGROUP", str(proc))
+    monkeypatch.setattr(_io, "_CGROUP_ROOT", str(root))
+    assert _io.cgroup_memory_limit() == 2 * 2**30
     physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    assert cli._memory_bytes() == min(physical, 2 * 2**30)
+    assert _io.memory_bytes() == min(physical, 2 * 2**30)
     # training [784, 20000, 20000, 10] needs 9.3 GiB: more than the cgroup's 2 GiB
     status, out, err = main(capsys, "train", "--hidden", "20000,20000", "--epochs", 1)
     assert_one_line_error(status, err, "20000,20000")
@@ -784,10 +784,10 @@ def test_the_memory_check_uses_a_cgroup_limit_below_the_machines(tmp_path, capsy
     for text in ("max\n", "9223372036854771712\n"):
         for limit in root.rglob("memory.*"):
             limit.write_text(text)
-        assert cli._cgroup_memory_limit() is None
-        assert cli._memory_bytes() == physical
-    monkeypatch.setattr(cli, "_PROC_CGROUP", str(tmp_path / "missing"))
-    assert cli._cgroup_memory_limit() is None
+        assert _io.cgroup_memory_limit() is None
+        assert _io.memory_bytes() == physical
+    monkeypatch.setattr(_io, "_PROC_CGROUP", str(tmp_path / "missing"))
+    assert _io.cgroup_memory_limit() is None
 
 
 def test_hidden_layers_beyond_any_memory_in_a_real_run():
