@@ -581,15 +581,25 @@ _NO_CGROUP_LIMIT = 1 << 60
 
 def memory_bytes():
     """The memory this process may fill, in bytes: the machine's physical memory, or
-    its cgroup's limit where that is lower (in a container the kernel kills the
-    process at the container's limit, not the host's RAM); None where neither can be
-    told."""
+    its cgroup's limit or its own address-space limit (``ulimit -v``) where lower (in
+    a container the kernel kills the process at the container's limit, not the host's
+    RAM); None where none can be told."""
     try:
         physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
         physical = None
-    limits = [m for m in (physical, cgroup_memory_limit()) if m]
+    limits = [m for m in (physical, cgroup_memory_limit(), _address_space_limit()) if m]
     return min(limits) if limits else None
+
+
+def _address_space_limit():
+    """This process's soft RLIMIT_AS in bytes, or None (unlimited, or not POSIX)."""
+    try:
+        import resource
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, AttributeError, ValueError, OSError):
+        return None
+    return None if soft == resource.RLIM_INFINITY or soft <= 0 else soft
 
 
 def cgroup_memory_limit():
