@@ -570,6 +570,139 @@ def _first_bad_line(block):
     return None
 
 
+# -- data sets --------------------------------------------------------------------
+
+def _labels(values, where):
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise DataFileError(f"{where}: labels must be one-dimensional, got shape {values.shape}")
+    if values.dtype.kind == "f":
+        if not (np.isfinite(values).all() and (values == np.round(values)).all()):
+            raise DataFileError(f"{where}: labels must be integers (class indices 0..K-1)")
+    elif values.dtype.kind not in "iub":
+        raise DataFileError(f"{where}: labels must be integers, got dtype {values.dtype}")
+    if len(values) and values.min() < 0:
+        raise DataFileError(f"{where}: labels must be class indices >= 0, got {values.min():g}")
+    # A layer has fewer than 2**31 neurons; larger floats would not even cast to int64.
+    if len(values) and values.max() >= 2**31 - 1:
+        raise DataFileError(f"{where}: labels must be class indices below 2**31 - 1 (one "
+                            f"output per class), got {values.max():g}")
+    return values.astype(np.int64)
+
+
+def _features(values, where, dtype):
+    values = np.asarray(values)
+    if values.ndim != 2 or values.shape[1] < 1 or values.shape[0] < 1:
+        raise DataFileError(f"{where}: features must be a non-empty 2-D array, got shape "
+                            f"{values.shape}")
+    if values.dtype.kind not in "fiub":
+        raise DataFileError(f"{where}: features must be numbers, got dtype {values.dtype}")
+    values = np.ascontiguousarray(values, dtype=dtype)
+    if not np.isfinite(values).all():
+        raise DataFileError(f"{where}: features contain NaN or infinite values")
+    return values
+
+
+def read_data_sets(path, dtype, max_columns=None, why=""):
+    """{"": (X, y)} of a .npz or .csv file of examples and labels, with "_val" and
+    "_test" when a .npz holds X_val/y_val and X_test/y_test (see ``fastbp train
+    --help``); ``max_columns`` and ``why`` bound a CSV's lines (see ``read_csv``)."""
+    if not os.path.isfile(path):
+        raise DataFileError(f"{path}: no such file")
+    lower = path.lower()
+    given = {}
+    if lower.endswith(".npz"):
+        arrays = read_npz(path)
+        if "X" not in arrays or "y" not in arrays:
+            raise DataFileError(f"{path}: needs arrays X and y, found "
+                                f"{', '.join(sorted(arrays)) or 'none'}")
+        for suffix in ("", "_val", "_test"):
+            xk, yk = "X" + suffix, "y" + suffix
+            if (xk in arrays) != (yk in arrays):
+                raise DataFileError(f"{path}: has {xk if xk in arrays else yk} "
+                                    f"without {yk if xk in arrays else xk}")
+            if xk in arrays:
+                X = _features(arrays[xk], f"{path}: {xk}", dtype)
+                y = _labels(arrays[yk], f"{path}: {yk}")
+                if len(X) != len(y):
+                    raise DataFileError(f"{path}: {xk} has {len(X)} rows but {yk} has "
+                                        f"{len(y)} labels")
+                given[suffix] = (X, y)
+    elif lower.endswith((".csv", ".csv.gz")):
+        table = read_csv(path, max_columns, why)
+        if table.shape[1] < 2:
+            raise DataFileError(f"{path}: needs at least two columns (features, "
+                                f"then the label)")
+        given[""] = (_features(table[:, :-1], path, dtype),
+                     _labels(table[:, -1], f"{path}: last column"))
+    else:
+        raise DataFileError(f"{path}: expected a .npz or .csv file")
+    widths = {X.shape[1] for X, _ in given.values()}
+    if len(widths) > 1:
+        raise DataFileError(f"{path}: the sets have different numbers of features "
+                            f"{sorted(widths)}")
+    return given
+
+
+def read_features(path, n_inputs, dtype):
+    """Rows of features for ``fastbp predict`` (see its --help)."""
+    if not os.path.isfile(path):
+        raise DataFileError(f"{path}: no such file")
+    lower = path.lower()
+    if lower.endswith(".npy"):
+        X = read_npy(path)
+        if X.ndim == 1:
+            X = X[None, :]
+    elif lower.endswith(".npz"):
+        arrays = read_npz(path)
+        if "X" in arrays:
+            X = arrays["X"]
+        elif len(arrays) == 1:
+            X = next(iter(arrays.values()))
+        else:
+            raise DataFileError(f"{path}: no array X among "
+                                f"{', '.join(sorted(arrays)) or 'none'}")
+    elif lower.endswith((".csv", ".csv.gz")):
+        X = read_csv(path, n_inputs + 1, f": the network takes {n_inputs} features "
+                     f"per row (and an optional label)")
+    else:
+        raise DataFileError(f"{path}: expected a .npy, .npz or .csv file")
+    if X.ndim == 2 and X.shape[1] == n_inputs + 1 and not lower.endswith(".npy"):
+        X = X[:, :-1]  # a trailing label column, as `fastbp train --data` reads
+    if X.ndim != 2 or X.shape[1] != n_inputs:
+        raise DataFileError(f"{path}: the network takes {n_inputs} features per row, "
+                            f"the file has shape {X.shape}")
+    return _features(X, path, dtype)
+
+
+# -- learning curves --------------------------------------------------------------
+
+def write_curves(history, path, image_format, title, cost_name):
+    """Write an image with two panels, cost and accuracy per epoch (``history`` as
+    ``fastbp train`` keeps it), in ``image_format`` (one matplotlib writes: png, pdf,
+    svg, jpg, ...); return the Figure."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4))
+    ax_cost, ax_accuracy = fig.subplots(1, 2)
+    epochs = np.arange(1, len(history["train_cost"]) + 1)
+    ax_cost.plot(epochs, history["train_cost"], marker=".", label="training")
+    ax_cost.plot(epochs, history["val_cost"], marker=".", label="validation")
+    ax_cost.set(xlabel="epoch", ylabel=f"cost ({cost_name})", title="Cost")
+    ax_accuracy.plot(epochs, 100 * np.asarray(history["train_accuracy"]), marker=".",
+                     label="training")
+    ax_accuracy.plot(epochs, 100 * np.asarray(history["val_accuracy"]), marker=".",
+                     label="validation")
+    ax_accuracy.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
+    for ax in (ax_cost, ax_accuracy):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, format=image_format, dpi=100)
+    return fig
+
+
 # -- memory -------------------------------------------------------------------------
 
 # Where Linux tells a process its cgroup and the cgroup's memory limit (v2 and v1).

@@ -16,22 +16,18 @@ import argparse
 import inspect
 import math
 import os
-import subprocess
 import sys
 import time
 
 import numpy as np
 
 from . import __version__, datasets
-from . import _io, _training
+from . import _io, _threadpool, _training
 from . import _validation as check
 from ._activations import ACTIVATIONS, OUTPUT_ONLY
 from ._costs import COSTS
 from ._progress import NoBar, ProgressBar
 from .network import INITS, Network, load
-
-# The digits set has no standard split: a fixed shuffle (``_split``) gives 1,197
-# training, 300 validation and 300 test images, the same on every run.
 
 # An epoch is trained in chunks (so that a progress bar can advance within it) when
 # examples x weights reaches this: about a second on one core in float64 with
@@ -41,11 +37,6 @@ from .network import INITS, Network, load
 # costs a few per cent (one extra gather of the rows, per-call checks).
 _CHUNK_WORK = 4e9
 _CHUNKS_PER_EPOCH = 50
-
-# Thread-count variables of the BLAS libraries NumPy and SciPy may be built with. They
-# are read when the library loads, and the library loads as soon as fastbp is imported.
-_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                     "BLIS_NUM_THREADS")
 
 _PLOT_HINT = 'pip install "fastbp[plot]"'
 
@@ -249,103 +240,24 @@ def build_parser():
 
 def _digits_split(dtype):
     X, y = datasets.load_digits(dtype=dtype)
-    return _split(X, y, validation=True, test=True)
-
-
-def _split(X, y, validation, test):
-    """Split off a validation and/or a test set: a fixed shuffle, one sixth of rows each.
-
-    Returns (train, validation or None, test or None), each an (X, y) pair, training
-    rows first in the shuffled order (for the digits: 1,197 / 300 / 300).
-    """
-    n = len(y)
-    held = max(1, int(n / 6 + 0.5))
-    n_train = n - held * (validation + test)
-    if n_train < 1:
-        raise UsageError(f"{n} examples are too few to split off validation and test "
-                         f"sets; give more, or X_val/y_val and X_test/y_test")
-    order = np.random.default_rng(0).permutation(n)
-    bounds = [n_train, n_train + held * validation]
-    rows = np.split(order, bounds)
-    parts = [(X[r], y[r]) for r in rows]
-    return parts[0], parts[1] if validation else None, parts[2] if test else None
-
-
-def _labels(values, where):
-    values = np.asarray(values)
-    if values.ndim != 1:
-        raise UsageError(f"{where}: labels must be one-dimensional, got shape {values.shape}")
-    if values.dtype.kind == "f":
-        if not (np.isfinite(values).all() and (values == np.round(values)).all()):
-            raise UsageError(f"{where}: labels must be integers (class indices 0..K-1)")
-    elif values.dtype.kind not in "iub":
-        raise UsageError(f"{where}: labels must be integers, got dtype {values.dtype}")
-    if len(values) and values.min() < 0:
-        raise UsageError(f"{where}: labels must be class indices >= 0, got {values.min():g}")
-    # A layer has fewer than 2**31 neurons; larger floats would not even cast to int64.
-    if len(values) and values.max() >= 2**31 - 1:
-        raise UsageError(f"{where}: labels must be class indices below 2**31 - 1 (one "
-                         f"output per class), got {values.max():g}")
-    return values.astype(np.int64)
-
-
-def _features(values, where, dtype):
-    values = np.asarray(values)
-    if values.ndim != 2 or values.shape[1] < 1 or values.shape[0] < 1:
-        raise UsageError(f"{where}: features must be a non-empty 2-D array, got shape "
-                         f"{values.shape}")
-    if values.dtype.kind not in "fiub":
-        raise UsageError(f"{where}: features must be numbers, got dtype {values.dtype}")
-    values = np.ascontiguousarray(values, dtype=dtype)
-    if not np.isfinite(values).all():
-        raise UsageError(f"{where}: features contain NaN or infinite values")
-    return values
+    return datasets.fixed_split(X, y, validation=True, test=True)
 
 
 def _load_data_file(path, dtype, hidden):
     """Train, validation and test sets from a .npz or .csv file (see --help)."""
-    if not os.path.isfile(path):
-        raise UsageError(f"--data {path}: no such file")
-    lower = path.lower()
-    given = {}
-    if lower.endswith(".npz"):
-        arrays = _io.read_npz(path)
-        if "X" not in arrays or "y" not in arrays:
-            raise UsageError(f"--data {path}: needs arrays X and y, found "
-                             f"{', '.join(sorted(arrays)) or 'none'}")
-        for suffix in ("", "_val", "_test"):
-            xk, yk = "X" + suffix, "y" + suffix
-            if (xk in arrays) != (yk in arrays):
-                raise UsageError(f"--data {path}: has {xk if xk in arrays else yk} "
-                                 f"without {yk if xk in arrays else xk}")
-            if xk in arrays:
-                X = _features(arrays[xk], f"{path}: {xk}", dtype)
-                y = _labels(arrays[yk], f"{path}: {yk}")
-                if len(X) != len(y):
-                    raise UsageError(f"{path}: {xk} has {len(X)} rows but {yk} has "
-                                     f"{len(y)} labels")
-                given[suffix] = (X, y)
-    elif lower.endswith((".csv", ".csv.gz")):
-        # Wider rows would make a first layer of weights larger than the memory.
-        memory = _io.memory_bytes()
-        widest = None if memory is None else \
-            memory // (np.dtype(dtype).itemsize * 3 * hidden[0]) + 1
-        table = _io.read_csv(path, widest, f" (features and a label): a network with "
-                             f"{hidden[0]} neurons in its first hidden layer takes no "
-                             f"more inputs in this machine's memory")
-        if table.shape[1] < 2:
-            raise UsageError(f"--data {path}: needs at least two columns (features, "
-                             f"then the label)")
-        given[""] = (_features(table[:, :-1], path, dtype),
-                     _labels(table[:, -1], f"{path}: last column"))
-    else:
-        raise UsageError(f"--data {path}: expected a .npz or .csv file")
-    widths = {X.shape[1] for X, _ in given.values()}
-    if len(widths) > 1:
-        raise UsageError(f"--data {path}: the sets have different numbers of features "
-                         f"{sorted(widths)}")
-    train, validation, test = _split(*given[""], validation="_val" not in given,
-                                     test="_test" not in given)
+    # Wider rows would make a first layer of weights larger than the memory.
+    memory = _io.memory_bytes()
+    widest = None if memory is None else \
+        memory // (np.dtype(dtype).itemsize * 3 * hidden[0]) + 1
+    try:
+        given = _io.read_data_sets(
+            path, dtype, widest, f" (features and a label): a network with {hidden[0]} "
+            f"neurons in its first hidden layer takes no more inputs in this machine's "
+            f"memory")
+    except _io.DataFileError as exc:
+        raise UsageError(f"--data {exc}") from None
+    train, validation, test = datasets.fixed_split(
+        *given[""], validation="_val" not in given, test="_test" not in given)
     return train, given.get("_val", validation), given.get("_test", test)
 
 
@@ -376,36 +288,6 @@ def _option_words(message):
     return message
 
 
-def _read_features(path, n_inputs, dtype):
-    """Rows of features for ``fastbp predict`` (see its --help)."""
-    if not os.path.isfile(path):
-        raise UsageError(f"{path}: no such file")
-    lower = path.lower()
-    if lower.endswith(".npy"):
-        X = _io.read_npy(path)
-        if X.ndim == 1:
-            X = X[None, :]
-    elif lower.endswith(".npz"):
-        arrays = _io.read_npz(path)
-        if "X" in arrays:
-            X = arrays["X"]
-        elif len(arrays) == 1:
-            X = next(iter(arrays.values()))
-        else:
-            raise UsageError(f"{path}: no array X among {', '.join(sorted(arrays)) or 'none'}")
-    elif lower.endswith((".csv", ".csv.gz")):
-        X = _io.read_csv(path, n_inputs + 1, f": the network takes {n_inputs} "
-                         f"features per row (and an optional label)")
-    else:
-        raise UsageError(f"{path}: expected a .npy, .npz or .csv file")
-    if X.ndim == 2 and X.shape[1] == n_inputs + 1 and not lower.endswith(".npy"):
-        X = X[:, :-1]  # a trailing label column, as `fastbp train --data` reads
-    if X.ndim != 2 or X.shape[1] != n_inputs:
-        raise UsageError(f"{path}: the network takes {n_inputs} features per row, the file "
-                         f"has shape {X.shape}")
-    return _features(X, path, dtype)
-
-
 # -- memory -----------------------------------------------------------------------
 
 def _check_network_size(sizes, dtype, optimizer, momentum, hint=""):
@@ -415,7 +297,7 @@ def _check_network_size(sizes, dtype, optimizer, momentum, hint=""):
     # and the initialisation's temporaries, plus the optimiser's moments.
     copies = 3 + (2 if optimizer == "adam" else 1 if momentum else 0)
     _io.check_memory(n_params * np.dtype(dtype).itemsize * copies,
-                  f"training the network {list(sizes)} ({n_params:,} parameters)", hint)
+                     f"training the network {list(sizes)} ({n_params:,} parameters)", hint)
 
 
 # -- training ---------------------------------------------------------------------
@@ -474,31 +356,6 @@ def _measure(net, X, y, l2, n_train):
     """(cost with fit's L2 term, accuracy) of ``net`` on (X, y), as fit's monitors do."""
     return (net.total_cost(X, y) + _training.l2_term(net.weights, l2, n_train),
             net.evaluate(X, y))
-
-
-def _plot(history, path, title, cost_name):
-    """Write an image with two panels, cost and accuracy per epoch, in the format its
-    suffix names (.png, .pdf, .svg, .jpg, ...); return the Figure."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(10, 4))
-    ax_cost, ax_accuracy = fig.subplots(1, 2)
-    epochs = np.arange(1, len(history["train_cost"]) + 1)
-    ax_cost.plot(epochs, history["train_cost"], marker=".", label="training")
-    ax_cost.plot(epochs, history["val_cost"], marker=".", label="validation")
-    ax_cost.set(xlabel="epoch", ylabel=f"cost ({cost_name})", title="Cost")
-    ax_accuracy.plot(epochs, 100 * np.asarray(history["train_accuracy"]), marker=".",
-                     label="training")
-    ax_accuracy.plot(epochs, 100 * np.asarray(history["val_accuracy"]), marker=".",
-                     label="validation")
-    ax_accuracy.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
-    for ax in (ax_cost, ax_accuracy):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, format=_check_plot_path(path), dpi=100)
-    return fig
 
 
 def train(args):
@@ -599,7 +456,8 @@ def _write_outputs(net, name, args):
         net.save(args.save)
         lines.append(f"saved to {args.save}")
     if args.plot:
-        _plot(net.history, args.plot, f"{name}: network {net.sizes}", args.cost)
+        _io.write_curves(net.history, args.plot, _check_plot_path(args.plot),
+                         f"{name}: network {net.sizes}", args.cost)
         lines.append(f"learning curves in {args.plot}")
     return lines
 
@@ -642,7 +500,7 @@ def predict(args):
         net = load(args.model)
     except FileNotFoundError:
         raise UsageError(f"{args.model}: no such file")
-    X = _read_features(args.data, net.sizes[0], net.dtype)
+    X = _io.read_features(args.data, net.sizes[0], net.dtype)
     if args.proba or args.outputs:
         rows = net.feedforward(X)
         if args.proba:
@@ -680,31 +538,6 @@ def _probabilities(outputs, output_activation):
 
 # -- threads and main -------------------------------------------------------------
 
-def _rerun_with_thread_variables(argv, threads):
-    """Run the command again in a child whose BLAS reads ``threads`` at load time.
-
-    Returns its exit status, or None when the variables are already in effect here.
-    """
-    if all(os.environ.get(name) == str(threads) for name in _THREAD_VARIABLES):
-        return None
-    env = dict(os.environ, **{name: str(threads) for name in _THREAD_VARIABLES})
-    # Not `python -m fastbp`: that would import whatever fastbp the current directory
-    # holds (an unbuilt source tree, say), not necessarily this one.
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    code = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
-            "from fastbp.cli import main; sys.exit(main())")
-    return subprocess.call([sys.executable, "-c", code, package_parent, *argv], env=env)
-
-
-def _blas_limits(threads):
-    """A context manager limiting BLAS to ``threads`` threads, or None without threadpoolctl."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return None
-    return threadpool_limits(limits=threads, user_api="blas")
-
-
 def _run(args):
     if args.command == "train":
         train(args)
@@ -723,9 +556,9 @@ def main(argv=None):
                 f"unrecognized arguments: {' '.join(extra)}")
         if args.threads is None:
             return _run(args)
-        limits = _blas_limits(args.threads)
+        limits = _threadpool.blas_limits(args.threads)
         if limits is None:
-            status = _rerun_with_thread_variables(argv, args.threads)
+            status = _threadpool.rerun_with_thread_variables(argv, args.threads)
             return _run(args) if status is None else status
         with limits:
             return _run(args)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import _io, cli
+from fastbp import _io, _threadpool, cli
 
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastbp.__file__)))
 
@@ -323,8 +323,8 @@ def test_progress_bar_on_a_real_terminal(tmp_path):
 def test_plot_writes_a_png_with_two_panels(tmp_path, monkeypatch, capsys):
     pytest.importorskip("matplotlib")
     figures = []
-    real_plot = cli._plot
-    monkeypatch.setattr(cli, "_plot", lambda *a: figures.append(real_plot(*a)))
+    real_plot = _io.write_curves
+    monkeypatch.setattr(_io, "write_curves", lambda *a: figures.append(real_plot(*a)))
     path = tmp_path / "curves.png"
     status, out, err = main(capsys, "train", "--epochs", 4, "--plot", path)
     assert status == 0, err
@@ -393,7 +393,7 @@ def test_threads_without_threadpoolctl_rerun_with_the_variables(tmp_path):
         f"with open({str(tmp_path / 'seen.txt')!r}, 'a') as f:\n"
         "    f.write(os.environ.get('OPENBLAS_NUM_THREADS', '-') + '\\n')\n"
         "raise ImportError('not installed')\n")
-    env = {k: v for k, v in os.environ.items() if k not in cli._THREAD_VARIABLES}
+    env = {k: v for k, v in os.environ.items() if k not in _threadpool.THREAD_VARIABLES}
     env["PYTHONPATH"] = str(fake)
     (tmp_path / "fastbp").mkdir()  # a decoy the child must not import from its cwd
     (tmp_path / "fastbp" / "__init__.py").write_text("raise ImportError('decoy')\n")
