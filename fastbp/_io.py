@@ -603,10 +603,11 @@ def _features(values, where, dtype):
     return values
 
 
-def read_data_sets(path, dtype, max_columns=None, why=""):
+def read_data_sets(path, dtype, first_hidden):
     """{"": (X, y)} of a .npz or .csv file of examples and labels, with "_val" and
     "_test" when a .npz holds X_val/y_val and X_test/y_test (see ``fastbp train
-    --help``); ``max_columns`` and ``why`` bound a CSV's lines (see ``read_csv``)."""
+    --help``), for a network with ``first_hidden`` neurons in its first hidden layer:
+    a CSV's rows may not be wider than the first layer of weights the memory holds."""
     if not os.path.isfile(path):
         raise DataFileError(f"{path}: no such file")
     lower = path.lower()
@@ -629,7 +630,13 @@ def read_data_sets(path, dtype, max_columns=None, why=""):
                                         f"{len(y)} labels")
                 given[suffix] = (X, y)
     elif lower.endswith((".csv", ".csv.gz")):
-        table = read_csv(path, max_columns, why)
+        memory = memory_bytes()
+        # The weights, their copy at an epoch's start and initialisation's temporaries.
+        widest = None if memory is None else \
+            memory // (np.dtype(dtype).itemsize * 3 * first_hidden) + 1
+        table = read_csv(path, widest, f" (features and a label): a network with "
+                         f"{first_hidden} neurons in its first hidden layer takes no "
+                         f"more inputs in this machine's memory")
         if table.shape[1] < 2:
             raise DataFileError(f"{path}: needs at least two columns (features, "
                                 f"then the label)")

@@ -16,13 +16,14 @@ import argparse
 import inspect
 import math
 import os
+import re
 import sys
 import time
 
 import numpy as np
 
 from . import __version__, datasets
-from . import _io, _threadpool, _training
+from . import _cli_text, _io, _threadpool, _training
 from . import _validation as check
 from ._activations import ACTIVATIONS, OUTPUT_ONLY
 from ._costs import COSTS
@@ -37,8 +38,6 @@ from .network import INITS, Network, load
 # costs a few per cent (one extra gather of the rows, per-call checks).
 _CHUNK_WORK = 4e9
 _CHUNKS_PER_EPOCH = 50
-
-_PLOT_HINT = 'pip install "fastbp[plot]"'
 
 # Network's own defaults (init), so that `fastbp train` trains what Network(sizes, ...)
 # trains with the same arguments.
@@ -94,63 +93,13 @@ def _argument_type(parse, check_value, **bounds):
 
 
 _positive_int = _argument_type(int, check.check_int)
+_positive_float = _argument_type(float, check.check_positive_float)
 _non_negative_int = _argument_type(int, check.check_int, minimum=0, maximum=None)
 _non_negative_float = _argument_type(float, check.non_negative)
 _fraction = _argument_type(float, check.fraction, upper_open=True)
 
 
 # -- the parser -------------------------------------------------------------------
-
-_TRAIN_EPILOG = """\
-data:
-  Without --mnist or --data, trains on the UCI 8x8 digits shipped with fastbp.
-  --data FILE.npz   arrays X (n, n_features) and y (n,) of integer class labels
-                    0..K-1; optionally X_val/y_val and X_test/y_test.
-  --data FILE.csv   one example per row, comma-separated numbers, the integer class
-                    label in the last column; a first line that is not numeric is
-                    taken as a header and skipped (.csv.gz is read too).
-  Features are used as given: scale them to about [0, 1] as for the digits and MNIST.
-  A missing validation or test set is split off the training rows by a fixed shuffle
-  (seed 0, whatever --seed is): one sixth of the rows each, as for the digits.
-
-training:
-  --l2 is the book's lambda, with n the number of training examples: the cost gains
-  (lambda/2n) sum w^2 and each step decays w by (1 - eta lambda/n).
-  The run trains exactly what fastbp.Network(SIZES, ..., init=INIT, seed=SEED)
-  .fit(X, y, EPOCHS, BATCH_SIZE, LEARNING_RATE, l2=..., ...) trains, one compiled call
-  per epoch.
-  Epochs of at least 4e9 examples x weights (about a second or more) are trained in
-  50 chunks of whole mini-batches instead, so that a progress bar can advance within
-  them on a terminal. The chunking depends on the sizes only, not on the terminal, and
-  keeps the shuffled order, the mini-batches, the L2 decay (up to the last bit of
-  1 - eta lambda/n) and the momentum and Adam state of an unchunked epoch; only
-  --dropout draws its masks per chunk, so they differ from an unchunked run's.
-
-threads:
-  --threads N limits the BLAS library to N threads: through threadpoolctl when it is
-  installed, otherwise by running the command again in a child process with
-  OPENBLAS_NUM_THREADS=N (and OMP_, MKL_, BLIS_NUM_THREADS), since the BLAS library
-  reads those only when it loads, and it loads as soon as fastbp is imported.
-
-output:
-  One line per epoch (training cost, validation accuracy, time), a progress bar within
-  long epochs when standard output is a terminal, then the test accuracy. With --plot,
-  the training cost and accuracy are measured over the whole training set after each
-  epoch, like the validation ones, and the line shows the training accuracy too.
-"""
-
-_PREDICT_EPILOG = """\
-DATA is a .npy array, a .npz file (its array X, or its only array) or a .csv file of
-comma-separated numbers (a first line that is not numeric is skipped as a header). Rows
-are examples; a .csv or .npz row with one column more than the network has inputs is
-taken to end with a label, which is ignored, so a file made for `fastbp train --data`
-works as it is. Features are cast to the network's dtype.
-Prints one predicted class (argmax of the output) per line; or with --proba one row of
-class probabilities per example, as scikit-learn's predict_proba gives them (a softmax
-output as it is; sigmoid outputs, one-vs-rest, divided by their sum so that each row sums
-to 1; other output activations are refused); or with --outputs the output activations
-a^L themselves. Rows are comma-separated, with enough digits to round-trip.
-"""
 
 def build_parser():
     parser = _Parser(
@@ -161,7 +110,7 @@ def build_parser():
 
     train = commands.add_parser(
         "train", help="train a network and report per-epoch accuracy",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_cli_text.TRAIN_EPILOG,
         description="Train a network by mini-batch gradient descent and report per-epoch\n"
                     "validation accuracy and the final test accuracy. Without --mnist or\n"
                     "--data it uses the 8x8 digits shipped with fastbp.")
@@ -191,7 +140,7 @@ def build_parser():
                        help=f"default: 30, or {_MNIST_EPOCHS} with --mnist")
     train.add_argument("--batch-size", type=_positive_int, default=10,
                        help="mini-batch size m (default: 10)")
-    train.add_argument("--learning-rate", type=float, default=3.0,
+    train.add_argument("--learning-rate", type=_positive_float, default=3.0,
                        help="eta (default: 3.0)")
     train.add_argument("--l2", type=_non_negative_float, default=0.0, metavar="LAMBDA",
                        help="L2 regularisation lambda (default: 0)")
@@ -211,13 +160,13 @@ def build_parser():
     train.add_argument("--plot", metavar="PATH",
                        help="write the learning curves as an image, in the format of "
                             "PATH's suffix: .png, .pdf, .svg, .jpg, ... (needs matplotlib: "
-                            f"{_PLOT_HINT})")
+                            f"{_cli_text.PLOT_HINT})")
     train.add_argument("--quiet", "-q", action="store_true",
                        help="print only the test accuracy")
 
     predict = commands.add_parser(
         "predict", help="predict classes with a saved network",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_PREDICT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_cli_text.PREDICT_EPILOG,
         description="Apply a network saved by `fastbp train --save` (or Network.save) to\n"
                     "the examples in DATA.")
     predict.add_argument("model", metavar="MODEL", help="a saved network (.npz)")
@@ -245,15 +194,8 @@ def _digits_split(dtype):
 
 def _load_data_file(path, dtype, hidden):
     """Train, validation and test sets from a .npz or .csv file (see --help)."""
-    # Wider rows would make a first layer of weights larger than the memory.
-    memory = _io.memory_bytes()
-    widest = None if memory is None else \
-        memory // (np.dtype(dtype).itemsize * 3 * hidden[0]) + 1
     try:
-        given = _io.read_data_sets(
-            path, dtype, widest, f" (features and a label): a network with {hidden[0]} "
-            f"neurons in its first hidden layer takes no more inputs in this machine's "
-            f"memory")
+        given = _io.read_data_sets(path, dtype, hidden[0])
     except _io.DataFileError as exc:
         raise UsageError(f"--data {exc}") from None
     train, validation, test = datasets.fixed_split(
@@ -288,6 +230,25 @@ def _option_words(message):
     return message
 
 
+# Keyword arguments of Network and fit that `fastbp train` sets from an option.
+_OPTION_NAMES = ("learning_rate", "batch_size", "output_activation", "activation", "cost",
+                 "init", "optimizer", "momentum", "nesterov", "dropout", "l2", "dtype")
+
+
+def _option_names(message):
+    """An argument check's message with the keyword arguments it names written as
+    the options that set them (``nesterov=True needs momentum > 0`` becomes
+    ``--nesterov needs --momentum > 0``)."""
+    for name in _OPTION_NAMES:
+        option, word = "--" + name.replace("_", "-"), rf"(?<![\w-]){name}"
+        message = re.sub(rf"{word}=True\b", option, message)
+        message = re.sub(rf"{word}='([^']*)'", rf"{option} \1", message)
+        message = re.sub(rf"{word}=", f"{option} ", message)
+        if "_" in name or name in ("momentum", "nesterov", "dropout", "optimizer"):
+            message = re.sub(rf"{word}\b", option, message)
+    return message
+
+
 # -- memory -----------------------------------------------------------------------
 
 def _check_network_size(sizes, dtype, optimizer, momentum, hint=""):
@@ -316,7 +277,7 @@ def _check_plot_path(path):
         import matplotlib  # noqa: F401
         from matplotlib.figure import Figure
     except ImportError:
-        raise UsageError(f"--plot needs matplotlib: {_PLOT_HINT}")
+        raise UsageError(f"--plot needs matplotlib: {_cli_text.PLOT_HINT}")
     suffix = os.path.splitext(path)[1][1:].lower()
     formats = Figure().canvas.get_supported_filetypes()
     if suffix not in formats:
@@ -363,17 +324,19 @@ def train(args):
     if args.download and args.mnist is None:
         raise UsageError("--download needs --mnist")
     # Check everything that does not need the data before loading it.
-    check.check_positive_float(args.learning_rate, "learning_rate")
     options = dict(batch_size=args.batch_size, learning_rate=args.learning_rate,
                    l2=args.l2, optimizer=args.optimizer, momentum=args.momentum,
                    nesterov=args.nesterov, dropout=args.dropout)
-    _training.check_options(**{k: v for k, v in options.items()
-                               if k not in ("batch_size", "learning_rate")})
-    _check_network_size([1, *args.hidden, 2], args.dtype, args.optimizer, args.momentum,
-                        "; use narrower --hidden layers")
-    Network([1, *args.hidden, 2], activation=args.activation,
-            output_activation=args.output_activation, cost=args.cost, init=args.init,
-            dtype=args.dtype)
+    try:
+        _training.check_options(**{k: v for k, v in options.items()
+                                   if k not in ("batch_size", "learning_rate")})
+        _check_network_size([1, *args.hidden, 2], args.dtype, args.optimizer,
+                            args.momentum, "; use narrower --hidden layers")
+        Network([1, *args.hidden, 2], activation=args.activation,
+                output_activation=args.output_activation, cost=args.cost,
+                init=args.init, dtype=args.dtype)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(_option_names(str(exc))) from None
     for path, option in ((args.save, "--save"), (args.plot, "--plot")):
         if path:
             _check_writable(path, option)
@@ -499,7 +462,13 @@ def predict(args):
     try:
         net = load(args.model)
     except FileNotFoundError:
-        raise UsageError(f"{args.model}: no such file")
+        raise UsageError(f"MODEL {args.model}: no such file") from None
+    except ValueError as exc:
+        if _is_network_file(args.data):
+            raise UsageError(f"MODEL {args.model} is not a fastbp network file, but DATA "
+                             f"{args.data} is: swapped? The network comes first: "
+                             f"`fastbp predict MODEL DATA`") from None
+        raise UsageError("MODEL " + str(exc).removeprefix("path: ")) from None
     X = _io.read_features(args.data, net.sizes[0], net.dtype)
     if args.proba or args.outputs:
         rows = net.feedforward(X)
@@ -515,6 +484,14 @@ def predict(args):
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
+
+
+def _is_network_file(path):
+    """Whether ``path`` names a network file ``fastbp.load`` reads."""
+    try:
+        return load(path) is not None
+    except (ValueError, TypeError, OSError, MemoryError):
+        return False
 
 
 def _probabilities(outputs, output_activation):

@@ -511,7 +511,7 @@ def test_help_everywhere(capsys, command, text):
     (["train", "--hidden", "30,x"], "--hidden"),
     (["train", "--hidden", "10,,5"], "an empty width"),
     (["train", "--hidden", "10,"], "an empty width"),
-    (["train", "--learning-rate", "-1"], "learning_rate"),
+    (["train", "--learning-rate", "-1"], "argument --learning-rate: '-1'"),
     (["train", "--cost", "cross_entropy", "--activation", "relu"], "cross_entropy"),
     (["train", "--mnist", "/nonexistent/dir"], "nonexistent"),
     (["frobnicate"], "invalid choice"),
@@ -532,8 +532,9 @@ def test_bad_arguments_exit_2_with_a_message(args, message):
     (["train", "--momentum", "1"], "argument --momentum"),
     (["train", "--dropout", "x"], "argument --dropout"),
     (["train", "--seed", "-3"], "argument --seed"),
-    (["train", "--nesterov"], "nesterov=True needs momentum"),
-    (["train", "--optimizer", "adam", "--momentum", "0.5"], "momentum and nesterov apply"),
+    (["train", "--nesterov"], "--nesterov needs --momentum"),
+    (["train", "--optimizer", "adam", "--momentum", "0.5"],
+     "--momentum and --nesterov apply to --optimizer sgd"),
     (["train", "--mnist", "d", "--data", "f.csv"], "not allowed with argument"),
     (["train", "--download"], "--download needs --mnist"),
     (["train", "--data", "{tmp}/data.txt"], "expected a .npz or .csv file"),
@@ -1001,3 +1002,46 @@ def test_ctrl_c_in_a_real_run_writes_the_model_and_the_plot(tmp_path):
     reference = train_net("--epochs", done)
     for p, q in zip(parameters(saved), parameters(reference)):
         np.testing.assert_array_equal(p, q)
+
+
+# -- messages name the options ---------------------------------------------------
+
+PYTHON_NAMES = ("learning_rate", "batch_size", "output_activation", "nesterov=",
+                "momentum=", "optimizer=", "cost=", "path:")
+
+
+@pytest.mark.parametrize("args, option", [
+    *[(["--learning-rate", v], "--learning-rate") for v in ("-1", "0", "nan", "inf",
+                                                             "-1e-300", "x")],
+    (["--nesterov"], "--nesterov"),
+    (["--momentum", "0", "--nesterov"], "--momentum"),
+    (["--optimizer", "adam", "--nesterov"], "--optimizer sgd"),
+    (["--optimizer", "adam", "--momentum", "0.3"], "--momentum"),
+    *[(["--cost", cost, "--output-activation", out], "--output-activation")
+      for cost, out in (("log_likelihood", "sigmoid"), ("log_likelihood", "relu"),
+                        ("cross_entropy", "softmax"), ("cross_entropy", "tanh"))],
+])
+def test_errors_name_the_option_not_the_python_argument(capsys, args, option):
+    status, out, err = main(capsys, "train", *args, "--epochs", 1, "--quiet")
+    assert status == 2 and err.count("\n") == 1, err
+    assert option in err, err
+    assert not any(name in err for name in PYTHON_NAMES), err
+
+
+def test_a_swapped_model_and_data_is_named_as_such(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    model = tmp_path / "net.npz"
+    fastbp.Network([4, 3, 2], seed=0).save(model)
+    for name, write in (("a.csv", lambda p: p.write_text("1,2,3,4\n")),
+                        ("b.npy", lambda p: np.save(p, rng.random((3, 4)))),
+                        ("c.npz", lambda p: np.savez(p, X=rng.random((3, 4)))),
+                        ("d.csv.gz", lambda p: p.write_bytes(gzip.compress(b"1,2,3,4\n")))):
+        data = tmp_path / name
+        write(data)
+        status, out, err = main(capsys, "predict", model, data)
+        assert status == 0, err
+        status, out, err = main(capsys, "predict", data, model)
+        assert status == 2 and err.count("\n") == 1 and out == "", err
+        assert f"DATA {model} is" in err and "swapped?" in err, err
+        status, out, err = main(capsys, "predict", data, data)
+        assert status == 2 and f"MODEL '{data}' is not" in err and "swapped?" not in err
