@@ -1,4 +1,6 @@
-"""The longer texts of ``fastbp --help``: what each command's options mean together."""
+"""Texts of the command line: the longer parts of ``fastbp --help``, and the words
+that turn messages of the Python API into messages about options."""
+import re
 
 PLOT_HINT = 'pip install "fastbp[plot]"'
 
@@ -52,3 +54,34 @@ output as it is; sigmoid outputs, one-vs-rest, divided by their sum so that each
 to 1; other output activations are refused); or with --outputs the output activations
 a^L themselves. Rows are comma-separated, with enough digits to round-trip.
 """
+
+
+# The datasets module's messages name its own arguments; the command has options.
+_OPTION_WORDS = (("pass download=True", "add --download"),
+                 ("with download=True", "with --download"),
+                 ("download=True", "--download"))
+
+
+def option_words(message):
+    for words, option in _OPTION_WORDS:
+        message = message.replace(words, option)
+    return message
+
+
+# Keyword arguments of Network and fit that `fastbp train` sets from an option.
+_OPTION_NAMES = ("learning_rate", "batch_size", "output_activation", "activation", "cost",
+                 "init", "optimizer", "momentum", "nesterov", "dropout", "l2", "dtype")
+
+
+def option_names(message):
+    """An argument check's message with the keyword arguments it names written as
+    the options that set them (``nesterov=True needs momentum > 0`` becomes
+    ``--nesterov needs --momentum > 0``)."""
+    for name in _OPTION_NAMES:
+        option, word = "--" + name.replace("_", "-"), rf"(?<![\w-]){name}"
+        message = re.sub(rf"{word}=True\b", option, message)
+        message = re.sub(rf"{word}='([^']*)'", rf"{option} \1", message)
+        message = re.sub(rf"{word}=", f"{option} ", message)
+        if "_" in name or name in ("momentum", "nesterov", "dropout", "optimizer"):
+            message = re.sub(rf"{word}\b", option, message)
+    return message

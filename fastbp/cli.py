@@ -16,7 +16,6 @@ import argparse
 import inspect
 import math
 import os
-import re
 import sys
 import time
 
@@ -210,43 +209,12 @@ def _load_training_data(args):
             train, validation, test = datasets.load_mnist(
                 args.mnist or None, download=args.download, dtype=args.dtype)
         except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
-            raise UsageError(f"--mnist: {_option_words(str(exc))}") from None
+            raise UsageError(f"--mnist: {_cli_text.option_words(str(exc))}") from None
         return "MNIST", train, validation, test, _MNIST_EPOCHS
     if args.data is not None:
         train, validation, test = _load_data_file(args.data, args.dtype, args.hidden)
         return os.path.basename(args.data), train, validation, test, 30
     return ("UCI digits (8x8)", *_digits_split(args.dtype), 30)
-
-
-# The datasets module's messages name its own arguments; the command has options.
-_OPTION_WORDS = (("pass download=True", "add --download"),
-                 ("with download=True", "with --download"),
-                 ("download=True", "--download"))
-
-
-def _option_words(message):
-    for words, option in _OPTION_WORDS:
-        message = message.replace(words, option)
-    return message
-
-
-# Keyword arguments of Network and fit that `fastbp train` sets from an option.
-_OPTION_NAMES = ("learning_rate", "batch_size", "output_activation", "activation", "cost",
-                 "init", "optimizer", "momentum", "nesterov", "dropout", "l2", "dtype")
-
-
-def _option_names(message):
-    """An argument check's message with the keyword arguments it names written as
-    the options that set them (``nesterov=True needs momentum > 0`` becomes
-    ``--nesterov needs --momentum > 0``)."""
-    for name in _OPTION_NAMES:
-        option, word = "--" + name.replace("_", "-"), rf"(?<![\w-]){name}"
-        message = re.sub(rf"{word}=True\b", option, message)
-        message = re.sub(rf"{word}='([^']*)'", rf"{option} \1", message)
-        message = re.sub(rf"{word}=", f"{option} ", message)
-        if "_" in name or name in ("momentum", "nesterov", "dropout", "optimizer"):
-            message = re.sub(rf"{word}\b", option, message)
-    return message
 
 
 # -- memory -----------------------------------------------------------------------
@@ -336,7 +304,7 @@ def train(args):
                 output_activation=args.output_activation, cost=args.cost,
                 init=args.init, dtype=args.dtype)
     except (TypeError, ValueError) as exc:
-        raise UsageError(_option_names(str(exc))) from None
+        raise UsageError(_cli_text.option_names(str(exc))) from None
     for path, option in ((args.save, "--save"), (args.plot, "--plot")):
         if path:
             _check_writable(path, option)
@@ -386,7 +354,19 @@ def train(args):
         raise _Interrupted(net, name, done, epochs, args) from None
     for line in _write_outputs(net, name, args):
         say(line)
+    _warn_if_constant(history["val_accuracy"][-1], validation[1])
     return net
+
+
+def _warn_if_constant(accuracy, labels):
+    """Warn when the validation accuracy is no better than always answering the most
+    frequent class: what a learning rate too large gives when the neurons saturate
+    (the cost stays finite, so the driver does not report divergence)."""
+    common = np.bincount(labels).max() / len(labels)
+    if accuracy <= common:
+        _fail(0, f"validation accuracy {100 * accuracy:.2f}% is no better than always "
+                 f"answering the most frequent class ({100 * common:.2f}%); a "
+                 f"--learning-rate too large saturates the neurons", "fastbp: warning: ")
 
 
 def _run_epoch(net, X, y, validation, options, history, args, epoch, epochs, show_bar):

@@ -1045,3 +1045,86 @@ def test_a_swapped_model_and_data_is_named_as_such(tmp_path, capsys):
         assert f"DATA {model} is" in err and "swapped?" in err, err
         status, out, err = main(capsys, "predict", data, data)
         assert status == 2 and f"MODEL '{data}' is not" in err and "swapped?" not in err
+
+
+# -- every example of the command-line guide runs as written ----------------------
+
+GUIDE = ROOT / "docs" / "guide" / "cli.md"
+
+
+def guide_examples():
+    """The `fastbp ...` commands of the guide's bash blocks, as argument lists."""
+    import shlex
+    blocks = re.findall(r"```bash\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
+    lines = "\n".join(blocks).replace("\\\n", " ").splitlines()
+    commands = [shlex.split(line, comments=True) for line in lines]
+    return [c[1:] for c in commands if c and c[0] == "fastbp"]
+
+
+def guide_folder(tmp_path):
+    """A working folder with the files the guide's examples name: my.csv (the
+    digits with their labels), new.csv and new.npy (features only)."""
+    X, y = fastbp.datasets.load_digits()
+    np.savetxt(tmp_path / "my.csv", np.column_stack([X, y]), delimiter=",", fmt="%.6g")
+    np.savetxt(tmp_path / "new.csv", X[:25], delimiter=",", fmt="%.6g")
+    np.save(tmp_path / "new.npy", X[25:50])
+    return tmp_path
+
+
+def run_example(args, folder, env=None):
+    result = run(*args, cwd=folder, env=env, timeout=900)
+    assert result.returncode == 0 and result.stderr == "", (args, result.stderr)
+    return result.stdout
+
+
+def test_the_guides_examples_on_files_run_as_written(tmp_path):
+    examples = [a for a in guide_examples() if "--mnist" not in a]
+    assert len(examples) >= 3 and any("--data" in a for a in examples)
+    folder = guide_folder(tmp_path)
+    for args in examples:
+        out = run_example(args, folder)
+        if "--data" in args:
+            # The example's L2 and η keep the accuracy steady, not swinging by 8 points.
+            accuracy = [float(v) for v in re.findall(r"validation accuracy +([\d.]+)%", out)]
+            assert len(accuracy) == int(args[args.index("--epochs") + 1])
+            assert min(accuracy[2:]) >= 93, accuracy
+        elif args[0] == "predict" and "--proba" in args:
+            rows = np.loadtxt(folder / args[args.index("-o") + 1], delimiter=",")
+            np.testing.assert_allclose(rows.sum(axis=1), 1, rtol=1e-12)
+        elif args[0] == "predict":
+            assert len(out.split()) == 25 and set(out.split()) <= set("0123456789")
+    for name in ("net.npz", "curves.png"):
+        assert (folder / name).stat().st_size > 0
+
+
+def test_the_guides_mnist_examples_run_as_written(tmp_path, mnist_dir):
+    examples = [a for a in guide_examples() if "--mnist" in a]
+    assert len(examples) >= 2
+    # --download fetches only the files missing from the cache: here, none.
+    cache = tmp_path / "cache"
+    (cache / "mnist").mkdir(parents=True)
+    for name in os.listdir(mnist_dir):
+        if "ubyte" in name:
+            os.symlink(os.path.join(mnist_dir, name), cache / "mnist" / name)
+    env = dict(os.environ, FASTBP_DATA=str(cache), FASTBP_MNIST_URL="http://127.0.0.1:9/")
+    for args in examples:
+        args = [mnist_dir if a == "DIR" else a for a in args]
+        out = run_example(args, tmp_path, env)
+        assert "MNIST: 50000 training" in out and "test accuracy" in out
+
+
+@pytest.mark.parametrize("rate", ["1e5", "1e6", "1e7"])
+def test_a_rate_that_saturates_the_neurons_is_reported(capsys, rate):
+    """The guide: such a run keeps a finite cost, so it is not divergence (status 0),
+    but it says that its accuracy is no better than a constant answer."""
+    status, out, err = main(capsys, "train", "--learning-rate", rate, "--epochs", 3)
+    accuracy = float(re.findall(r"validation accuracy +([\d.]+)%", out)[-1])
+    assert status == 0 and err.count("\n") == 1, err
+    assert err.startswith(f"fastbp: warning: validation accuracy {accuracy:.2f}% is no "
+                          f"better than always answering the most frequent class"), err
+    assert "--learning-rate" in err
+
+
+def test_a_run_that_learns_gives_no_warning(capsys):
+    status, out, err = main(capsys, "train", "--epochs", 2, "--quiet")
+    assert status == 0 and err == "", err
