@@ -9,7 +9,7 @@ compiled code with the GIL released; this package is the thin Python layer on to
 from . import datasets  # noqa: F401
 from .network import Network, load
 from ._threadpool import show_config
-from ._validation import MissingFileError
+from ._io import MissingFileError
 
 __version__ = "0.1.0"
 __all__ = ["Network", "load", "MissingFileError", "datasets", "show_config", "__version__"]
