@@ -26,12 +26,13 @@ import zlib
 
 import numpy as np
 
-from . import __version__, datasets
+from . import datasets
 from . import _training
 from . import _validation as check
 from ._activations import ACTIVATIONS, OUTPUT_ONLY
 from ._costs import COSTS
 from ._progress import NoBar, ProgressBar
+from ._version import __version__
 from .network import INITS, Network, load
 
 # The digits set has no standard split: a fixed shuffle (``_split``) gives 1,197

@@ -6,44 +6,20 @@ layers ``(w^l, b^l, σ^l)`` in the book's layout (w^l of shape (n_l, n_{l-1}), b
 shape (n_l,)), and ``network_from_layers`` checks that list against what a
 ``Network`` can hold: one σ for all hidden layers and any supported σ on the output.
 
-Neither scikit-learn nor torch is imported unless a model from it is passed in.
+Neither scikit-learn nor torch is imported unless a model from it is passed in. The
+adapters sit above ``network`` and build networks through its public API;
+``Network.from_sklearn``/``from_torch`` import this module only when called.
 """
 import copy
 
 import numpy as np
 
 from . import _validation as check
-from ._activations import ACTIVATIONS, OUTPUT_ONLY
+from ._tables import (ACTIVATIONS, FLOAT_DTYPES, OUTPUT_ONLY, SKLEARN_ACTIVATIONS,
+                      TORCH_ACTIVATIONS, default_cost)
+from .network import Network
 
-__all__ = ["network_from_layers", "from_sklearn", "from_torch", "default_cost",
-           "cost_fits", "FLOAT_DTYPES"]
-
-#: The dtypes a Network computes in.
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-# scikit-learn's activation names -> fastbp's.
-_SKLEARN_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
-                        "relu": "relu", "softmax": "softmax"}
-
-
-def default_cost(output_activation):
-    """The cost a network read from elsewhere gets unless one is asked for.
-
-    softmax -> "log_likelihood", sigmoid -> "cross_entropy" (the book's pairings, under
-    which BP1 is δ^L = a^L - y), anything else -> "quadratic". The cost only matters
-    for further training; ``feedforward`` does not depend on it.
-    """
-    return {"softmax": "log_likelihood", "sigmoid": "cross_entropy"}.get(
-        output_activation, "quadratic")
-
-
-def cost_fits(cost, output_activation):
-    """Whether a Network takes ``cost`` with ``output_activation``.
-
-    The quadratic cost takes any output; the other two only their book pairing.
-    """
-    return cost == "quadratic" or (cost is not None and
-                                   cost == default_cost(output_activation))
+__all__ = ["network_from_layers", "from_sklearn", "from_torch"]
 
 
 def network_from_layers(layers, *, dtype=None, cost=None, activation=None,
@@ -72,7 +48,6 @@ def network_from_layers(layers, *, dtype=None, cost=None, activation=None,
     Network with sizes ``[n_0, n_1, ..., n_L]`` whose ``feedforward`` computes the
     layers' a^l = σ(w^l a^{l-1} + b^l).
     """
-    from .network import Network
     network_class = Network if network_class is None else network_class
     if not layers:
         raise ValueError(f"{source} has no affine (Linear/Gemm/MatMul) layer")
@@ -161,7 +136,6 @@ def from_sklearn(estimator, *, dtype=None, cost=None, network_class=None):
         For an unfitted estimator, another kind of estimator, or an output fastbp has
         no activation for (``MLPRegressor(loss="poisson")``'s "exp").
     """
-    from .network import Network
     network = getattr(estimator, "__dict__", {}).get("network_")
     if isinstance(network, Network):  # fastbp's own estimators
         if dtype is None and cost is None and network_class in (None, type(network)):
@@ -181,8 +155,8 @@ def from_sklearn(estimator, *, dtype=None, cost=None, network_class=None):
                          f"MLPClassifier and MLPRegressor, not {module}.{name}")
     if not hasattr(estimator, "coefs_"):
         raise ValueError(f"this {name} is not fitted yet: call fit first")
-    hidden = _SKLEARN_ACTIVATIONS.get(estimator.activation)
-    output = _SKLEARN_ACTIVATIONS.get(estimator.out_activation_)
+    hidden = SKLEARN_ACTIVATIONS.get(estimator.activation)
+    output = SKLEARN_ACTIVATIONS.get(estimator.out_activation_)
     if hidden is None or hidden == "softmax":
         raise ValueError(f"{name}: hidden activation {estimator.activation!r} is not "
                          f"supported")
@@ -205,10 +179,6 @@ def from_sklearn(estimator, *, dtype=None, cost=None, network_class=None):
 
 
 # -- torch --------------------------------------------------------------------------
-
-_TORCH_ACTIVATIONS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh",
-                      "Softmax": "softmax"}
-
 
 def _torch_children(module, torch):
     """The leaf modules of nested Sequentials, in order."""
@@ -263,14 +233,14 @@ def from_torch(module, *, dtype=None, cost=None, network_class=None):
             b = (np.zeros(W.shape[0], dtype=W.dtype) if child.bias is None
                  else child.bias.detach().cpu().numpy())
             pending = (W, b)
-        elif kind in _TORCH_ACTIVATIONS and type(child).__module__.startswith("torch.nn"):
+        elif kind in TORCH_ACTIVATIONS and type(child).__module__.startswith("torch.nn"):
             if kind == "Softmax" and child.dim not in (None, 1, -1):
                 raise ValueError(f"unsupported layer {where}: softmax over dim="
                                  f"{child.dim}; fastbp's is over the features (dim=-1)")
             if pending is None:
                 raise ValueError(f"unsupported layer {where}: an activation that does "
                                  f"not follow a Linear layer")
-            layers.append((*pending, _TORCH_ACTIVATIONS[kind]))
+            layers.append((*pending, TORCH_ACTIVATIONS[kind]))
             pending = None
         elif isinstance(child, torch.nn.Identity):
             continue

@@ -18,19 +18,10 @@ import zlib
 import numpy as np
 
 from . import _training, _validation as check
-from ._activations import ACTIVATIONS, OUTPUT_ONLY
 from ._backprop import Engine, OptimizerState, aligned_empty, all_finite
-from ._costs import COSTS
+from ._tables import ACTIVATIONS, COST_OUTPUTS, COSTS, HIDDEN_ACTIVATIONS
 
 INITS = ("normal", "scaled_normal", "xavier", "he")
-
-# The output activations each cost is defined for. The quadratic cost takes any; the
-# other two are the book's chapter 3 pairings, for which BP1 reduces to δ^L = a^L - y.
-_COST_OUTPUTS = {
-    "quadratic": frozenset(ACTIVATIONS),
-    "cross_entropy": frozenset({"sigmoid"}),
-    "log_likelihood": frozenset({"softmax"}),
-}
 
 _FORMAT = "fastbp.Network"
 _FORMAT_VERSION = 1
@@ -96,16 +87,15 @@ class Network:
     def _configure(self, sizes, activation, output_activation, cost, init, dtype, seed):
         """Check and set everything but the parameters (see the class docstring)."""
         self._sizes = check.check_sizes(sizes)
-        hidden = check.check_choice(activation, "activation",
-                                    set(ACTIVATIONS) - OUTPUT_ONLY)
+        hidden = check.check_choice(activation, "activation", HIDDEN_ACTIVATIONS)
         self._cost = check.check_choice(cost, "cost", COSTS)
         if output_activation is None:
             output_activation = "softmax" if cost == "log_likelihood" else hidden
         output = check.check_choice(output_activation, "output_activation", ACTIVATIONS)
-        if output not in _COST_OUTPUTS[cost]:
+        if output not in COST_OUTPUTS[cost]:
             raise ValueError(
                 f"cost={cost!r} needs output_activation in "
-                f"{sorted(_COST_OUTPUTS[cost])}, got {output!r}")
+                f"{sorted(COST_OUTPUTS[cost])}, got {output!r}")
         self._activation, self._output_activation = hidden, output
         self._init = check.check_choice(init, "init", INITS)
         self._dtype = check.check_dtype(dtype)

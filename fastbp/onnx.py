@@ -20,15 +20,15 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       f"'fastbp[onnx]' ({exc})") from exc
 
 from . import interop
+from ._tables import FLOAT_DTYPES, ONNX_ACTIVATIONS, ONNX_OPS, cost_fits
+from ._version import __version__
+from .network import Network
 
 __all__ = ["to_onnx", "from_onnx", "DEFAULT_OPSET"]
 
 #: The opset ``to_onnx`` writes unless told otherwise (Softmax over one axis from 13).
 DEFAULT_OPSET = 17
 
-_ONNX_OPS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "softmax": "Softmax"}
-_FASTBP_ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "Relu": "relu",
-                       "Softmax": "softmax"}
 _ELEM_TYPES = {np.dtype(np.float32): TensorProto.FLOAT,
                np.dtype(np.float64): TensorProto.DOUBLE}
 
@@ -78,7 +78,6 @@ def to_onnx(model, path=None, *, opset=DEFAULT_OPSET, input_name="input",
     ``predict``. A regressor's single output "predictions" is (m, n_outputs), also
     for one output (``predict`` gives (m,) then).
     """
-    from .network import Network
     opset = int(opset)
     if opset < 13:
         raise ValueError(f"opset must be at least 13, got {opset}")
@@ -109,7 +108,7 @@ def to_onnx(model, path=None, *, opset=DEFAULT_OPSET, input_name="input",
             continue
         a = output_name if l == L else f"a{l}"
         attrs = {"axis": -1} if act == "softmax" else {}
-        nodes.append(helper.make_node(_ONNX_OPS[act], [z], [a], name=f"{act}{l}",
+        nodes.append(helper.make_node(ONNX_OPS[act], [z], [a], name=f"{act}{l}",
                                       **attrs))
         current = a
     outputs = [helper.make_tensor_value_info(output_name, elem, ["batch", net.sizes[-1]])]
@@ -127,7 +126,6 @@ def to_onnx(model, path=None, *, opset=DEFAULT_OPSET, input_name="input",
         outputs, initializer=initializers)
     onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                                    producer_name="fastbp")
-    from . import __version__
     onnx_model.producer_version = __version__
     onnx_model.doc_string = repr(net)
     helper.set_model_props(onnx_model, {
@@ -291,7 +289,7 @@ def from_onnx(source, *, dtype=None, cost=None, output=None, network_class=None)
                          "compute on its own")
     layers = result.finished()
     meta = {p.key: p.value for p in model.metadata_props}
-    if cost is None and layers and interop.cost_fits(meta.get("fastbp.cost"), layers[-1][2]):
+    if cost is None and layers and cost_fits(meta.get("fastbp.cost"), layers[-1][2]):
         cost = meta["fastbp.cost"]  # written by to_onnx (other metadata is ignored)
     if layers and width is not None and layers[0][0].shape[1] != width:
         raise ValueError(f"from_onnx: the input has {width} features but the first "
@@ -381,7 +379,7 @@ def _run_node(node, values, opset):
         if op == "Flatten" and attrs.get("axis", 1) != 1:
             raise _unsupported(node, f"axis={attrs['axis']}")
         if op == "Cast" and np.dtype(helper.tensor_dtype_to_np_dtype(attrs["to"])) \
-                not in interop.FLOAT_DTYPES:
+                not in FLOAT_DTYPES:
             raise _unsupported(node, "a cast to a non-float type")
         if op == "Dropout":
             training = args[2] if len(args) > 2 else None
@@ -425,14 +423,14 @@ def _run_node(node, values, opset):
         W, b = s.pending
         values[out] = _Stream(s.width, s.layers,
                               (W, (b + _row_vector(node, c, W.shape[0])).astype(b.dtype)))
-    elif op in _FASTBP_ACTIVATIONS:
+    elif op in ONNX_ACTIVATIONS:
         if s.pending is None or s.complement:
             raise _unsupported(node, "an activation that does not follow an affine map")
         if op == "Softmax":
             axis = attrs.get("axis", 1 if opset < 13 else -1)
             if axis not in (1, -1):
                 raise _unsupported(node, f"softmax over axis={axis}")
-        values[out] = s.activate(_FASTBP_ACTIVATIONS[op])
+        values[out] = s.activate(ONNX_ACTIVATIONS[op])
     elif op == "Sub":
         # skl2onnx, binary classifier: 1 - σ(z) for its single logistic unit.
         one, s = args

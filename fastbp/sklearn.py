@@ -43,13 +43,14 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from . import _training
 from . import _validation as check
+from ._tables import HIDDEN_ACTIVATIONS, SKLEARN_ACTIVATIONS
 from .network import Network
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-# scikit-learn's activation names -> fastbp's.
-_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
-                "relu": "relu"}
+# The hidden activations, by scikit-learn's names.
+_ACTIVATIONS = {name: ours for name, ours in SKLEARN_ACTIVATIONS.items()
+                if ours in HIDDEN_ACTIVATIONS}
 _SOLVERS = tuple(_training.OPTIMIZERS)
 _LEARNING_RATES = ("constant", "invscaling", "adaptive")
 # scikit-learn's "adaptive" schedule stops once the rate has fallen to this value.
