@@ -171,6 +171,13 @@ class Network:
         Returns
         -------
         ndarray of shape (m, n_L), or (n_L,) for a single example.
+
+        Raises
+        ------
+        ValueError
+            For X that does not fit, holds NaN or inf, or whose output would hold
+            NaN or inf (a parameter set to NaN or inf in place, or an overflow): a
+            non-finite output is never handed back as an answer.
         """
         engine = self._engine()
         try:
@@ -187,6 +194,8 @@ class Network:
                     out = out[0]
         except MemoryError as exc:
             raise check.too_large("X", exc) from None
+        if not all_finite(out):  # X is finite: NaN or inf here is no answer
+            self._refuse_non_finite_output(engine)
         return out
 
     def backprop(self, X, Y, sample_weight=None):
@@ -232,10 +241,7 @@ class Network:
 
     def predict(self, X):
         """Return the class index argmax_j a^L_j of each row of X (or of one example)."""
-        out = self.feedforward(X)
-        if not all_finite(out):
-            self._check_finite_parameters()
-        return np.argmax(out, axis=-1)
+        return np.argmax(self.feedforward(X), axis=-1)
 
     def evaluate(self, X, y):
         """Return the accuracy in [0, 1] on examples X (m, n_0) with labels y (m,).
@@ -244,7 +250,10 @@ class Network:
         """
         X, _ = check.check_features(X, "X", self._sizes[0], self._dtype)
         labels = self._check_labels(y, X.shape[0])
-        return float(np.mean(self._forward_checked(X).argmax(axis=1) == labels))
+        A = self._forward_checked(X)
+        if not all_finite(A):
+            self._refuse_non_finite_output()
+        return float(np.mean(A.argmax(axis=1) == labels))
 
     def fit(self, X, y, epochs, batch_size, learning_rate, validation_data=None,
             shuffle=True, seed=None, *, l2=0.0, optimizer="sgd", momentum=0.0,
@@ -594,6 +603,14 @@ class Network:
         if not all_finite(A):
             self._check_finite_parameters(engine)
         return A
+
+    def _refuse_non_finite_output(self, engine=None):
+        """Raise ValueError for an output holding NaN or inf computed from finite X:
+        naming the parameter edited in place to NaN or inf, or else the overflow."""
+        self._check_finite_parameters(engine)
+        raise ValueError(f"X: the output holds NaN or infinite values although X and "
+                         f"the parameters are finite (a value overflowed "
+                         f"{self._dtype.name}); scale X or the parameters down")
 
     def _check_finite_parameters(self, engine=None):
         """Raise ValueError naming the first parameter array holding NaN or inf

@@ -57,6 +57,15 @@ _LEARNING_RATES = ("constant", "invscaling", "adaptive")
 _ADAPTIVE_MIN_RATE = 1e-6
 
 
+def _output_or_none(network, X):
+    """a^L on the (checked, finite) validation rows, or None where the parameters of
+    a diverging fit give NaN or inf, which ``feedforward`` refuses to hand back."""
+    try:
+        return network.feedforward(X)
+    except ValueError:
+        return None
+
+
 class _BaseMLP(BaseEstimator):
     """Shared fitting code; see MLPClassifier and MLPRegressor."""
 
@@ -647,7 +656,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return X, Y, codes
 
     def _validation_score(self, X_val, codes_val, sw_val):
-        A = self.network_.feedforward(X_val)
+        A = _output_or_none(self.network_, X_val)
+        if A is None:
+            return np.nan
         return float(accuracy_score(codes_val, A.argmax(axis=1), sample_weight=sw_val))
 
     def predict(self, X):
@@ -720,8 +731,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return X, Y, y
 
     def _validation_score(self, X_val, y_val, sw_val):
-        A = self.network_.feedforward(X_val)
-        if not np.isfinite(A).all():
+        A = _output_or_none(self.network_, X_val)
+        if A is None:
             return np.nan
         return float(r2_score(y_val, A.reshape(y_val.shape), sample_weight=sw_val))
 
