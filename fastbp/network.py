@@ -421,15 +421,6 @@ class Network:
         existing file keeps its permissions; a new one gets those the umask allows.
         """
         path = _as_path(path)
-        target = os.path.realpath(path)
-        try:
-            st = os.stat(target)
-        except FileNotFoundError:
-            mode = None
-        else:
-            if not stat.S_ISREG(st.st_mode):
-                raise ValueError(f"path: {path!r} exists and is not a regular file")
-            mode = stat.S_IMODE(st.st_mode)
         meta = {"format": _FORMAT, "version": _FORMAT_VERSION, "sizes": list(self._sizes),
                 "activation": self._activation,
                 "output_activation": self._output_activation, "cost": self._cost,
@@ -442,18 +433,7 @@ class Network:
             self._check_parameters(weights, biases, "weights")
             for l, (w, b) in enumerate(zip(weights, biases), start=1):
                 arrays[f"w{l}"], arrays[f"b{l}"] = w, b
-            fd, tmp = _create_temporary(os.path.dirname(target))
-            try:
-                if mode is not None:
-                    os.fchmod(fd, mode)
-                with os.fdopen(fd, "wb") as f:
-                    np.savez(f, **arrays)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            write_atomic(path, lambda f: np.savez(f, **arrays))
 
     # -- internals ----------------------------------------------------------------
 
@@ -662,6 +642,41 @@ def _as_path(path):
         # realpath('') is the working directory, whose parent would receive the file.
         raise ValueError("path must name a file, got an empty string")
     return path
+
+
+def write_atomic(path, write):
+    """Write the file ``path`` through ``write(f)``, ``f`` a binary file, atomically.
+
+    The bytes go to a temporary file in the same folder, are flushed to disk (fsync)
+    and renamed over ``path``, so an interrupted write never leaves a half-written
+    file there. A symbolic link is followed (its target is replaced); a ``path`` that
+    exists and is not a regular file (a directory, FIFO or device) is refused with
+    ValueError before anything is written. An existing file keeps its permissions; a
+    new one gets those the umask allows. Shared by ``Network.save`` and
+    ``fastbp.onnx.to_onnx``.
+    """
+    path = _as_path(path)
+    target = os.path.realpath(path)
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        mode = None
+    else:
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"path: {path!r} exists and is not a regular file")
+        mode = stat.S_IMODE(st.st_mode)
+    fd, tmp = _create_temporary(os.path.dirname(target))
+    try:
+        if mode is not None:
+            os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _create_temporary(directory):

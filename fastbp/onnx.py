@@ -22,7 +22,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from . import interop
 from ._tables import FLOAT_DTYPES, ONNX_ACTIVATIONS, ONNX_OPS, cost_fits
 from ._version import __version__
-from .network import Network
+from .network import Network, write_atomic
 
 __all__ = ["to_onnx", "from_onnx", "DEFAULT_OPSET"]
 
@@ -44,8 +44,12 @@ def to_onnx(model, path=None, *, opset=DEFAULT_OPSET, input_name="input",
     ----------
     model : fastbp.Network, or a fitted fastbp.sklearn.MLPClassifier / MLPRegressor
         (or scikit-learn's own, converted by ``Network.from_sklearn``)
-    path : str or os.PathLike, optional
-        Also save the model there.
+    path : str, bytes or os.PathLike, optional
+        Also save the model there, atomically as ``Network.save`` writes: to a
+        temporary file in the same folder, flushed to disk and renamed into place, so
+        an interrupted export never leaves a truncated model at ``path``. A symbolic
+        link is followed; a ``path`` that exists and is not a regular file (a
+        directory, FIFO or device) is refused with ValueError.
     opset : int >= 13
         ONNX opset of the graph.
     input_name : str
@@ -54,7 +58,10 @@ def to_onnx(model, path=None, *, opset=DEFAULT_OPSET, input_name="input",
     output_name : str or None
         Name of the network output a^L, shape ("batch", n_L), the network's dtype.
         None: "output" for a Network, "probabilities" for a classifier and
-        "predictions" for a regressor.
+        "predictions" for a regressor. The two names must be non-empty, differ,
+        and not be a name the graph uses inside (``w1``, ``b1``, ``z1``, ``a1``, ...
+        for each layer; ``classes``, ``label_index`` and ``label`` with the label
+        output): such names are refused with ValueError.
     label : bool
         For a classifier with a softmax output (fastbp's always; scikit-learn's
         unless multi-label): add a second output "label" ("batch",), the class
@@ -81,6 +88,9 @@ def to_onnx(model, path=None, *, opset=DEFAULT_OPSET, input_name="input",
     opset = int(opset)
     if opset < 13:
         raise ValueError(f"opset must be at least 13, got {opset}")
+    for name, value in (("input_name", input_name), ("output_name", output_name)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{name} must be a str, got {type(value).__name__}")
     classes = None
     if isinstance(model, Network):
         net, default_output = model, "output"
@@ -91,6 +101,7 @@ def to_onnx(model, path=None, *, opset=DEFAULT_OPSET, input_name="input",
         if is_classifier and label and net.output_activation == "softmax":
             classes = np.asarray(model.classes_)
     output_name = default_output if output_name is None else output_name
+    _check_names(input_name, output_name, len(net.weights), classes is not None)
     dtype = net.dtype
     elem = _ELEM_TYPES[dtype]
     nodes, initializers = [], []
@@ -135,8 +146,26 @@ def to_onnx(model, path=None, *, opset=DEFAULT_OPSET, input_name="input",
         "fastbp.cost": net.cost})
     onnx.checker.check_model(onnx_model, full_check=True)
     if path is not None:
-        onnx.save_model(onnx_model, os.fspath(path))
+        data = onnx_model.SerializeToString()
+        write_atomic(path, lambda f: f.write(data))
     return onnx_model
+
+
+def _check_names(input_name, output_name, n_layers, label):
+    """Refuse graph input and output names that are empty, equal, or the name of a
+    tensor the graph holds (an initializer or an intermediate value)."""
+    taken = {f"{kind}{l}" for kind in "wbza" for l in range(1, n_layers + 1)}
+    if label:
+        taken |= {"classes", "label_index", "label"}
+    for name, value in (("input_name", input_name), ("output_name", output_name)):
+        if not value:
+            raise ValueError(f"{name} must not be empty")
+        if value in taken:
+            raise ValueError(f"{name}={value!r} is the name of a tensor inside the "
+                             f"graph ({', '.join(sorted(taken))}); choose another")
+    if input_name == output_name:
+        raise ValueError(f"input_name and output_name must differ, both are "
+                         f"{input_name!r}")
 
 
 def _classes_tensor(classes):
