@@ -389,17 +389,20 @@ class Network:
         return interop.from_torch(module, dtype=dtype, cost=cost, network_class=cls)
 
     @classmethod
-    def from_onnx(cls, model, *, dtype=None, cost=None, output=None):
+    def from_onnx(cls, model, *, dtype=None, cost=None, output=None,
+                  external_data=False):
         """A network read from an ONNX MLP graph (a ModelProto, bytes or a path).
 
         Reads graphs written by ``fastbp.onnx.to_onnx``, ``torch.onnx.export`` of
         ``nn.Sequential(Linear, act, ...)`` and skl2onnx's MLPs; any other node op
-        raises ValueError naming it. Needs ``pip install "fastbp[onnx]"``. See
-        ``fastbp.onnx.from_onnx``.
+        raises ValueError naming it, and so does a malformed model. A model given as
+        a ModelProto or bytes never reads a file; one given by path reads tensors kept
+        in external files only with ``external_data=True``, and only from inside its
+        own folder. Needs ``pip install "fastbp[onnx]"``. See ``fastbp.onnx.from_onnx``.
         """
         from . import onnx as _onnx
         return _onnx.from_onnx(model, dtype=dtype, cost=cost, output=output,
-                               network_class=cls)
+                               external_data=external_data, network_class=cls)
 
     def to_onnx(self, path=None, **options):
         """This network as an ``onnx.ModelProto`` (also saved to ``path`` if given).
