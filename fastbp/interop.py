@@ -180,13 +180,76 @@ def from_sklearn(estimator, *, dtype=None, cost=None, network_class=None):
 
 # -- torch --------------------------------------------------------------------------
 
-def _torch_children(module, torch):
-    """The leaf modules of nested Sequentials, in order."""
-    if isinstance(module, torch.nn.Sequential):
-        for child in module:
-            yield from _torch_children(child, torch)
-    else:
-        yield module
+# The torch.nn classes read, by exact type: a subclass may compute anything in its own
+# forward, so it is refused rather than read as its base.
+_TORCH_PASS_THROUGH = ("Identity", "Flatten", "Dropout")
+
+
+def _torch_leaves(module, torch):
+    """(name, leaf) of nested Sequentials, in the order Sequential.forward runs them,
+    each module checked to compute what its class's forward computes (no hooks, no
+    parametrizations, no instance ``forward``). Walked without recursion."""
+    stack = [("module", module)]
+    while stack:
+        name, current = stack.pop()
+        _check_plain_module(current, name, torch)
+        if type(current) is torch.nn.Sequential:
+            children = list(current._modules.items())
+            for key, child in reversed(children):
+                if child is None:
+                    raise ValueError(f"unsupported layer {name}.{key}: an empty slot "
+                                     f"(None) in a Sequential")
+                stack.append((f"{name}.{key}" if name != "module" else key, child))
+        else:
+            yield name, current
+
+
+def _check_plain_module(module, name, torch):
+    kind = type(module)
+    where = f"{name} ({kind.__module__}.{kind.__qualname__})"
+    known = {getattr(torch.nn, k) for k in ("Sequential", "Linear", *TORCH_ACTIVATIONS,
+                                             *_TORCH_PASS_THROUGH)}
+    if kind not in known:
+        raise ValueError(f"unsupported layer {where}: fastbp reads the torch.nn classes "
+                         f"Sequential, Linear, ReLU, Sigmoid, Tanh, Softmax, Identity, "
+                         f"Flatten and Dropout themselves, not subclasses or other "
+                         f"layers, whose forward may compute something else")
+    hooks = [h for h in ("_forward_hooks", "_forward_pre_hooks")
+             if getattr(module, h, None)]
+    if hooks:
+        raise ValueError(f"unsupported layer {where}: it has forward hooks "
+                         f"({', '.join(hooks)}), which may change its output")
+    if "forward" in vars(module):
+        raise ValueError(f"unsupported layer {where}: its forward was replaced on the "
+                         f"instance")
+    if getattr(module, "parametrizations", None) is not None:
+        raise ValueError(f"unsupported layer {where}: it has parametrizations (such as "
+                         f"spectral or weight norm); call "
+                         f"torch.nn.utils.parametrize.remove_parametrizations first")
+
+
+def _torch_array(module, name, attr, torch, dtype):
+    """The parameter ``attr`` of a Linear as a NumPy array, if it is a plain dense
+    real tensor whose values can be read exactly."""
+    where = f"{name} (Linear), parameter {attr!r}"
+    p = module._parameters.get(attr)
+    if p is None:
+        p = vars(module).get(attr, getattr(module, attr, None))
+    if type(p) not in (torch.nn.Parameter, torch.Tensor):
+        raise ValueError(f"unsupported layer {where}: a {type(p).__name__}, not a plain "
+                         f"torch.nn.Parameter")
+    if p.is_meta or p.layout != torch.strided or p.is_quantized or p.is_complex():
+        raise ValueError(f"unsupported layer {where}: a {'meta' if p.is_meta else ''}"
+                         f"{p.layout} {p.dtype} tensor without real values to read")
+    t = p.detach().resolve_neg().resolve_conj().cpu()
+    if t.dtype in (torch.float16, torch.bfloat16):
+        if dtype is None:
+            raise ValueError(f"unsupported layer {where}: its dtype is {t.dtype}; fastbp "
+                             f"computes in float32 or float64: pass dtype=")
+        t = t.to(torch.float64)  # exact
+    if t.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"unsupported layer {where}: dtype {t.dtype}")
+    return np.array(t.numpy(), copy=True)
 
 
 def from_torch(module, *, dtype=None, cost=None, network_class=None):
@@ -214,26 +277,38 @@ def from_torch(module, *, dtype=None, cost=None, network_class=None):
     Raises
     ------
     ValueError
-        Naming the first layer fastbp cannot represent (Conv2d, BatchNorm1d,
-        LeakyReLU, LogSoftmax, Dropout in train mode, ...), or for mixed hidden
+        Naming the first module fastbp cannot prove computes what it reads: only the
+        exact torch.nn classes above are read, so a subclass (even of ``Linear`` or
+        ``Sequential``) with a forward of its own is refused, as are other layers
+        (Conv2d, BatchNorm1d, LeakyReLU, LogSoftmax, Dropout in train mode, ...);
+        modules with forward hooks or pre-hooks (and global ones), a ``forward``
+        replaced on the instance, parametrizations (``spectral_norm``,
+        ``weight_norm``), and parameters that are not plain dense real tensors (meta,
+        sparse, quantized, complex, tensor subclasses). Also for mixed hidden
         activations.
     """
     import torch
     if not isinstance(module, torch.nn.Module):
         raise ValueError(f"from_torch reads a torch.nn.Module, not {type(module).__name__}")
+    import torch.nn.modules.module as torch_module
+    if any(getattr(torch_module, h, None) for h in ("_global_forward_hooks",
+                                                   "_global_forward_pre_hooks")):
+        raise ValueError("module: global forward hooks are registered "
+                         "(torch.nn.modules.module.register_module_forward_hook), "
+                         "which may change every module's output")
     layers = []
     pending = None  # (W, b) of a Linear whose activation is not known yet
-    for index, child in enumerate(_torch_children(module, torch)):
+    for name, child in _torch_leaves(module, torch):
         kind = type(child).__name__
-        where = f"{kind} (layer {index})"
-        if isinstance(child, torch.nn.Linear):
+        where = f"{name} ({kind})"
+        if kind == "Linear":
             if pending is not None:
                 layers.append((*pending, "identity"))
-            W = child.weight.detach().cpu().numpy()
-            b = (np.zeros(W.shape[0], dtype=W.dtype) if child.bias is None
-                 else child.bias.detach().cpu().numpy())
+            W = _torch_array(child, name, "weight", torch, dtype)
+            b = np.zeros(W.shape[0], dtype=W.dtype) if child.bias is None else \
+                _torch_array(child, name, "bias", torch, dtype)
             pending = (W, b)
-        elif kind in TORCH_ACTIVATIONS and type(child).__module__.startswith("torch.nn"):
+        elif kind in TORCH_ACTIVATIONS:
             if kind == "Softmax" and child.dim not in (None, 1, -1):
                 raise ValueError(f"unsupported layer {where}: softmax over dim="
                                  f"{child.dim}; fastbp's is over the features (dim=-1)")
@@ -242,20 +317,17 @@ def from_torch(module, *, dtype=None, cost=None, network_class=None):
                                  f"not follow a Linear layer")
             layers.append((*pending, TORCH_ACTIVATIONS[kind]))
             pending = None
-        elif isinstance(child, torch.nn.Identity):
+        elif kind == "Identity":
             continue
-        elif isinstance(child, torch.nn.Flatten) and child.start_dim in (1, -1) \
-                and child.end_dim == -1:
-            continue
-        elif isinstance(child, torch.nn.Dropout):
+        elif kind == "Flatten":
+            if child.start_dim not in (1, -1) or child.end_dim != -1:
+                raise ValueError(f"unsupported layer {where}: Flatten(start_dim="
+                                 f"{child.start_dim}, end_dim={child.end_dim}) is not a "
+                                 f"no-op on (m, n) input")
+        else:  # Dropout
             if child.training and child.p > 0:
                 raise ValueError(f"unsupported layer {where} in train mode: call "
                                  f".eval() first (in eval mode it is a no-op)")
-            continue
-        else:
-            raise ValueError(f"unsupported layer {where}: fastbp reads Linear, ReLU, "
-                             f"Sigmoid, Tanh, Softmax, Identity, Flatten and Dropout "
-                             f"(eval mode)")
     if pending is not None:
         layers.append((*pending, "identity"))
     return network_from_layers(layers, dtype=dtype, cost=cost,
