@@ -155,18 +155,25 @@ def from_sklearn(estimator, *, dtype=None, cost=None, network_class=None):
                          f"MLPClassifier and MLPRegressor, not {module}.{name}")
     if not hasattr(estimator, "coefs_"):
         raise ValueError(f"this {name} is not fitted yet: call fit first")
-    hidden = SKLEARN_ACTIVATIONS.get(estimator.activation)
-    output = SKLEARN_ACTIVATIONS.get(estimator.out_activation_)
+    activation = getattr(estimator, "activation", None)
+    out_activation = getattr(estimator, "out_activation_", None)
+    hidden = SKLEARN_ACTIVATIONS.get(activation) if isinstance(activation, str) else None
+    output = SKLEARN_ACTIVATIONS.get(out_activation) \
+        if isinstance(out_activation, str) else None
     if hidden is None or hidden == "softmax":
-        raise ValueError(f"{name}: hidden activation {estimator.activation!r} is not "
+        raise ValueError(f"{name}: hidden activation {activation!r} is not "
                          f"supported")
-    if output is None:
-        raise ValueError(f"{name}: output activation {estimator.out_activation_!r} "
+    if output not in ({"softmax", "sigmoid"} if name == "MLPClassifier" else {"identity"}):
+        raise ValueError(f"{name}: output activation {out_activation!r} "
                          f"(loss={getattr(estimator, 'loss', None)!r}) has no fastbp "
-                         f"counterpart; supported: softmax, logistic, identity")
-    coefs = [np.asarray(c) for c in estimator.coefs_]
-    layers = [(c.T, np.asarray(b), hidden) for c, b in
-              zip(coefs, estimator.intercepts_)]
+                         f"counterpart; supported: softmax and logistic for a classifier, "
+                         f"identity for a regressor")
+    coefs = _fitted_arrays(estimator, "coefs_", 2, name)
+    intercepts = _fitted_arrays(estimator, "intercepts_", 1, name)
+    if len(coefs) != len(intercepts) or not coefs:
+        raise ValueError(f"{name}: coefs_ has {len(coefs)} arrays and intercepts_ "
+                         f"{len(intercepts)}; a fitted MLP has one of each per layer")
+    layers = [(c.T, b, hidden) for c, b in zip(coefs, intercepts)]
     W, b, _ = layers[-1]
     if name == "MLPClassifier" and output == "sigmoid" and W.shape[0] == 1:
         # predict_proba is (1 - σ(z), σ(z)) = softmax(0, z).
@@ -176,6 +183,25 @@ def from_sklearn(estimator, *, dtype=None, cost=None, network_class=None):
         layers[-1] = (W, b, output)
     return network_from_layers(layers, dtype=dtype, cost=cost, activation=hidden,
                                source=name, network_class=network_class)
+
+
+def _fitted_arrays(estimator, attr, ndim, name):
+    """The list ``estimator.<attr>`` as numeric arrays of ``ndim`` dimensions."""
+    value = getattr(estimator, attr, None)
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{name}: {attr} is a {type(value).__name__}, not the list of "
+                         f"arrays of a fitted MLP")
+    arrays = []
+    for i, a in enumerate(value):
+        try:
+            a = np.asarray(a)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{name}: {attr}[{i}] is not an array ({exc})") from None
+        if a.ndim != ndim or a.dtype.kind not in "fiu":
+            raise ValueError(f"{name}: {attr}[{i}] has shape {a.shape} and dtype "
+                             f"{a.dtype}; a fitted MLP's are {ndim}-d numbers")
+        arrays.append(a)
+    return arrays
 
 
 # -- torch --------------------------------------------------------------------------
