@@ -12,8 +12,9 @@ import pytest
 
 import fastbp
 from fastbp import cli
+from test_interop import need
 
-sklearn = pytest.importorskip("sklearn")
+need("sklearn")
 from fastbp.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 HIDDEN = ("sigmoid", "tanh", "relu", "identity")

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 import fastbp
+from test_interop import need
 
-pytest.importorskip("sklearn")
+need("sklearn")
 from sklearn.neural_network import MLPClassifier, MLPRegressor  # noqa: E402
 
 

@@ -15,19 +15,10 @@ import numpy as np
 import pytest
 
 import fastbp
+from test_interop import need
 
-
-def _require(name):
-    try:
-        return __import__(name)
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} is not installed (the test extra installs it)")
-        pytest.skip(f"{name} is not installed")
-
-
-onnx = _require("onnx")
-ort = _require("onnxruntime")
+onnx = need("onnx")
+ort = need("onnxruntime")
 from fastbp.onnx import to_onnx  # noqa: E402
 
 

@@ -13,19 +13,10 @@ import numpy as np
 import pytest
 
 import fastbp
+from test_interop import need
 
-
-def _require(name):
-    try:
-        return __import__(name)
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} is not installed (the test extra installs it)")
-        pytest.skip(f"{name} is not installed")
-
-
-onnx = _require("onnx")
-ort = _require("onnxruntime")
+onnx = need("onnx")
+ort = need("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from onnx.external_data_helper import convert_model_to_external_data  # noqa: E402
 

@@ -7,19 +7,13 @@ refused with ValueError naming that module. PyTorch is not in the test extra (se
 tests/test_interop.py): these tests skip without it on a developer machine and fail
 under CI=true.
 """
-import os
-
 import numpy as np
 import pytest
 
 import fastbp
+from test_interop import need
 
-try:
-    import torch
-except ImportError:
-    if os.environ.get("CI") == "true":
-        pytest.fail("torch is not installed; CI installs it", pytrace=False)
-    pytest.skip("torch is not installed", allow_module_level=True)
+torch = need("torch")
 
 nn = torch.nn
 ACTS = [nn.ReLU, nn.Sigmoid, nn.Tanh]
