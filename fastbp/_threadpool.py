@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 from . import _blas
+from ._version import __version__
 
 try:
     from threadpoolctl import LibController, register
@@ -39,7 +40,6 @@ if LibController is not None:
                 set_(num_threads)
 
         def get_version(self):
-            from . import __version__
             return __version__
 
     register(FastbpController)
@@ -64,7 +64,7 @@ def show_config(file=None):
 
     config = _blas._config()
     lines = [
-        f"fastbp {__import__('fastbp').__version__}",
+        f"fastbp {__version__}",
         f"  python: {sys.version.split()[0]}, numpy {numpy.__version__}, "
         f"scipy {scipy.__version__}",
         f"  compiler: {config['compiler']}",

@@ -11,8 +11,7 @@ import operator
 import numpy as np
 
 from ._backprop import aligned_copy as aligned, all_finite
-
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+from ._tables import FLOAT_DTYPES
 
 
 def check_dtype(dtype, name="dtype"):
@@ -21,7 +20,7 @@ def check_dtype(dtype, name="dtype"):
         dt = np.dtype(dtype)
     except TypeError as exc:
         raise TypeError(f"{name}: {dtype!r} is not a dtype ({exc})") from None
-    if dt not in _FLOAT_DTYPES:
+    if dt not in FLOAT_DTYPES:
         raise ValueError(f"{name} must be 'float32' or 'float64', got {dtype!r}")
     return dt
 

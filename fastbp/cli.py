@@ -21,12 +21,13 @@ import time
 
 import numpy as np
 
-from . import __version__, datasets
+from . import datasets
 from . import _cli_text, _io, _threadpool, _training
 from . import _validation as check
 from ._activations import ACTIVATIONS, OUTPUT_ONLY
 from ._costs import COSTS
 from ._progress import NoBar, ProgressBar
+from ._version import __version__
 from .network import INITS, Network, load
 
 # An epoch is trained in chunks (so that a progress bar can advance within it) when

@@ -11,19 +11,10 @@ import threading
 import numpy as np
 
 from . import _io, _training, _validation as check
-from ._activations import ACTIVATIONS, OUTPUT_ONLY
 from ._backprop import Engine, OptimizerState, all_finite
-from ._costs import COSTS
+from ._tables import ACTIVATIONS, COST_OUTPUTS, COSTS, HIDDEN_ACTIVATIONS
 
 INITS = ("normal", "scaled_normal", "xavier", "he")
-
-# The output activations each cost is defined for. The quadratic cost takes any; the
-# other two are the book's chapter 3 pairings, for which BP1 reduces to δ^L = a^L - y.
-_COST_OUTPUTS = {
-    "quadratic": frozenset(ACTIVATIONS),
-    "cross_entropy": frozenset({"sigmoid"}),
-    "log_likelihood": frozenset({"softmax"}),
-}
 
 class Network:
     """A fully connected feed-forward network trained by backpropagation.
@@ -85,16 +76,15 @@ class Network:
     def _configure(self, sizes, activation, output_activation, cost, init, dtype, seed):
         """Check and set everything but the parameters (see the class docstring)."""
         self._sizes = check.check_sizes(sizes)
-        hidden = check.check_choice(activation, "activation",
-                                    set(ACTIVATIONS) - OUTPUT_ONLY)
+        hidden = check.check_choice(activation, "activation", HIDDEN_ACTIVATIONS)
         self._cost = check.check_choice(cost, "cost", COSTS)
         if output_activation is None:
             output_activation = "softmax" if cost == "log_likelihood" else hidden
         output = check.check_choice(output_activation, "output_activation", ACTIVATIONS)
-        if output not in _COST_OUTPUTS[cost]:
+        if output not in COST_OUTPUTS[cost]:
             raise ValueError(
                 f"cost={cost!r} needs output_activation in "
-                f"{sorted(_COST_OUTPUTS[cost])}, got {output!r}")
+                f"{sorted(COST_OUTPUTS[cost])}, got {output!r}")
         self._activation, self._output_activation = hidden, output
         self._init = check.check_choice(init, "init", INITS)
         self._dtype = check.check_dtype(dtype)
@@ -170,6 +160,13 @@ class Network:
         Returns
         -------
         ndarray of shape (m, n_L), or (n_L,) for a single example.
+
+        Raises
+        ------
+        ValueError
+            For X that does not fit, holds NaN or inf, or whose output would hold
+            NaN or inf (a parameter set to NaN or inf in place, or an overflow): a
+            non-finite output is never handed back as an answer.
         """
         engine = self._engine()
         try:
@@ -186,6 +183,8 @@ class Network:
                     out = out[0]
         except MemoryError as exc:
             raise check.too_large("X", exc) from None
+        if not all_finite(out):  # X is finite: NaN or inf here is no answer
+            self._refuse_non_finite_output(engine)
         return out
 
     def backprop(self, X, Y, sample_weight=None):
@@ -231,10 +230,7 @@ class Network:
 
     def predict(self, X):
         """Return the class index argmax_j a^L_j of each row of X (or of one example)."""
-        out = self.feedforward(X)
-        if not all_finite(out):
-            self._check_finite_parameters()
-        return np.argmax(out, axis=-1)
+        return np.argmax(self.feedforward(X), axis=-1)
 
     def evaluate(self, X, y):
         """Return the accuracy in [0, 1] on examples X (m, n_0) with labels y (m,).
@@ -243,7 +239,10 @@ class Network:
         """
         X, _ = check.check_features(X, "X", self._sizes[0], self._dtype)
         labels = self._check_labels(y, X.shape[0])
-        return float(np.mean(self._forward_checked(X).argmax(axis=1) == labels))
+        A = self._forward_checked(X)
+        if not all_finite(A):
+            self._refuse_non_finite_output()
+        return float(np.mean(A.argmax(axis=1) == labels))
 
     def fit(self, X, y, epochs, batch_size, learning_rate, validation_data=None,
             shuffle=True, seed=None, *, l2=0.0, optimizer="sgd", momentum=0.0,
@@ -379,17 +378,20 @@ class Network:
         return interop.from_torch(module, dtype=dtype, cost=cost, network_class=cls)
 
     @classmethod
-    def from_onnx(cls, model, *, dtype=None, cost=None, output=None):
+    def from_onnx(cls, model, *, dtype=None, cost=None, output=None,
+                  external_data=False):
         """A network read from an ONNX MLP graph (a ModelProto, bytes or a path).
 
         Reads graphs written by ``fastbp.onnx.to_onnx``, ``torch.onnx.export`` of
         ``nn.Sequential(Linear, act, ...)`` and skl2onnx's MLPs; any other node op
-        raises ValueError naming it. Needs ``pip install "fastbp[onnx]"``. See
-        ``fastbp.onnx.from_onnx``.
+        raises ValueError naming it, and so does a malformed model. A model given as
+        a ModelProto or bytes never reads a file; one given by path reads tensors kept
+        in external files only with ``external_data=True``, and only from inside its
+        own folder. Needs ``pip install "fastbp[onnx]"``. See ``fastbp.onnx.from_onnx``.
         """
         from . import onnx as _onnx
         return _onnx.from_onnx(model, dtype=dtype, cost=cost, output=output,
-                               network_class=cls)
+                               external_data=external_data, network_class=cls)
 
     def to_onnx(self, path=None, **options):
         """This network as an ``onnx.ModelProto`` (also saved to ``path`` if given).
@@ -570,6 +572,14 @@ class Network:
         if not all_finite(A):
             self._check_finite_parameters(engine)
         return A
+
+    def _refuse_non_finite_output(self, engine=None):
+        """Raise ValueError for an output holding NaN or inf computed from finite X:
+        naming the parameter edited in place to NaN or inf, or else the overflow."""
+        self._check_finite_parameters(engine)
+        raise ValueError(f"X: the output holds NaN or infinite values although X and "
+                         f"the parameters are finite (a value overflowed "
+                         f"{self._dtype.name}); scale X or the parameters down")
 
     def _check_finite_parameters(self, engine=None):
         """Raise ValueError naming the first parameter array holding NaN or inf
