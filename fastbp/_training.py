@@ -17,6 +17,7 @@ This module is the network's training half: it reads and updates the state that
 the locks that keep other threads out while the engine updates the parameters).
 """
 import contextlib
+import copy
 import math
 import threading
 
@@ -113,18 +114,41 @@ def mean_cost(cost, A, Y):
     return cost_sum(cost, A, Y) / A.shape[0]
 
 
+def forward(engine, X, n_out, dtype):
+    """a^L of checked rows X through ``engine``; parameters that are no longer
+    finite (edited in place) raise ValueError instead of a wrong result."""
+    try:
+        A = np.empty((X.shape[0], n_out), dtype=dtype)
+        engine.feedforward(X, A)
+    except MemoryError as exc:
+        raise check.too_large("X", exc) from None
+    if not all_finite(A):
+        check_finite_parameters(engine)
+    return A
+
+
+def check_finite_parameters(engine):
+    """Raise ValueError naming the first parameter array holding NaN or inf
+    (arrays edited in place are not checked when they change)."""
+    for kind, arrays in (("weights", engine.weights), ("biases", engine.biases)):
+        for i, arr in enumerate(arrays):
+            if not all_finite(arr):
+                raise ValueError(f"{kind}[{i}] contains NaN or infinite values "
+                                 f"(set in place); fix the parameters first")
+
+
 class Monitor:
     """Evaluates a network on a data set after each epoch (cost with the L2 term)."""
 
-    def __init__(self, net, X, Y, classify, l2, n_train):
-        self.net, self.X, self.Y, self.classify = net, X, Y, classify
+    def __init__(self, net, engine, X, Y, classify, l2, n_train):
+        self.net, self.engine, self.X, self.Y, self.classify = net, engine, X, Y, classify
         self.labels = None  # found on first use: fit builds a monitor it may not call
         self.l2, self.n_train = l2, n_train
 
     def __call__(self):
         """Return (cost, accuracy or None)."""
         net = self.net
-        A = net._forward_checked(self.X)
+        A = forward(self.engine, self.X, net.sizes[-1], net.dtype)
         cost = mean_cost(net.cost, A, self.Y) + l2_term(net.weights, self.l2,
                                                          self.n_train)
         if not self.classify:
@@ -132,6 +156,150 @@ class Monitor:
         if self.labels is None:
             self.labels = self.Y.argmax(axis=1)
         return cost, float(np.mean(A.argmax(axis=1) == self.labels))
+
+
+# -- the training state and its locks -------------------------------------------------
+
+class TrainingState:
+    """What a ``Network`` keeps for training, and the one statement of its locks.
+
+    Attributes
+    ----------
+    rng : numpy.random.Generator
+        The network's random stream: initial parameters, shuffling, dropout, the
+        held-out validation rows (unless ``fit`` gets a ``seed``).
+    optimizer : OptimizerState or None
+        Momentum or Adam's moments and step count, kept across ``fit`` and
+        ``partial_fit`` calls while the optimiser stays the same (the training
+        driver alone changes it).
+    examples_seen : int
+        The examples trained on by all calls (invscaling's t).
+
+    The rules, for ``Network`` and fastbp.sklearn's estimators alike:
+
+    - One training at a time: a second ``fit``/``partial_fit`` (from another thread,
+      or from fit's own callback) is refused with RuntimeError.
+    - Readers and training exclude each other, so every answer comes whole from one
+      set of parameters. Training that starts waits for the readers in flight
+      (``feedforward``, ``predict``, ``backprop``, ...) to finish; a reader that
+      starts in another thread while training runs is refused with RuntimeError.
+      Fit's own thread (its callback) reads whole epochs and goes ahead.
+    - A copy (pickle, ``copy.deepcopy``, ``save``) is refused while another thread
+      trains, and training is refused while a copy is under way.
+    - Parameter arrays cannot be replaced (``net.weights = ...``) while training
+      runs, from any thread.
+    """
+
+    def __init__(self, rng, optimizer=None, examples_seen=0):
+        self.rng, self.optimizer, self.examples_seen = rng, optimizer, examples_seen
+        self._lock = threading.Lock()  # guards the counts and the trainer below
+        self._idle = threading.Condition(self._lock)  # no reader left
+        self._train_lock = threading.Lock()
+        self._trainer = None  # the thread that trains, while it does
+        self._readers = 0  # readers in flight in other threads than the trainer
+        self._snapshots = 0  # copies under way
+
+    def optimizer_for(self, kind, weights, biases):
+        """The optimiser state of ``kind``; a new one (zeros) if the kind changed."""
+        if self.optimizer is None or self.optimizer.kind != kind:
+            self.optimizer = OptimizerState.zeros(kind, weights, biases)
+        return self.optimizer
+
+    def copy(self):
+        """An independent copy (the rng, the optimiser arrays), without the locks."""
+        with self.snapshot("copied or pickled"):
+            return TrainingState(copy.deepcopy(self.rng),
+                                 None if self.optimizer is None else self.optimizer.copy(),
+                                 self.examples_seen)
+
+    @property
+    def training_thread(self):
+        """The thread id of the training under way, or None."""
+        return self._trainer
+
+    @contextlib.contextmanager
+    def training(self):
+        """Hold the training lock for a fit (see the rules above)."""
+        me = threading.get_ident()
+        if self._trainer == me:
+            # The lock is not re-entrant; its message would blame another thread.
+            raise RuntimeError("fit or partial_fit was called from inside this network's "
+                               "own fit (from its callback); a callback may stop "
+                               "training by returning True, then train again after "
+                               "fit returns")
+        if not self._train_lock.acquire(blocking=False):
+            raise RuntimeError("this network is already being trained in another thread")
+        try:
+            with self._lock:
+                if self._snapshots:
+                    raise RuntimeError("this network is being copied or saved in "
+                                       "another thread; train it once that returns")
+                self._trainer = me  # new readers are refused from here on
+                while self._readers:
+                    self._idle.wait()
+            yield
+        finally:
+            with self._lock:
+                self._trainer = None
+            self._train_lock.release()
+
+    def begin_read(self):
+        """A reader starts: refused while another thread trains. Returns whether
+        it was counted (pass that to ``end_read``)."""
+        with self._lock:
+            trainer = self._trainer
+            if trainer is None:
+                self._readers += 1
+                return True
+        if trainer != threading.get_ident():
+            raise RuntimeError("this network is being trained in another thread; use "
+                               "it once fit returns, or predict with a copy taken "
+                               "before fit or in its callback (copy.deepcopy(net))")
+        return False
+
+    def end_read(self, counted):
+        if counted:
+            with self._lock:
+                self._readers -= 1
+                if not self._readers:
+                    self._idle.notify_all()
+
+    @contextlib.contextmanager
+    def reading(self):
+        """``begin_read`` ... ``end_read`` around a block."""
+        counted = self.begin_read()
+        try:
+            yield
+        finally:
+            self.end_read(counted)
+
+    @contextlib.contextmanager
+    def snapshot(self, what):
+        """A copy of the network is under way: training does not start meanwhile,
+        and the copy is refused while another thread trains. Inside fit's own thread
+        (a callback) the epoch is whole: it goes ahead."""
+        with self._lock:
+            if self._trainer is not None and self._trainer != threading.get_ident():
+                raise RuntimeError(
+                    f"this network cannot be {what} while it is being trained in "
+                    f"another thread; do it once fit returns, or from fit's callback")
+            self._snapshots += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._snapshots -= 1
+
+    @contextlib.contextmanager
+    def replacing(self):
+        """Parameter arrays are being replaced: refused while training runs."""
+        with self._lock:
+            if self._trainer is not None:
+                raise RuntimeError(
+                    "the network's parameters cannot be replaced while fit runs "
+                    "(edit them in place, e.g. net.weights[0][...] = w, or assign "
+                    "them once fit returns)")
+            yield
 
 
 # -- the loop's parts ---------------------------------------------------------------
@@ -314,7 +482,8 @@ def network_stopping(opts):
 
 def train(net, X, y, epochs, batch_size, learning_rate, validation_data=None,
           shuffle=True, seed=None, sample_weight=None, options=None, append=False,
-          chunk=None, *, schedule=None, stopping=None, observers=(), order=None):
+          chunk=None, *, schedule=None, stopping=None, observers=(), order=None,
+          new_optimizer=False):
     """Train ``net`` in place: ``Network.fit`` (``append``: ``partial_fit``).
 
     Parameters
@@ -343,44 +512,24 @@ def train(net, X, y, epochs, batch_size, learning_rate, validation_data=None,
     order : callable or None
         ``order(n)``: the rows of each epoch, in place of ``shuffle``'s
         permutation (the book's order).
+    new_optimizer : bool
+        Start a new optimiser state (zeros) instead of going on with the network's
+        (scikit-learn's warm start); a refused call keeps the old one.
 
     Returns
     -------
     history : dict of lists (see ``Network.fit``), also ``net.history``.
     """
     options = check_options() if options is None else options
-    with _exclusive(net):
+    with net.training_state.training():
         run = _Run(net, X, y, epochs, batch_size, learning_rate, validation_data,
-                   shuffle, seed, sample_weight, options, append, chunk)
+                   shuffle, seed, sample_weight, options, append, chunk,
+                   new_optimizer)
         run.plug_in(schedule, stopping, observers, order)
         try:
             return run.epochs()
         finally:
             run.engine.drop_workspace(larger_than=KEEP_WORKSPACE_BYTES)
-
-
-@contextlib.contextmanager
-def _exclusive(net):
-    """Hold ``net``'s training lock, refusing a second fit (another thread's, or one
-    from fit's own callback) and a fit while a copy of the network is taken."""
-    if net._trainer == threading.get_ident():
-        # The lock is not re-entrant; its message would blame another thread.
-        raise RuntimeError("fit or partial_fit was called from inside this network's "
-                           "own fit (from its callback); a callback may stop "
-                           "training by returning True, then train again after "
-                           "fit returns")
-    if not net._train_lock.acquire(blocking=False):
-        raise RuntimeError("this network is already being trained in another thread")
-    try:
-        with net._param_lock:
-            if net._snapshots:
-                raise RuntimeError("this network is being copied or saved in "
-                                   "another thread; train it once that returns")
-            net._trainer = threading.get_ident()
-        yield
-    finally:
-        net._trainer = None
-        net._train_lock.release()
 
 
 class _Run:
@@ -391,7 +540,7 @@ class _Run:
     """
 
     def __init__(self, net, X, y, epochs, batch_size, learning_rate, validation_data,
-                 shuffle, seed, sample_weight, opts, append, chunk):
+                 shuffle, seed, sample_weight, opts, append, chunk, new_optimizer):
         sizes, dtype = net.sizes, net.dtype
         # X's values are checked by the engine as the first epoch gathers its rows,
         # which saves a pass over all of X; a bad row undoes that epoch (see below).
@@ -410,9 +559,10 @@ class _Run:
         with np.errstate(over="ignore"):
             if not np.isfinite(dtype.type(eta0)):
                 raise ValueError(f"learning_rate={eta0} does not fit in {dtype}")
-        _check_step_options(opts, eta0, n, self.n_epochs, net._examples_seen, dtype)
+        self.training_state = tstate = net.training_state
+        _check_step_options(opts, eta0, n, self.n_epochs, tstate.examples_seen, dtype)
         self.shuffle = check.flag(shuffle, "shuffle")
-        rng = net._rng if seed is None else np.random.default_rng(
+        rng = tstate.rng if seed is None else np.random.default_rng(
             check.check_int(seed, "seed", minimum=0))
         rng_state = rng.bit_generator.state
         if validation_data is not None:
@@ -438,15 +588,18 @@ class _Run:
             n -= n_val
         else:
             X_val = None
-        self.engine = engine = net._engine()
-        net._check_finite_parameters(engine)
+        self.engine = engine = net.compiled()
+        check_finite_parameters(engine)
         # All arguments are valid: from here on the network changes.
         self.net, self.opts, self.rng, self.rng_state = net, opts, rng, rng_state
         self.X, self.Y, self.S, self.n, self.batch_size = X, Y, S, n, batch_size
         self.eta0 = eta0
         self.chunk = n if chunk is None else min(chunk, n)
-        self.old_state, self.old_history = net._opt_state, net.history
-        self.state = state = _optimizer_state(net, engine_optimizer(opts))
+        self.old_state, self.old_history = tstate.optimizer, net.history
+        if new_optimizer:
+            tstate.optimizer = None
+        self.state = state = tstate.optimizer_for(engine_optimizer(opts), engine.weights,
+                                                  engine.biases)
         sklearn_l2 = opts["l2_per_batch"]
         self.per_batch = per_batch = sklearn_l2 and not opts["monitor_training"]
         # Typed once here; only the learning rate changes between epochs.
@@ -454,9 +607,9 @@ class _Run:
             state.kind, eta0, decay=opts["l2"] / n, mu=opts["momentum"],
             beta1=opts["beta_1"], beta2=opts["beta_2"], epsilon=opts["epsilon"],
             dropout=opts["dropout"], l2_cost=per_batch, l2_by_batch=sklearn_l2)
-        self.train_monitor = Monitor(net, X, Y, self.classify, opts["l2"], n)
+        self.train_monitor = Monitor(net, engine, X, Y, self.classify, opts["l2"], n)
         self.val_monitor = None if X_val is None else Monitor(
-            net, X_val, Y_val, check.is_classification(None, Y_val), opts["l2"], n)
+            net, engine, X_val, Y_val, check.is_classification(None, Y_val), opts["l2"], n)
         history = net.history if append and net.history else {}
         for key in ["train_cost", "learning_rate"] + (["l2_term"] if per_batch else []) + \
                 (["train_accuracy"] if opts["monitor_training"] and self.classify
@@ -483,7 +636,7 @@ class _Run:
     def examples_seen(self):
         """Examples the network has trained on, all calls together (this epoch's
         once it is done)."""
-        return self.net._examples_seen
+        return self.training_state.examples_seen
 
     def epochs(self):
         """The epoch loop: the one place that runs a network's epochs.
@@ -583,7 +736,7 @@ class _Run:
             if self.chunk < n:
                 for observer in self.observers:
                     observer.progress(self, start + len(rows))
-        net._examples_seen += n
+        self.training_state.examples_seen += n
 
     def _undo_call(self, start_state):
         """Put everything back as before this call of ``train``. Only the first
@@ -593,7 +746,7 @@ class _Run:
         for p, saved in zip(self.params(), start_state["params"]):
             np.copyto(p, saved)
         self.state.restore(start_state["optimizer"])
-        net._opt_state, net.history = self.old_state, self.old_history
+        self.training_state.optimizer, net.history = self.old_state, self.old_history
         self.rng.bit_generator.state = self.rng_state
 
     def _record(self):
@@ -624,7 +777,7 @@ class _Run:
         """What one epoch changes, copied (see ``_restore_epoch_state``)."""
         return {"params": [p.copy() for p in self.params()],
                 "optimizer": self.state.copy(), "rng": self.rng.bit_generator.state,
-                "seen": self.net._examples_seen,
+                "seen": self.training_state.examples_seen,
                 "history": {k: len(v) for k, v in self.history.items()}}
 
     def _restore_epoch_state(self, saved):
@@ -632,18 +785,9 @@ class _Run:
             np.copyto(p, old)
         self.state.restore(saved["optimizer"])
         self.rng.bit_generator.state = saved["rng"]
-        self.net._examples_seen = saved["seen"]
+        self.training_state.examples_seen = saved["seen"]
         for key, length in saved["history"].items():
             del self.history[key][length:]
-
-
-def _optimizer_state(net, kind):
-    """``net``'s momentum / Adam state arrays, kept across fit calls while the kind
-    stays."""
-    state = net._opt_state
-    if state is None or state.kind != kind:
-        state = net._opt_state = OptimizerState.zeros(kind, net.weights, net.biases)
-    return state
 
 
 def _check_step_options(opts, eta0, n, epochs, examples_seen, dtype):

@@ -210,8 +210,9 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"the data need a network of layer sizes {sizes}, but the "
                              f"fitted one has {self.network_.sizes}")
         elif not incremental:
-            # warm_start: keep the parameters, start a new optimiser (as scikit-learn).
-            self._restart_optimizer()
+            # warm_start: keep the parameters, start a new optimiser (as scikit-learn;
+            # the loop starts it once the fit is accepted).
+            self._current_learning_rate = float(self.learning_rate_init)
 
         if self.early_stopping:
             # As scikit-learn: stratified for two classes only (its multiclass
@@ -241,7 +242,8 @@ class _BaseMLP(BaseEstimator):
 
         if incremental:
             return lambda: self._partial_pass(X, Y, sample_weight, batch_size, rs)
-        return lambda: self._fit_epochs(X, Y, sample_weight, batch_size, validation, rs)
+        return lambda: self._fit_epochs(X, Y, sample_weight, batch_size, validation, rs,
+                                        not first_pass)
 
     def _initialize(self, sizes, dtype, rs):
         """A new network with scikit-learn's initial parameters (Glorot uniform)."""
@@ -275,17 +277,6 @@ class _BaseMLP(BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.best_loss_ = np.inf
-
-    def _restart_optimizer(self):
-        """Fresh optimiser state (momentum, Adam's moments) on the same parameters."""
-        old = self.network_
-        net = Network(old.sizes, activation=old.activation,
-                      output_activation=old.output_activation, cost=old.cost,
-                      init="xavier", dtype=old.dtype, seed=0)
-        net.weights = [w.copy() for w in old.weights]
-        net.biases = [b.copy() for b in old.biases]
-        self.network_ = net
-        self._current_learning_rate = float(self.learning_rate_init)
 
     def _batch_size(self, n):
         if isinstance(self.batch_size, str):  # "auto"
@@ -321,7 +312,8 @@ class _BaseMLP(BaseEstimator):
                         nesterov=bool(self.nesterovs_momentum) and momentum > 0)
         return opts
 
-    def _train(self, X, Y, epochs, batch_size, rs, opts, validation, incremental):
+    def _train(self, X, Y, epochs, batch_size, rs, opts, validation, incremental,
+               new_optimizer=False):
         """Train ``network_`` in fastbp's loop with scikit-learn's rules (its
         ``_fit_stochastic`` and ``_backprop``): its L2 rule (each batch's term
         divided by that batch's own size, in its step and in its loss, the loss's
@@ -357,7 +349,7 @@ class _BaseMLP(BaseEstimator):
                 self.network_, X, Y, epochs.n_epochs, batch_size, rate, None, shuffle,
                 int(rs.randint(np.iinfo(np.int32).max)), sample_weight, options,
                 append=incremental, schedule=schedule, stopping=stopping,
-                observers=[epochs])
+                observers=[epochs], new_optimizer=new_optimizer)
         finally:
             epochs.store()
         return stopping.stopped
@@ -377,12 +369,13 @@ class _BaseMLP(BaseEstimator):
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
 
-    def _fit_epochs(self, X, Y, sample_weight, batch_size, validation, rs):
-        """Up to max_iter epochs, in one run of fastbp's loop."""
+    def _fit_epochs(self, X, Y, sample_weight, batch_size, validation, rs, warm):
+        """Up to max_iter epochs, in one run of fastbp's loop (``warm``: from the
+        fitted parameters, with a new optimiser state)."""
         opts = self._options(X.shape[0], batch_size, sample_weight)
         self.n_iter_ = 0
         if not self._train(X, Y, self.max_iter, batch_size, rs, opts, validation,
-                           False):
+                           False, new_optimizer=warm):
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                           f"reached and the optimization hasn't converged yet.",
                           ConvergenceWarning)

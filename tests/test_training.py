@@ -358,7 +358,7 @@ def test_optimizer_state_is_one_object_that_copies_and_pickles():
     import pickle
     net, X, y = make()
     net.fit(X, y, epochs=2, batch_size=5, learning_rate=0.1, optimizer="adam")
-    state = net._opt_state
+    state = net.training_state.optimizer
     assert state.kind == "adam" and state.step == 2 * 3
     assert [a.shape for a in state.s1w] == [w.shape for w in net.weights]
     twin = pickle.loads(pickle.dumps(state))
