@@ -69,7 +69,7 @@ def check_options(*, l2=0.0, optimizer="sgd", momentum=0.0, nesterov=False,
         beta_1=check.fraction(beta_1, "beta_1", upper_open=True),
         beta_2=check.fraction(beta_2, "beta_2", upper_open=True),
         epsilon=check.check_positive_float(epsilon, "epsilon"),
-        schedule=check.check_choice(schedule, "schedule", SCHEDULES),
+        schedule=_check_schedule(schedule),
         power_t=check.non_negative(power_t, "power_t"),
         early_stopping=check.flag(early_stopping, "early_stopping"),
         n_iter_no_change=check.check_int(n_iter_no_change, "n_iter_no_change"),
@@ -89,6 +89,16 @@ def check_options(*, l2=0.0, optimizer="sgd", momentum=0.0, nesterov=False,
     if opts["nesterov"] and not opts["momentum"]:
         raise ValueError("nesterov=True needs momentum > 0")
     return opts
+
+
+def _check_schedule(schedule):
+    """One of SCHEDULES, or an object with a ``rate(run)`` method (see Schedule)."""
+    if isinstance(schedule, str) or not callable(getattr(schedule, "rate", None)):
+        if not isinstance(schedule, str):
+            raise TypeError(f"schedule must be one of {list(SCHEDULES)} or an object with "
+                            f"a rate(run) method, got {type(schedule).__name__}")
+        return check.check_choice(schedule, "schedule", SCHEDULES)
+    return schedule
 
 
 def engine_optimizer(opts):
@@ -306,10 +316,13 @@ class TrainingState:
 #
 # The epoch loop (``_Run.epochs``) calls these at fixed points, as scikit-learn's
 # ``_fit_stochastic`` calls its optimiser's ``iteration_ends`` and
-# ``trigger_stopping``. Each gets the run (``_Run``): ``run.net``, ``run.history``,
+# ``trigger_stopping``. Each gets the run (``_Run``): ``run.net``, ``run.epoch``
+# (1, 2, ... in this call), ``run.history``, ``run.eta0`` (fit's learning_rate),
 # ``run.hyper.eta`` (this epoch's rate), ``run.score`` (this epoch's validation
 # score, or None), ``run.examples_seen``, ``run.rng`` (the stream of shuffling and
-# dropout, which an observer may replace at ``epoch_start``).
+# dropout, which an observer may replace at ``epoch_start``). A user's schedule
+# (``fit(schedule=obj)``) and callback see ``run.net``, ``run.epoch``,
+# ``run.eta0``, ``run.history`` and ``run.examples_seen``.
 
 class Schedule:
     """The learning rate of each epoch.
@@ -459,8 +472,39 @@ class Callback(Observer):
         return self.callback(run.net, epoch, run.history)
 
 
+class _UserSchedule(Schedule):
+    """A schedule given to ``fit``: its own ``rate``, checked; the base class's
+    ``epoch_end`` and ``plateau`` unless it has them."""
+
+    def __init__(self, schedule):
+        self.schedule = schedule
+
+    def rate(self, run):
+        eta = self.schedule.rate(run)
+        if isinstance(eta, (bool, np.bool_)) or not isinstance(eta, (int, float,
+                                                                     np.number)):
+            raise TypeError(f"schedule.rate must return a number, got "
+                            f"{type(eta).__name__} in epoch {run.epoch}")
+        with np.errstate(over="ignore"):
+            if not (eta > 0 and np.isfinite(run.net.dtype.type(eta))):
+                raise ValueError(f"schedule.rate returned {eta} in epoch {run.epoch}: a "
+                                 f"learning rate must be a finite number > 0 in "
+                                 f"{run.net.dtype}")
+        return float(eta)
+
+    def epoch_end(self, run):
+        if hasattr(self.schedule, "epoch_end"):
+            self.schedule.epoch_end(run)
+
+    def plateau(self, run):
+        return bool(self.schedule.plateau(run)) if hasattr(self.schedule, "plateau") \
+            else False
+
+
 def network_schedule(opts, eta0):
     """The schedule ``Network.fit``'s options name."""
+    if not isinstance(opts["schedule"], str):
+        return _UserSchedule(opts["schedule"])
     if opts["schedule"] == "invscaling":
         return InvScaling(eta0, opts["power_t"])
     if opts["schedule"] == "plateau":
@@ -618,6 +662,7 @@ class _Run:
                  ["val_cost"] + (["val_accuracy"] if self.val_monitor.classify else [])):
             history.setdefault(key, [])
         self.history = net.history = history
+        self.history_start = len(history["train_cost"])
 
     def plug_in(self, schedule, stopping, observers, order):
         """Set the loop's parts: ``options``' own unless given."""
@@ -631,6 +676,12 @@ class _Run:
         self.observers = ([] if callback is None else [Callback(callback)]) + \
             list(observers)
         self.order = order
+
+    @property
+    def epochs_done(self):
+        """Epochs of this call whose training the network holds (fewer than were run
+        when divergence or Ctrl-C put some back)."""
+        return len(self.history["train_cost"]) - self.history_start
 
     @property
     def examples_seen(self):
@@ -652,7 +703,14 @@ class _Run:
         schedule, stopping, observers = self.schedule, self.stopping, self.observers
         self.rows = np.arange(self.n, dtype=np.intp)
         for epoch in range(1, self.n_epochs + 1):
-            hyper.eta = schedule.rate(self)
+            self.epoch = epoch
+            try:
+                hyper.eta = schedule.rate(self)
+            except Exception:
+                if epoch == 1:  # a refused first rate changes nothing
+                    self.training_state.optimizer = self.old_state
+                    net.history = self.old_history
+                raise
             for observer in observers:
                 observer.epoch_start(self, epoch)
             # Ctrl-C (or any interrupt) before the epoch's bookkeeping is done puts
@@ -660,6 +718,8 @@ class _Run:
             # step count, random stream, history and examples seen all describe the
             # same whole steps.
             epoch_start = self._epoch_state()
+            if epoch == 1:
+                self.call_start = epoch_start
             try:
                 self._train_epoch(epoch, epoch_start)
                 self.score = self._record()
@@ -694,7 +754,6 @@ class _Run:
         FloatingPointError when training diverges. ``start_state``: the epoch's
         ``_epoch_state``."""
         net, hyper, state, rng = self.net, self.hyper, self.state, self.rng
-        before = start_state["params"]
         n = self.n
         if self.order is not None:
             self.rows = np.asarray(self.order(n), dtype=np.intp)
@@ -714,19 +773,14 @@ class _Run:
                 self._undo_call(start_state)
                 raise ValueError("X contains NaN or infinite values")
             # A non-finite batch cost stops the epoch before its update; an update
-            # that overflows shows in the parameters. Either way, go back to the start
-            # of the epoch if the parameters themselves are no longer finite.
-            finite = all(all_finite(p) for p in self.params())
-            if status != 0 or not finite:
-                if not finite:
-                    for p, saved in zip(self.params(), before):
-                        np.copyto(p, saved)
+            # that overflows shows in the parameters.
+            if status != 0 or not all(all_finite(p) for p in self.params()):
                 what = f"a mini-batch cost became {cost}" if status != 0 else \
                     "an update overflowed the parameters"
+                kept = self._keep_finite_state(epoch, start_state)
                 raise FloatingPointError(
                     f"training diverged in epoch {epoch}: {what}; "
-                    f"{_divergence_cause(hyper, self.opts['l2'])}. The network keeps "
-                    f"the last parameters with a finite cost.")
+                    f"{_divergence_cause(hyper, self.opts['l2'])}. {kept}")
             if self.chunk >= n:  # one call: its mean as it is
                 self.cost, self.penalty = cost, penalty
             else:
@@ -737,6 +791,34 @@ class _Run:
                 for observer in self.observers:
                     observer.progress(self, start + len(rows))
         self.training_state.examples_seen += n
+
+    def _keep_finite_state(self, epoch, start_state):
+        """After divergence: go back to the last whole state whose outputs and cost
+        on the training rows are finite, the epoch's start or else the call's (a
+        finite batch cost says nothing of the other rows: parameters grown huge
+        overflow on them). Parameters, optimiser state, random stream, examples
+        seen and history go back together. Returns the sentence that says which."""
+        self._restore_epoch_state(start_state)
+        if epoch > 1 and self._finite_on_training_rows():
+            return (f"The network keeps the parameters of the end of epoch {epoch - 1}, "
+                    f"the last whose outputs and cost on the training data are finite.")
+        self._undo_call(self.call_start)
+        self.training_state.examples_seen = self.call_start["seen"]
+        if self._finite_on_training_rows():
+            return ("The network keeps the parameters it had before this call: those "
+                    "of each later epoch give non-finite outputs or cost on the training "
+                    "data.")
+        return ("The network keeps the parameters it had before this call; they too "
+                "give non-finite outputs or cost on the training data.")
+
+    def _finite_on_training_rows(self):
+        net = self.net
+        A = np.empty((self.n, net.sizes[-1]), dtype=net.dtype)
+        self.engine.feedforward(self.X, A)
+        if not all_finite(A):
+            return False
+        with np.errstate(all="ignore"):
+            return bool(np.isfinite(mean_cost(net.cost, A, self.Y)))
 
     def _undo_call(self, start_state):
         """Put everything back as before this call of ``train``. Only the first

@@ -294,11 +294,15 @@ class Network:
             Nesterov's momentum: w ← w + μ v - η g (after updating v).
         beta_1, beta_2, epsilon : float
             Adam's parameters.
-        schedule : {"constant", "invscaling", "plateau"}
+        schedule : {"constant", "invscaling", "plateau"} or object
             "invscaling": η_t = η / (t + 1)^power_t, t the number of examples seen
             before the epoch (as scikit-learn). "plateau": the book's rule: halve η
             when the validation score has not improved for ``n_iter_no_change``
-            epochs, and stop once it has fallen to η/128.
+            epochs, and stop once it has fallen to η/128. An object with a method
+            ``rate(run)`` gives each epoch's η itself (a finite float > 0), from
+            ``run.epoch`` (1, 2, ... in this call), ``run.eta0`` (``learning_rate``),
+            ``run.examples_seen``, ``run.history`` and ``run.net``; its optional
+            ``epoch_end(run)`` is called after each epoch.
         power_t : float >= 0
         early_stopping : bool
             Stop when the validation score (accuracy for class labels, minus the

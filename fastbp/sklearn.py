@@ -681,13 +681,17 @@ class _Epochs(_training.Observer):
         self.validation, self.n, self.rs = validation, n, rs
         self.incremental = incremental
         self.n_epochs = 1 if incremental else est.max_iter
-        self.rate = None
+        self.rate, self.run, self.starts = None, None, []
+        self.n_iter = est.n_iter_
 
     def epoch_start(self, run, epoch):
         if self.rate is not None and (isinstance(self.schedule, _training.InvScaling)
                                       or run.hyper.eta != self.rate):
             run.rng = np.random.default_rng(int(self.rs.randint(np.iinfo(np.int32).max)))
-        self.rate = run.hyper.eta
+        self.rate, self.run = run.hyper.eta, run
+        # What the stopping rule and the schedule were at the epoch's start: a
+        # diverged fit goes back to the start of an earlier epoch (see store).
+        self.starts.append((self.stopping.best, self.stopping.count, run.hyper.eta))
 
     def score(self, run):
         """The epoch's bookkeeping; the stopping rule's score: minus the training
@@ -708,14 +712,29 @@ class _Epochs(_training.Observer):
         return -est.loss_
 
     def store(self):
-        """Keep the rule's and the schedule's state for the next call."""
+        """Keep the rule's and the schedule's state for the next call; after
+        divergence, only the epochs whose training the network kept."""
         est, stopping = self.est, self.stopping
-        est._no_improvement_count = stopping.count
+        best, count, rate = stopping.best, stopping.count, self.schedule.eta
+        undone = 0 if self.run is None else len(self.starts) - self.run.epochs_done
+        if undone > 0:  # the last epoch was not scored, the others are
+            best, count, rate = self.starts[self.run.epochs_done]
+            scored = len(self.starts) - 1
+            drop = scored - self.run.epochs_done
+            if drop:
+                del est.loss_curve_[len(est.loss_curve_) - drop:]
+                if self.validation is not None:
+                    del est.validation_scores_[len(est.validation_scores_) - drop:]
+                est.t_ -= drop * self.n
+                est.n_iter_ = self.n_iter if self.incremental else est.n_iter_ - drop
+                if est.loss_curve_:
+                    est.loss_ = est.loss_curve_[-1]
+        est._no_improvement_count = count
         if self.validation is None:
-            est.best_loss_ = -stopping.best
+            est.best_loss_ = -best
         else:
-            est.best_validation_score_ = stopping.best
-        est._current_learning_rate = self.schedule.eta
+            est.best_validation_score_ = best
+        est._current_learning_rate = rate
 
 
 # -- argument checks ----------------------------------------------------------------
