@@ -13,18 +13,16 @@ What differs between its callers are parts the loop calls at fixed points: a
 scikit-learn's bookkeeping). The callers only choose and configure them.
 
 This module is the network's training half: it reads and updates the state that
-``Network`` keeps for training (its random stream, optimiser state, examples seen and
-the locks that keep other threads out while the engine updates the parameters).
+``Network`` keeps for training and hands it (``Network.training_state``, a
+``fastbp._state.TrainingState``: random stream, optimiser state, examples seen, and
+the locks whose rules that class states).
 """
-import contextlib
-import copy
 import math
-import threading
 
 import numpy as np
 
 from . import _validation as check
-from ._backprop import OptimizerState, TrainingHyper, all_finite
+from ._backprop import TrainingHyper, all_finite
 from ._costs import cost_sum_py as cost_sum
 from ._optimizers import OPTIMIZERS as ENGINE_OPTIMIZERS
 
@@ -166,150 +164,6 @@ class Monitor:
         if self.labels is None:
             self.labels = self.Y.argmax(axis=1)
         return cost, float(np.mean(A.argmax(axis=1) == self.labels))
-
-
-# -- the training state and its locks -------------------------------------------------
-
-class TrainingState:
-    """What a ``Network`` keeps for training, and the one statement of its locks.
-
-    Attributes
-    ----------
-    rng : numpy.random.Generator
-        The network's random stream: initial parameters, shuffling, dropout, the
-        held-out validation rows (unless ``fit`` gets a ``seed``).
-    optimizer : OptimizerState or None
-        Momentum or Adam's moments and step count, kept across ``fit`` and
-        ``partial_fit`` calls while the optimiser stays the same (the training
-        driver alone changes it).
-    examples_seen : int
-        The examples trained on by all calls (invscaling's t).
-
-    The rules, for ``Network`` and fastbp.sklearn's estimators alike:
-
-    - One training at a time: a second ``fit``/``partial_fit`` (from another thread,
-      or from fit's own callback) is refused with RuntimeError.
-    - Readers and training exclude each other, so every answer comes whole from one
-      set of parameters. Training that starts waits for the readers in flight
-      (``feedforward``, ``predict``, ``backprop``, ...) to finish; a reader that
-      starts in another thread while training runs is refused with RuntimeError.
-      Fit's own thread (its callback) reads whole epochs and goes ahead.
-    - A copy (pickle, ``copy.deepcopy``, ``save``) is refused while another thread
-      trains, and training is refused while a copy is under way.
-    - Parameter arrays cannot be replaced (``net.weights = ...``) while training
-      runs, from any thread.
-    """
-
-    def __init__(self, rng, optimizer=None, examples_seen=0):
-        self.rng, self.optimizer, self.examples_seen = rng, optimizer, examples_seen
-        self._lock = threading.Lock()  # guards the counts and the trainer below
-        self._idle = threading.Condition(self._lock)  # no reader left
-        self._train_lock = threading.Lock()
-        self._trainer = None  # the thread that trains, while it does
-        self._readers = 0  # readers in flight in other threads than the trainer
-        self._snapshots = 0  # copies under way
-
-    def optimizer_for(self, kind, weights, biases):
-        """The optimiser state of ``kind``; a new one (zeros) if the kind changed."""
-        if self.optimizer is None or self.optimizer.kind != kind:
-            self.optimizer = OptimizerState.zeros(kind, weights, biases)
-        return self.optimizer
-
-    def copy(self):
-        """An independent copy (the rng, the optimiser arrays), without the locks."""
-        with self.snapshot("copied or pickled"):
-            return TrainingState(copy.deepcopy(self.rng),
-                                 None if self.optimizer is None else self.optimizer.copy(),
-                                 self.examples_seen)
-
-    @property
-    def training_thread(self):
-        """The thread id of the training under way, or None."""
-        return self._trainer
-
-    @contextlib.contextmanager
-    def training(self):
-        """Hold the training lock for a fit (see the rules above)."""
-        me = threading.get_ident()
-        if self._trainer == me:
-            # The lock is not re-entrant; its message would blame another thread.
-            raise RuntimeError("fit or partial_fit was called from inside this network's "
-                               "own fit (from its callback); a callback may stop "
-                               "training by returning True, then train again after "
-                               "fit returns")
-        if not self._train_lock.acquire(blocking=False):
-            raise RuntimeError("this network is already being trained in another thread")
-        try:
-            with self._lock:
-                if self._snapshots:
-                    raise RuntimeError("this network is being copied or saved in "
-                                       "another thread; train it once that returns")
-                self._trainer = me  # new readers are refused from here on
-                while self._readers:
-                    self._idle.wait()
-            yield
-        finally:
-            with self._lock:
-                self._trainer = None
-            self._train_lock.release()
-
-    def begin_read(self):
-        """A reader starts: refused while another thread trains. Returns whether
-        it was counted (pass that to ``end_read``)."""
-        with self._lock:
-            trainer = self._trainer
-            if trainer is None:
-                self._readers += 1
-                return True
-        if trainer != threading.get_ident():
-            raise RuntimeError("this network is being trained in another thread; use "
-                               "it once fit returns, or predict with a copy taken "
-                               "before fit or in its callback (copy.deepcopy(net))")
-        return False
-
-    def end_read(self, counted):
-        if counted:
-            with self._lock:
-                self._readers -= 1
-                if not self._readers:
-                    self._idle.notify_all()
-
-    @contextlib.contextmanager
-    def reading(self):
-        """``begin_read`` ... ``end_read`` around a block."""
-        counted = self.begin_read()
-        try:
-            yield
-        finally:
-            self.end_read(counted)
-
-    @contextlib.contextmanager
-    def snapshot(self, what):
-        """A copy of the network is under way: training does not start meanwhile,
-        and the copy is refused while another thread trains. Inside fit's own thread
-        (a callback) the epoch is whole: it goes ahead."""
-        with self._lock:
-            if self._trainer is not None and self._trainer != threading.get_ident():
-                raise RuntimeError(
-                    f"this network cannot be {what} while it is being trained in "
-                    f"another thread; do it once fit returns, or from fit's callback")
-            self._snapshots += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._snapshots -= 1
-
-    @contextlib.contextmanager
-    def replacing(self):
-        """Parameter arrays are being replaced: refused while training runs."""
-        with self._lock:
-            if self._trainer is not None:
-                raise RuntimeError(
-                    "the network's parameters cannot be replaced while fit runs "
-                    "(edit them in place, e.g. net.weights[0][...] = w, or assign "
-                    "them once fit returns)")
-            yield
 
 
 # -- the loop's parts ---------------------------------------------------------------
@@ -753,7 +607,7 @@ class _Run:
         (everything put back as before the call) for a row of X that is not finite,
         FloatingPointError when training diverges. ``start_state``: the epoch's
         ``_epoch_state``."""
-        net, hyper, state, rng = self.net, self.hyper, self.state, self.rng
+        hyper, state, rng = self.hyper, self.state, self.rng
         n = self.n
         if self.order is not None:
             self.rows = np.asarray(self.order(n), dtype=np.intp)

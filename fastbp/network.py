@@ -21,6 +21,7 @@ from . import _training, _validation as check
 from ._activations import ACTIVATIONS, OUTPUT_ONLY
 from ._backprop import Engine, OptimizerState, aligned_empty, all_finite
 from ._costs import COSTS
+from ._state import TrainingState
 
 INITS = ("normal", "scaled_normal", "xavier", "he")
 
@@ -117,7 +118,7 @@ class Network:
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"seed must be None or a non-negative integer: {exc}") from None
         self._engine_cache = None
-        self._train_state = _training.TrainingState(rng)
+        self._train_state = TrainingState(rng)
         self.history = {}
 
     # -- properties ---------------------------------------------------------------
@@ -558,7 +559,7 @@ class Network:
             old = OptimizerState(
                 old["kind"], *(old.get(k, ()) for k in ("s1w", "s1b", "s2w", "s2b")),
                 step=old["step"])
-        self._train_state = _training.TrainingState(rng, old, seen)
+        self._train_state = TrainingState(rng, old, seen)
 
     def _check_parameters(self, weights, biases, name):
         """Refuse parameter lists the engine cannot use in place."""
