@@ -4,6 +4,7 @@ train, copy or replace a network's parameters, and when.
 ``Network`` owns one ``TrainingState`` (``Network.training_state``) and hands it to
 the training driver (fastbp._training), which alone changes what it holds.
 """
+import collections
 import contextlib
 import copy
 import threading
@@ -46,8 +47,8 @@ class TrainingState:
         self._lock = threading.Lock()  # guards the counts and the trainer below
         self._idle = threading.Condition(self._lock)  # no reader left
         self._train_lock = threading.Lock()
-        self._trainer = None  # the thread that trains, while it does
-        self._readers = 0  # readers in flight in other threads than the trainer
+        self.trainer = None  # the thread id of the training under way, or None
+        self.readers = collections.deque()  # one item per reader in flight
         self._snapshots = 0  # copies under way
 
     def optimizer_for(self, kind, weights, biases):
@@ -63,16 +64,11 @@ class TrainingState:
                                  None if self.optimizer is None else self.optimizer.copy(),
                                  self.examples_seen)
 
-    @property
-    def training_thread(self):
-        """The thread id of the training under way, or None."""
-        return self._trainer
-
     @contextlib.contextmanager
     def training(self):
         """Hold the training lock for a fit (see the rules above)."""
         me = threading.get_ident()
-        if self._trainer == me:
+        if self.trainer == me:
             # The lock is not re-entrant; its message would blame another thread.
             raise RuntimeError("fit or partial_fit was called from inside this network's "
                                "own fit (from its callback); a callback may stop "
@@ -85,44 +81,48 @@ class TrainingState:
                 if self._snapshots:
                     raise RuntimeError("this network is being copied or saved in "
                                        "another thread; train it once that returns")
-                self._trainer = me  # new readers are refused from here on
-                while self._readers:
-                    self._idle.wait()
+                self.trainer = me  # new readers are refused from here on
+                while self.readers:  # the readers in flight finish first
+                    self._idle.wait(0.05)
             yield
         finally:
             with self._lock:
-                self._trainer = None
+                self.trainer = None
             self._train_lock.release()
 
-    def begin_read(self):
-        """A reader starts: refused while another thread trains. Returns whether
-        it was counted (pass that to ``end_read``)."""
-        with self._lock:
-            trainer = self._trainer
-            if trainer is None:
-                self._readers += 1
-                return True
-        if trainer != threading.get_ident():
+    # Reading. A reader appends an item to ``readers`` first and reads ``trainer``
+    # second; training sets ``trainer`` first and looks at ``readers`` second
+    # (deque's append and pop are atomic): either training sees the reader and
+    # waits, or the reader sees training and is refused. No lock on the way in or
+    # out unless training is under way: single-example latency. ``feedforward``
+    # does these steps inline; other readers use ``reading()``.
+
+    def check_reader(self):
+        """Called by a reader that found ``trainer`` set: refuse it unless it is the
+        training thread itself (fit's callback)."""
+        if self.trainer is not None and self.trainer != threading.get_ident():
             raise RuntimeError("this network is being trained in another thread; use "
                                "it once fit returns, or predict with a copy taken "
                                "before fit or in its callback (copy.deepcopy(net))")
-        return False
 
-    def end_read(self, counted):
-        if counted:
-            with self._lock:
-                self._readers -= 1
-                if not self._readers:
-                    self._idle.notify_all()
+    def reader_left(self):
+        """Called by a reader that left (popped its item) and found ``trainer``
+        set: the training may be waiting for it."""
+        with self._lock:
+            self._idle.notify_all()
 
     @contextlib.contextmanager
     def reading(self):
-        """``begin_read`` ... ``end_read`` around a block."""
-        counted = self.begin_read()
+        """The reader's steps around a block."""
+        self.readers.append(None)
         try:
+            if self.trainer is not None:
+                self.check_reader()
             yield
         finally:
-            self.end_read(counted)
+            self.readers.pop()
+            if self.trainer is not None:
+                self.reader_left()
 
     @contextlib.contextmanager
     def snapshot(self, what):
@@ -130,7 +130,7 @@ class TrainingState:
         and the copy is refused while another thread trains. Inside fit's own thread
         (a callback) the epoch is whole: it goes ahead."""
         with self._lock:
-            if self._trainer is not None and self._trainer != threading.get_ident():
+            if self.trainer is not None and self.trainer != threading.get_ident():
                 raise RuntimeError(
                     f"this network cannot be {what} while it is being trained in "
                     f"another thread; do it once fit returns, or from fit's callback")
@@ -145,7 +145,7 @@ class TrainingState:
     def replacing(self):
         """Parameter arrays are being replaced: refused while training runs."""
         with self._lock:
-            if self._trainer is not None:
+            if self.trainer is not None:
                 raise RuntimeError(
                     "the network's parameters cannot be replaced while fit runs "
                     "(edit them in place, e.g. net.weights[0][...] = w, or assign "

@@ -177,9 +177,12 @@ class Network:
         -------
         ndarray of shape (m, n_L), or (n_L,) for a single example.
         """
-        # A reader: training waits for it to finish (see TrainingState).
-        counted = self._train_state.begin_read()
+        # A reader: training waits for it to finish (TrainingState's steps, inline).
+        state = self._train_state
+        state.readers.append(None)
         try:
+            if state.trainer is not None:
+                state.check_reader()
             engine = self._engine()
             # Input already in the engine's layout is checked and run in one compiled
             # call: single-example latency is a design goal.
@@ -195,7 +198,9 @@ class Network:
         except MemoryError as exc:
             raise check.too_large("X", exc) from None
         finally:
-            self._train_state.end_read(counted)
+            state.readers.pop()
+            if state.trainer is not None:
+                state.reader_left()
         return out
 
     def backprop(self, X, Y, sample_weight=None):
@@ -469,7 +474,7 @@ class Network:
         parameters in place without the GIL, so a concurrent reader would see a
         half-applied step.
         """
-        trainer = self._train_state.training_thread
+        trainer = self._train_state.trainer
         if trainer is not None and trainer != threading.get_ident():
             raise RuntimeError("this network is being trained in another thread; use "
                                "it once fit returns, or predict with a copy taken "
