@@ -220,8 +220,9 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"the data need a network of layer sizes {sizes}, but the "
                              f"fitted one has {self.network_.sizes}")
         elif not incremental:
-            # warm_start: keep the parameters, start a new optimiser (as scikit-learn).
-            self._restart_optimizer()
+            # warm_start: keep the parameters, start a new optimiser (as scikit-learn;
+            # the loop starts it once the fit is accepted).
+            self._current_learning_rate = float(self.learning_rate_init)
 
         if self.early_stopping:
             # As scikit-learn: stratified for two classes only (its multiclass
@@ -251,7 +252,8 @@ class _BaseMLP(BaseEstimator):
 
         if incremental:
             return lambda: self._partial_pass(X, Y, sample_weight, batch_size, rs)
-        return lambda: self._fit_epochs(X, Y, sample_weight, batch_size, validation, rs)
+        return lambda: self._fit_epochs(X, Y, sample_weight, batch_size, validation, rs,
+                                        not first_pass)
 
     def _initialize(self, sizes, dtype, rs):
         """A new network with scikit-learn's initial parameters (Glorot uniform)."""
@@ -285,17 +287,6 @@ class _BaseMLP(BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.best_loss_ = np.inf
-
-    def _restart_optimizer(self):
-        """Fresh optimiser state (momentum, Adam's moments) on the same parameters."""
-        old = self.network_
-        net = Network(old.sizes, activation=old.activation,
-                      output_activation=old.output_activation, cost=old.cost,
-                      init="xavier", dtype=old.dtype, seed=0)
-        net.weights = [w.copy() for w in old.weights]
-        net.biases = [b.copy() for b in old.biases]
-        self.network_ = net
-        self._current_learning_rate = float(self.learning_rate_init)
 
     def _batch_size(self, n):
         if isinstance(self.batch_size, str):  # "auto"
@@ -331,7 +322,8 @@ class _BaseMLP(BaseEstimator):
                         nesterov=bool(self.nesterovs_momentum) and momentum > 0)
         return opts
 
-    def _train(self, X, Y, epochs, batch_size, rs, opts, validation, incremental):
+    def _train(self, X, Y, epochs, batch_size, rs, opts, validation, incremental,
+               new_optimizer=False):
         """Train ``network_`` in fastbp's loop with scikit-learn's rules (its
         ``_fit_stochastic`` and ``_backprop``): its L2 rule (each batch's term
         divided by that batch's own size, in its step and in its loss, the loss's
@@ -367,7 +359,7 @@ class _BaseMLP(BaseEstimator):
                 self.network_, X, Y, epochs.n_epochs, batch_size, rate, None, shuffle,
                 int(rs.randint(np.iinfo(np.int32).max)), sample_weight, options,
                 append=incremental, schedule=schedule, stopping=stopping,
-                observers=[epochs])
+                observers=[epochs], new_optimizer=new_optimizer)
         finally:
             epochs.store()
         return stopping.stopped
@@ -387,12 +379,13 @@ class _BaseMLP(BaseEstimator):
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
 
-    def _fit_epochs(self, X, Y, sample_weight, batch_size, validation, rs):
-        """Up to max_iter epochs, in one run of fastbp's loop."""
+    def _fit_epochs(self, X, Y, sample_weight, batch_size, validation, rs, warm):
+        """Up to max_iter epochs, in one run of fastbp's loop (``warm``: from the
+        fitted parameters, with a new optimiser state)."""
         opts = self._options(X.shape[0], batch_size, sample_weight)
         self.n_iter_ = 0
         if not self._train(X, Y, self.max_iter, batch_size, rs, opts, validation,
-                           False):
+                           False, new_optimizer=warm):
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                           f"reached and the optimization hasn't converged yet.",
                           ConvergenceWarning)
@@ -700,13 +693,17 @@ class _Epochs(_training.Observer):
         self.validation, self.n, self.rs = validation, n, rs
         self.incremental = incremental
         self.n_epochs = 1 if incremental else est.max_iter
-        self.rate = None
+        self.rate, self.run, self.starts = None, None, []
+        self.n_iter = est.n_iter_
 
     def epoch_start(self, run, epoch):
         if self.rate is not None and (isinstance(self.schedule, _training.InvScaling)
                                       or run.hyper.eta != self.rate):
             run.rng = np.random.default_rng(int(self.rs.randint(np.iinfo(np.int32).max)))
-        self.rate = run.hyper.eta
+        self.rate, self.run = run.hyper.eta, run
+        # What the stopping rule and the schedule were at the epoch's start: a
+        # diverged fit goes back to the start of an earlier epoch (see store).
+        self.starts.append((self.stopping.best, self.stopping.count, run.hyper.eta))
 
     def score(self, run):
         """The epoch's bookkeeping; the stopping rule's score: minus the training
@@ -727,14 +724,29 @@ class _Epochs(_training.Observer):
         return -est.loss_
 
     def store(self):
-        """Keep the rule's and the schedule's state for the next call."""
+        """Keep the rule's and the schedule's state for the next call; after
+        divergence, only the epochs whose training the network kept."""
         est, stopping = self.est, self.stopping
-        est._no_improvement_count = stopping.count
+        best, count, rate = stopping.best, stopping.count, self.schedule.eta
+        undone = 0 if self.run is None else len(self.starts) - self.run.epochs_done
+        if undone > 0:  # the last epoch was not scored, the others are
+            best, count, rate = self.starts[self.run.epochs_done]
+            scored = len(self.starts) - 1
+            drop = scored - self.run.epochs_done
+            if drop:
+                del est.loss_curve_[len(est.loss_curve_) - drop:]
+                if self.validation is not None:
+                    del est.validation_scores_[len(est.validation_scores_) - drop:]
+                est.t_ -= drop * self.n
+                est.n_iter_ = self.n_iter if self.incremental else est.n_iter_ - drop
+                if est.loss_curve_:
+                    est.loss_ = est.loss_curve_[-1]
+        est._no_improvement_count = count
         if self.validation is None:
-            est.best_loss_ = -stopping.best
+            est.best_loss_ = -best
         else:
-            est.best_validation_score_ = stopping.best
-        est._current_learning_rate = self.schedule.eta
+            est.best_validation_score_ = best
+        est._current_learning_rate = rate
 
 
 # -- argument checks ----------------------------------------------------------------
