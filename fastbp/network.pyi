@@ -1,6 +1,6 @@
 import os
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -88,3 +88,4 @@ class Network:
     def __setstate__(self, state: dict[str, Any]) -> None: ...
 
 def load(path: _Path) -> Network: ...
+def write_atomic(path: _Path, write: Callable[[BinaryIO], object]) -> None: ...
