@@ -405,7 +405,9 @@ class Network:
     def to_onnx(self, path=None, **options):
         """This network as an ``onnx.ModelProto`` (also saved to ``path`` if given).
 
-        See ``fastbp.onnx.to_onnx`` for the graph and the options.
+        ``path`` is written atomically, as ``save`` writes; special targets (a FIFO,
+        a directory) and graph names that collide are refused with ValueError. See
+        ``fastbp.onnx.to_onnx`` for the graph and the options.
         """
         from . import onnx as _onnx
         return _onnx.to_onnx(self, path, **options)
