@@ -59,6 +59,11 @@ _ADAPTIVE_MIN_RATE = 1e-6
 class _BaseMLP(BaseEstimator):
     """Shared fitting code; see MLPClassifier and MLPRegressor."""
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True   # CSR (CSC and the rest converted to it)
+        return tags
+
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
@@ -234,7 +239,7 @@ class _BaseMLP(BaseEstimator):
             validation = (X_val, y_val, sw_val)
         else:
             validation = None
-        X = np.ascontiguousarray(X)
+        X = X if check.is_sparse(X) else np.ascontiguousarray(X)
         Y = np.ascontiguousarray(Y)
         n = X.shape[0]
         batch_size = self._batch_size(n)
@@ -740,9 +745,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
 def _validate_data(estimator, X, *args, **kwargs):
     """scikit-learn's ``validate_data``, with the copy it makes of a huge X (a
-    zero-stride view, say) refused as a ValueError rather than a MemoryError."""
+    zero-stride view, say) refused as a ValueError rather than a MemoryError.
+    Sparse X is kept sparse (CSC and other formats converted to CSR)."""
     try:
-        return validate_data(estimator, X, *args, **kwargs)
+        return validate_data(estimator, X, *args, accept_sparse="csr", **kwargs)
     except MemoryError as exc:
         raise check.too_large("X", exc) from None
 
