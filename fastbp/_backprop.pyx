@@ -454,6 +454,34 @@ cdef int _feedforward_csr(const Layers* net, Py_ssize_t m, const void* indptr,
     return status
 
 
+cdef int _gradient_csr(const Layers* net, Py_ssize_t m, const void* indptr,
+                       const void* indices, int index_bytes, const floating* data,
+                       fastbp_csr* batch, int chunk, floating** A, const floating* Y,
+                       const floating* s, floating** D, floating alpha, floating** gw,
+                       floating** gb, double* total_out) except -1 nogil:
+    """``_gradient`` for the m rows of CSR X, gathered ``chunk`` rows at a time into
+    ``batch`` (room for any chunk's entries); A[0] is unused."""
+    cdef Py_ssize_t start = 0
+    cdef int rows, nL = net.n[net.L]
+    cdef double total = 0
+    cdef floating beta = 0
+    while start < m:
+        rows = <int>min(m - start, <Py_ssize_t>chunk)
+        _csr_gather(indptr, indices, index_bytes, data, NULL, start, rows, False, batch)
+        _forward_csr(net, batch, A, A, <floating**>NULL, 0, NULL)
+        total += cost_sum(net.cost, A[net.L], Y + start * nL,
+                          s + start if s != NULL else NULL, rows, nL)
+        backward(net, rows, A, A, <floating**>NULL, Y + start * nL,
+                 s + start if s != NULL else NULL, D, alpha, beta, beta, gw, gb, batch)
+        beta = 1
+        start += rows
+        if start < m:
+            with gil:
+                PyErr_CheckSignals()
+    total_out[0] = total
+    return 0
+
+
 cdef class _CsrBatch:
     """A CSR matrix X's arrays and a buffer for a batch of up to ``rows`` of its rows
     with up to ``entries`` stored values between them (int32 columns, X's dtype).
@@ -996,14 +1024,15 @@ cdef class Engine:
             raise ValueError("X contains NaN or infinite values")
         return out
 
-    def gradient(self, cnp.ndarray X, cnp.ndarray Y, S, double alpha, nabla_w, nabla_b):
+    def gradient(self, X, cnp.ndarray Y, S, double alpha, nabla_w, nabla_b):
         """Fill nabla_w[l-1], nabla_b[l-1] with alpha * Σ_x s_x ∂C_x/∂w^l (and b^l).
 
         X (m, n_0), Y (m, n_L) and the sample weights S (m,) or None (all 1) are the
         batch; the nabla arrays are shaped like the parameters; alpha = 1/Σ_x s_x gives
-        the gradient of the (weighted) mean cost. Returns Σ_x s_x C_x.
+        the gradient of the (weighted) mean cost. Returns Σ_x s_x C_x. X may also be
+        a scipy.sparse CSR matrix as ``_validation.check_features`` returns it.
         """
-        cdef Py_ssize_t m = cnp.PyArray_DIM(X, 0)
+        cdef Py_ssize_t m = Y.shape[0]
         cdef double row_work = 0
         cdef int l
         for l in range(1, self.net.L + 1):
@@ -1011,14 +1040,36 @@ cdef class Engine:
         cdef int chunk = <int>min(<double>m, <double>GRADIENT_CHUNK_ROWS,
                                   max(FEEDFORWARD_CHUNK_WORK / row_work,
                                       <double>FEEDFORWARD_MIN_ROWS))
-        dtype = X.dtype
-        A = _PtrTable([X] + [np.empty((chunk, n), dtype) for n in self.sizes[1:]])
+        dtype = Y.dtype
+        sparse = not isinstance(X, np.ndarray)
+        A = _PtrTable([None if sparse else X] +
+                      [np.empty((chunk, n), dtype) for n in self.sizes[1:]])
         D = _PtrTable([None] + [np.empty((chunk, n), dtype) for n in self.sizes[1:]])
         gw = _PtrTable([None] + list(nabla_w))
         gb = _PtrTable([None] + list(nabla_b))
         cdef void* y = cnp.PyArray_DATA(Y)
         cdef void* s = NULL if S is None else cnp.PyArray_DATA(S)
         cdef double total = 0
+        cdef _CsrBatch batch
+        cdef const void* x
+        if sparse:
+            batch = _CsrBatch(X, chunk, _csr_batch_entries(X, chunk, True))
+            x = cnp.PyArray_DATA(batch.x_data)
+            if dtype == np.float32:
+                with nogil:
+                    _gradient_csr(&self.net, m, cnp.PyArray_DATA(batch.x_indptr),
+                                  cnp.PyArray_DATA(batch.x_indices), batch.index_bytes,
+                                  <const float*>x, &batch.csr, chunk, <float**>A.ptr,
+                                  <float*>y, <float*>s, <float**>D.ptr, <float>alpha,
+                                  <float**>gw.ptr, <float**>gb.ptr, &total)
+            else:
+                with nogil:
+                    _gradient_csr(&self.net, m, cnp.PyArray_DATA(batch.x_indptr),
+                                  cnp.PyArray_DATA(batch.x_indices), batch.index_bytes,
+                                  <const double*>x, &batch.csr, chunk, <double**>A.ptr,
+                                  <double*>y, <double*>s, <double**>D.ptr, alpha,
+                                  <double**>gw.ptr, <double**>gb.ptr, &total)
+            return total
         if dtype == np.float32:
             with nogil:
                 _gradient(&self.net, m, chunk, <float**>A.ptr, <float*>y, <float*>s,

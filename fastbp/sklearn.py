@@ -14,7 +14,7 @@ Differences from scikit-learn, all documented on the classes:
 
 - the classifier uses a softmax output with the log-likelihood cost for two classes
   too (scikit-learn: one logistic output), so ``coefs_[-1]`` has 2 columns, not 1;
-- no "lbfgs" solver, no sparse input, no multi-label classification, no Poisson loss;
+- no "lbfgs" solver, no multi-label classification, no Poisson loss;
 - ``sample_weight``: fastbp normalises the weights to mean 1 over the training set and
   divides each step's weighted sum by the batch size; scikit-learn divides each batch
   by its own sum of weights. The same steps for unweighted data and for full batches

@@ -140,6 +140,21 @@ def test_partial_fit_early_stopping_and_validation_data():
     np.testing.assert_allclose(a.history["val_accuracy"], b.history["val_accuracy"])
 
 
+def test_backprop_gradient_equals_dense():
+    """Network.backprop on sparse X: the dense gradient, in chunks of many rows too."""
+    rng = np.random.default_rng(13)
+    for m, sizes in ((30, [15, 6, 3]), (3000, [15, 3]), (70_000, [15, 2, 3])):
+        X = random_csr(rng, m, 15, 0.2, duplicates=0.1, empty_cols=3) if m < 5000 else \
+            sp.random(m, 15, density=0.1, format="csr", random_state=1)
+        y = rng.integers(0, 3, m)
+        weights = rng.random(m)
+        net = fastbp.Network(sizes, seed=3)
+        for got, want in zip(net.backprop(X, y, sample_weight=weights),
+                             net.backprop(X.toarray(), y, sample_weight=weights)):
+            for g, w in zip(got, want):
+                assert rel_diff(g, w) <= 1e-12
+
+
 def test_inference_in_chunks_of_many_rows():
     """Inference gathers 1,024 rows at a time: more rows than that, some empty."""
     rng = np.random.default_rng(6)
