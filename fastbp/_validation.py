@@ -203,6 +203,8 @@ def check_sparse_features(X, name, n_features, dtype, finite=True):
                          f"network's input layer has {n_features} neurons")
     if X.format in ("csr", "csc"):
         _check_compressed(X, name)
+    elif X.format == "coo":
+        _check_coordinates(X, name)
     try:
         csr = X if X.format == "csr" else X.tocsr()
         nnz = int(csr.indptr[-1])
@@ -222,16 +224,32 @@ def check_sparse_features(X, name, n_features, dtype, finite=True):
     return out
 
 
+def _check_coordinates(X, name):
+    """Refuse a COO matrix whose row or column indices are out of range (scipy's
+    conversion to CSR would write out of bounds)."""
+    for what, index, size in (("row", X.row, X.shape[0]),
+                              ("column", X.col, X.shape[1])):
+        index = np.asarray(index)
+        if index.ndim != 1 or index.dtype.kind not in "iu" or \
+                index.shape[0] != np.asarray(X.data).shape[0]:
+            raise TypeError(f"{name}: a COO matrix needs 1-d integer {what} indices, one "
+                            f"per stored value")
+        if index.size and (index.min() < 0 or index.max() >= size):
+            raise ValueError(f"{name} has {what} indices outside [0, {size}) (malformed "
+                             f"COO matrix)")
+
+
 def _check_compressed(X, name):
     """Refuse a CSR or CSC matrix whose indptr or indices do not describe one."""
     major, minor = X.shape if X.format == "csr" else X.shape[::-1]
     indptr, indices = np.asarray(X.indptr), np.asarray(X.indices)
     what = "column" if X.format == "csr" else "row"
     if (indptr.ndim != 1 or indices.ndim != 1 or indptr.dtype.kind not in "iu"
-            or indices.dtype.kind not in "iu"):
+            or indices.dtype.kind not in "iu" or np.ndim(X.data) != 1):
         raise TypeError(f"{name}: a {X.format.upper()} matrix needs 1-d integer indptr "
-                        f"and indices, got {indptr.dtype} {indptr.shape} and "
-                        f"{indices.dtype} {indices.shape}")
+                        f"and indices and 1-d data, got {indptr.dtype} {indptr.shape}, "
+                        f"{indices.dtype} {indices.shape} and data of shape "
+                        f"{np.shape(X.data)}")
     if indptr.shape[0] != major + 1:
         raise ValueError(f"{name}: indptr has {indptr.shape[0]} entries, but a "
                          f"{X.format.upper()} matrix of shape {X.shape} needs {major + 1}")

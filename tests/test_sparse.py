@@ -248,6 +248,19 @@ def test_malformed_compressed_matrix_is_refused(fmt, case, match):
         np.testing.assert_array_equal(w, old)
 
 
+@pytest.mark.parametrize("fmt", [sp.coo_matrix, sp.coo_array])
+@pytest.mark.parametrize("axis", [0, 1])
+@pytest.mark.parametrize("value", [-1, 9])
+def test_malformed_coo_matrix_is_refused(fmt, axis, value):
+    X = fmt(random_csr(np.random.default_rng(15), 9, 9, 0.3))
+    (X.row, X.col)[axis][2] = value
+    net = fastbp.Network([9, 3, 2], seed=0)
+    with pytest.raises(ValueError, match=f"^X has {('row', 'column')[axis]} indices outside"):
+        net.fit(X, np.zeros(9, int), 1, 2, 0.1)
+    with pytest.raises(ValueError, match="indices outside"):
+        net.predict(X)
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_values_are_refused(bad):
     rng = np.random.default_rng(9)
@@ -303,6 +316,24 @@ def test_estimators_same_as_dense(fmt, solver):
             assert rel_diff(a.predict_proba(fmt(X)), b.predict_proba(X.toarray())) < 1e-12
         else:
             assert rel_diff(a.predict(fmt(X)), b.predict(X.toarray())) < 1e-12
+
+
+@CONVERGENCE
+def test_estimator_early_stopping_and_sample_weight_same_as_dense():
+    from fastbp.sklearn import MLPClassifier
+    rng = np.random.default_rng(14)
+    X = random_csr(rng, 150, 30, 0.1)
+    y = rng.integers(0, 3, 150)
+    weights = rng.uniform(0, 2, 150)
+    params = dict(hidden_layer_sizes=(8, 4), max_iter=12, batch_size=25, random_state=2,
+                  early_stopping=True, validation_fraction=0.2, n_iter_no_change=3,
+                  learning_rate_init=0.05)
+    a = MLPClassifier(**params).fit(X.tocsc(), y, sample_weight=weights)
+    b = MLPClassifier(**params).fit(X.toarray(), y, sample_weight=weights)
+    assert a.n_iter_ == b.n_iter_
+    np.testing.assert_allclose(a.validation_scores_, b.validation_scores_)
+    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        assert rel_diff(p, q) <= 1e-12
 
 
 @CONVERGENCE
