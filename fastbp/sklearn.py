@@ -43,17 +43,27 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from . import _training
 from . import _validation as check
+from ._tables import HIDDEN_ACTIVATIONS, SKLEARN_ACTIVATIONS
 from .network import Network
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-# scikit-learn's activation names -> fastbp's.
-_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
-                "relu": "relu"}
+# The hidden activations, by scikit-learn's names.
+_ACTIVATIONS = {name: ours for name, ours in SKLEARN_ACTIVATIONS.items()
+                if ours in HIDDEN_ACTIVATIONS}
 _SOLVERS = tuple(_training.OPTIMIZERS)
 _LEARNING_RATES = ("constant", "invscaling", "adaptive")
 # scikit-learn's "adaptive" schedule stops once the rate has fallen to this value.
 _ADAPTIVE_MIN_RATE = 1e-6
+
+
+def _output_or_none(network, X):
+    """a^L on the (checked, finite) validation rows, or None where the parameters of
+    a diverging fit give NaN or inf, which ``feedforward`` refuses to hand back."""
+    try:
+        return network.feedforward(X)
+    except ValueError:
+        return None
 
 
 class _BaseMLP(BaseEstimator):
@@ -576,7 +586,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return X, Y, codes
 
     def _validation_score(self, X_val, codes_val, sw_val):
-        A = self.network_.feedforward(X_val)
+        A = _output_or_none(self.network_, X_val)
+        if A is None:
+            return np.nan
         return float(accuracy_score(codes_val, A.argmax(axis=1), sample_weight=sw_val))
 
     def predict(self, X):
@@ -649,8 +661,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return X, Y, y
 
     def _validation_score(self, X_val, y_val, sw_val):
-        A = self.network_.feedforward(X_val)
-        if not np.isfinite(A).all():
+        A = _output_or_none(self.network_, X_val)
+        if A is None:
             return np.nan
         return float(r2_score(y_val, A.reshape(y_val.shape), sample_weight=sw_val))
 
