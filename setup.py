@@ -17,7 +17,7 @@ C_SOURCES = {
     "_blas": ["kernels.c", "pool.c", "gemm_avx512.c", "narrow_avx512.c", "gemv_avx512.c",
               "gemm_avx2.c", "narrow_avx2.c", "gemv_avx2.c"],
     "_activations": ["activations.c"],
-    "_backprop": ["finite.c"],
+    "_backprop": ["finite.c", "sparse.c"],
     "_optimizers": ["optimizers.c"],
 }
 

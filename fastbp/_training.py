@@ -477,7 +477,8 @@ class _Run:
                     f"validation_fraction={opts['validation_fraction']} leaves no "
                     f"validation or no training examples out of {n}; pass "
                     f"validation_data or change validation_fraction")
-            if not all_finite(X):  # the held-out rows never reach the engine's check
+            # (the held-out rows never reach the engine's check)
+            if not all_finite(X.data if check.is_sparse(X) else X):
                 raise ValueError("X contains NaN or infinite values")
             rows = rng.permutation(n)
             X_val, Y_val = X[rows[:n_val]], Y[rows[:n_val]]

@@ -149,7 +149,7 @@ class Network:
 
         Parameters
         ----------
-        X : array_like of shape (m, n_0) or (n_0,)
+        X : array_like of shape (m, n_0) or (n_0,), or scipy.sparse (m, n_0)
             Examples as rows, or a single example.
 
         Returns
@@ -264,7 +264,9 @@ class Network:
 
         Parameters
         ----------
-        X : array_like of shape (n, n_0)
+        X : array_like of shape (n, n_0), or scipy.sparse (n, n_0)
+            A sparse X (CSR; CSC and other formats are converted to CSR once) is never
+            densified: the first layer reads each mini-batch's stored values.
         y : array_like of shape (n,) with integer labels in [0, n_L), or (n, n_L) targets
         epochs : int >= 1
         batch_size : int >= 1

@@ -14,7 +14,7 @@ Differences from scikit-learn, all documented on the classes:
 
 - the classifier uses a softmax output with the log-likelihood cost for two classes
   too (scikit-learn: one logistic output), so ``coefs_[-1]`` has 2 columns, not 1;
-- no "lbfgs" solver, no sparse input, no multi-label classification, no Poisson loss;
+- no "lbfgs" solver, no multi-label classification, no Poisson loss;
 - ``sample_weight``: fastbp normalises the weights to mean 1 over the training set and
   divides each step's weighted sum by the batch size; scikit-learn divides each batch
   by its own sum of weights. The same steps for unweighted data and for full batches
@@ -68,6 +68,11 @@ def _output_or_none(network, X):
 
 class _BaseMLP(BaseEstimator):
     """Shared fitting code; see MLPClassifier and MLPRegressor."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True   # CSR (CSC and the rest converted to it)
+        return tags
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
@@ -245,7 +250,7 @@ class _BaseMLP(BaseEstimator):
             validation = (X_val, y_val, sw_val)
         else:
             validation = None
-        X = np.ascontiguousarray(X)
+        X = X if check.is_sparse(X) else np.ascontiguousarray(X)
         Y = np.ascontiguousarray(Y)
         n = X.shape[0]
         batch_size = self._batch_size(n)
@@ -753,9 +758,10 @@ class _Epochs(_training.Observer):
 
 def _validate_data(estimator, X, *args, **kwargs):
     """scikit-learn's ``validate_data``, with the copy it makes of a huge X (a
-    zero-stride view, say) refused as a ValueError rather than a MemoryError."""
+    zero-stride view, say) refused as a ValueError rather than a MemoryError.
+    Sparse X is kept sparse (CSC and other formats converted to CSR)."""
     try:
-        return validate_data(estimator, X, *args, **kwargs)
+        return validate_data(estimator, X, *args, accept_sparse="csr", **kwargs)
     except MemoryError as exc:
         raise check.too_large("X", exc) from None
 
