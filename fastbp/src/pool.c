@@ -18,13 +18,26 @@
    case the next comes soon (in training it comes within microseconds), then
    sleeps; one without a task sleeps at once. One caller uses them at a time;
    another caller meanwhile, or one whose threads cannot start, runs its tasks on
-   threads of its own. A forked child starts with none: they do not survive fork. */
+   threads of its own. A forked child starts with none: they do not survive fork.
+
+   On a busy machine a worker may not get a core when its task comes. The caller
+   never waits for a task that has not started: worker 0's task is taken back and
+   run by the caller when the caller's own share is done (the claim word below),
+   and after such a take-back the next FASTBP_BACKOFF hand-outs run on the caller
+   alone, so a worker that cannot run costs neither a wake-up nor a spin. A task
+   that has started is waited for by spinning FASTBP_WAIT_SPINS pauses, then
+   sleeping until its worker is done. */
 #define FASTBP_SPINS 4000
+#define FASTBP_WAIT_SPINS 2000
+#define FASTBP_BACKOFF 64
 #define FASTBP_CLAIM_OPEN(batch) ((batch) >> 8 << 1)
 static struct {
     pthread_mutex_t busy;          /* held by the one caller using the workers */
     pthread_mutex_t lock;          /* guards sleeping, and the wake-ups */
     pthread_cond_t wake;
+    pthread_cond_t done;           /* the caller sleeps on it for started tasks */
+    int caller_waits;              /* the caller sleeps (or is about to) on done */
+    int backoff;                   /* hand-outs left to run on the caller alone */
     int workers, sleeping;
     int asleep0;                   /* worker 0 sleeps (or is about to) */
     /* (generation << 8) | tasks: bumped to hand out the next tasks; worker w
@@ -39,7 +52,7 @@ static struct {
     uint64_t claim;
     uint64_t first_batch[FASTBP_MAX_THREADS];
 } fastbp_pool = {.busy = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER,
-                 .wake = PTHREAD_COND_INITIALIZER};
+                 .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
 
 static void* fastbp_worker(void* arg) {
     const int id = (int)(intptr_t)arg;
@@ -73,7 +86,14 @@ static void* fastbp_worker(void* arg) {
                     __ATOMIC_RELAXED))
                 continue;
             fastbp_pool.fn(fastbp_pool.jobs + (size_t)(id + 1) * fastbp_pool.job_size);
-            __atomic_sub_fetch(&fastbp_pool.remaining, 1, __ATOMIC_RELEASE);
+            /* seq_cst, as the caller's store to caller_waits and its load of
+               remaining: one of the two sides sees the other's */
+            const int left = __atomic_sub_fetch(&fastbp_pool.remaining, 1, __ATOMIC_SEQ_CST);
+            if (left == 0 && __atomic_load_n(&fastbp_pool.caller_waits, __ATOMIC_SEQ_CST)) {
+                pthread_mutex_lock(&fastbp_pool.lock);
+                pthread_cond_signal(&fastbp_pool.done);
+                pthread_mutex_unlock(&fastbp_pool.lock);
+            }
         }
     }
     return NULL;
@@ -85,7 +105,9 @@ static void fastbp_pool_after_fork(void) {
     fastbp_pool.busy = m;
     fastbp_pool.lock = m;
     fastbp_pool.wake = c;
+    fastbp_pool.done = c;
     fastbp_pool.workers = fastbp_pool.sleeping = fastbp_pool.asleep0 = 0;
+    fastbp_pool.caller_waits = fastbp_pool.backoff = 0;
 }
 static pthread_once_t fastbp_pool_once = PTHREAD_ONCE_INIT;
 static void fastbp_pool_init(void) { pthread_atfork(NULL, NULL, fastbp_pool_after_fork); }
@@ -158,22 +180,43 @@ void fastbp_pool_hand_out(fastbp_task fn, char* jobs, size_t job_size, int tasks
     if (fastbp_pool.sleeping) pthread_cond_broadcast(&fastbp_pool.wake);
     pthread_mutex_unlock(&fastbp_pool.lock);
 }
-/* Take back worker 0's task of a hand-out of 2 tasks if it has not started it:
-   1 if taken back (the caller runs it itself), 0 if the worker has it. */
+/* Take back worker 0's task if it has not started it: 1 if taken back (the caller
+   runs it itself), 0 if the worker has it. */
 int fastbp_pool_cancel(void) {
     uint64_t open = FASTBP_CLAIM_OPEN(fastbp_pool.batch);
     if (!__atomic_compare_exchange_n(&fastbp_pool.claim, &open, open | 1, 0,
                                      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         return 0;
-    __atomic_store_n(&fastbp_pool.remaining, 0, __ATOMIC_RELAXED);
+    /* the other workers' tasks, if any, are still to be waited for */
+    __atomic_fetch_sub(&fastbp_pool.remaining, 1, __ATOMIC_SEQ_CST);
     return 1;
 }
-/* Wait for the jobs handed out, then let the workers go. */
+/* Wait for the jobs handed out, then let the workers go: spin a little, then
+   sleep until the last worker is done (a worker without a core would otherwise
+   keep the caller spinning on the core it needs). */
 void fastbp_pool_release(void) {
     int spins = 0;
-    while (__atomic_load_n(&fastbp_pool.remaining, __ATOMIC_ACQUIRE) != 0)
-        if (++spins % 1024) FASTBP_CPU_RELAX(); else sched_yield();
+    while (__atomic_load_n(&fastbp_pool.remaining, __ATOMIC_ACQUIRE) != 0) {
+        if (++spins < FASTBP_WAIT_SPINS) {
+            FASTBP_CPU_RELAX();
+            continue;
+        }
+        pthread_mutex_lock(&fastbp_pool.lock);
+        __atomic_store_n(&fastbp_pool.caller_waits, 1, __ATOMIC_SEQ_CST);
+        while (__atomic_load_n(&fastbp_pool.remaining, __ATOMIC_SEQ_CST) != 0)
+            pthread_cond_wait(&fastbp_pool.done, &fastbp_pool.lock);
+        __atomic_store_n(&fastbp_pool.caller_waits, 0, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&fastbp_pool.lock);
+    }
     pthread_mutex_unlock(&fastbp_pool.busy);
+}
+/* After a task taken back: the next FASTBP_BACKOFF hand-outs stay on the caller
+   (fastbp_pool_backoff_on = 0, a test hook: never). */
+int fastbp_pool_backoff_on = 1;
+static int fastbp_pool_backing_off(void) {
+    if (fastbp_pool.backoff == 0 || !fastbp_pool_backoff_on) return 0;
+    fastbp_pool.backoff--;
+    return 1;
 }
 
 /* Run fn on jobs[0], ..., jobs[n - 1] (job_size bytes apart), the first on this
@@ -181,8 +224,17 @@ void fastbp_pool_release(void) {
 void fastbp_run(fastbp_task fn, void* jobs, size_t job_size, int n) {
     char* job = (char*)jobs;
     if (n > 1 && fastbp_pool_acquire(n - 1)) {
+        if (fastbp_pool_backing_off()) {
+            pthread_mutex_unlock(&fastbp_pool.busy);
+            for (int t = 0; t < n; t++) fn(job + t * job_size);
+            return;
+        }
         fastbp_pool_hand_out(fn, job, job_size, n, 1);
         fn(job);
+        if (fastbp_pool_cancel()) {     /* worker 0 has not started: run its task */
+            fastbp_pool.backoff = FASTBP_BACKOFF;
+            fn(job + job_size);
+        }
         fastbp_pool_release();
         return;
     }
@@ -206,11 +258,21 @@ void fastbp_run(fastbp_task fn, void* jobs, size_t job_size, int n) {
    nothing, when the workers are taken or cannot start. */
 int fastbp_start(fastbp_task fn, void* job) {
     if (!fastbp_pool_acquire(1)) return 0;
+    if (fastbp_pool_backing_off()) {
+        pthread_mutex_unlock(&fastbp_pool.busy);
+        return 0;
+    }
     /* job_size 0: job "1" is job itself; tasks 2: worker 0 alone has a task */
     fastbp_pool_hand_out(fn, (char*)job, 0, 2, 1);
     return 1;
 }
-void fastbp_finish(void) { fastbp_pool_release(); }
+void fastbp_finish(void) {
+    if (fastbp_pool_cancel()) {         /* not started: the caller runs it */
+        fastbp_pool.backoff = FASTBP_BACKOFF;
+        fastbp_pool.fn(fastbp_pool.jobs);
+    }
+    fastbp_pool_release();
+}
 
 /* 64-byte-aligned scratch of at least `size` bytes, owned by the calling thread:
    kept for its next calls (a fresh allocation each call would cost page faults,
@@ -287,6 +349,7 @@ FASTBP_EXPORT void fastbp_set_num_threads(int n) {
 }
 
 #else  /* no pool: every call runs on the calling thread */
+int fastbp_pool_backoff_on = 0;
 void fastbp_find_blas_threads(const char* cython_blas_path) { (void)cython_blas_path; }
 int fastbp_threads(void) { return 1; }
 FASTBP_EXPORT int fastbp_get_num_threads(void) { return 1; }
