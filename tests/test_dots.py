@@ -33,17 +33,15 @@ needs_kernels = pytest.mark.skipif(
 def isa(request, monkeypatch):
     """Each instruction set whose kernels this CPU can run, chosen as
     FASTBP_DISABLE_CPU_FEATURES chooses it; the import-time choice is restored."""
-    before = _blas._config()["enabled_features"]
+    before = _blas._config()["kernels"]
     off = {"AVX512F": "", "AVX2": "AVX512F", "none": "AVX512F,AVX2"}[request.param]
     monkeypatch.setenv("FASTBP_DISABLE_CPU_FEATURES", off)
     _blas._init_cpu()
     assert _blas._config()["kernels"] == request.param
     yield request.param
-    all_features = _blas._config()["cpu_features"]
-    monkeypatch.setenv("FASTBP_DISABLE_CPU_FEATURES",
-                       ",".join(f for f in all_features if f not in before))
-    monkeypatch.undo()
+    monkeypatch.undo()      # the variable as it was at import, read again
     _blas._init_cpu()
+    assert _blas._config()["kernels"] == before
 
 
 def _view(rng, rows, cols, dtype, pad):
