@@ -25,7 +25,8 @@ import numpy as np
 from ._activations cimport Activation, activate, scale_by_derivative
 from ._activations import ACTIVATIONS
 from ._blas cimport (BLAS_THREADED_WORK, NARROW_MAX_WIDTH, NARROW_MIN_ROWS,
-                     NARROW_THREAD_ROWS, OWN_GEMM_MIN_ROWS, own_gemm_tile_bytes,
+                     NARROW_THREAD_ROWS, OWN_GEMM_MIN_ROWS, FASTBP_DOTS_MAX_ROWS,
+                     own_gemm_tile_bytes,
                      finish_task, gemm, gemm_own, gemv, gemv_rows, kernel_threads,
                      narrow_gemm, start_task)
 from ._costs cimport Cost, LOG_LIKELIHOOD, QUADRATIC, cost_sum
@@ -160,10 +161,12 @@ cdef inline void _product(int batch, bint trans_a, bint trans_b, int m, int n, i
                           int ldb, floating beta, floating* C, int ldc) noexcept nogil:
     """C := alpha * op(A) @ op(B) + beta * C for a product of a batch of ``batch`` rows:
     by fastbp's own GEMM from OWN_GEMM_MIN_ROWS rows (every product of a training step
-    alike, the small ones too) and for smaller batches from BLAS_THREADED_WORK
+    alike, the small ones too), for smaller batches from BLAS_THREADED_WORK
     multiply-adds (which OpenBLAS would split over its threads, changing its last bits
-    with their number), else or where it does not run by BLAS."""
-    if ((batch < OWN_GEMM_MIN_ROWS and <double>m * n * k < BLAS_THREADED_WORK)
+    with their number), and A @ B.T of at most FASTBP_DOTS_MAX_ROWS rows (which the
+    own kernels run without packing B), else or where it does not run by BLAS."""
+    if ((batch < OWN_GEMM_MIN_ROWS and <double>m * n * k < BLAS_THREADED_WORK
+         and (trans_a or not trans_b or m > FASTBP_DOTS_MAX_ROWS))
             or not gemm_own(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C,
                             ldc)):
         gemm(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)

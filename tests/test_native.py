@@ -226,9 +226,9 @@ def test_threadsanitizer_reports_a_race_put_into_the_pool(tmp_path):
     """The stress test can fail: with the workers' count of tasks done made a plain
     decrement, ThreadSanitizer reports the race."""
     source = (SRC / "pool.c").read_text()
-    atomic = "__atomic_sub_fetch(&fastbp_pool.remaining, 1, __ATOMIC_RELEASE);"
+    atomic = "__atomic_sub_fetch(&fastbp_pool.remaining, 1, __ATOMIC_SEQ_CST)"
     assert source.count(atomic) == 1
     broken = tmp_path / "pool.c"
-    broken.write_text(source.replace(atomic, "fastbp_pool.remaining--;"))
+    broken.write_text(source.replace(atomic, "--fastbp_pool.remaining"))
     status, stderr = _run_under_threadsanitizer("clang", broken, tmp_path)
     assert status == 66 and "ThreadSanitizer: data race" in stderr, stderr
