@@ -10,6 +10,7 @@ math ($...$, rendered by Sphinx), not as plain text, on every page of the site; 
 landing page's figure reads the committed benchmark results. The site itself (gallery
 included) is built offline with warnings as errors by .ci/run.
 """
+import os
 import re
 import sys
 from pathlib import Path
@@ -43,7 +44,35 @@ def test_python_blocks_run(page, tmp_path, monkeypatch, request):
         source = source.replace(MNIST_PLACEHOLDER, request.getfixturevalue("mnist_dir"))
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "__docs__"}
-    exec(compile(source, str(page), "exec"), namespace)
+    try:
+        exec(compile(source, str(page), "exec"), namespace)
+    except ImportError as exc:
+        missing = missing_integration_module(exc)
+        if missing is None:
+            raise
+        message = (f"{page.name} needs {missing}, which is not installed: "
+                   + ("pip install torch --index-url https://download.pytorch.org/whl/cpu "
+                      "(the CPU-only build)" if missing == "torch"
+                      else "pip install '.[integration]'"))
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+#: What the integration extra (and PyTorch) add; the pages that use them skip without.
+INTEGRATION_MODULES = {"onnx", "onnxruntime", "skl2onnx", "dask", "distributed", "dask_ml",
+                       "ray", "torch"}
+
+
+def missing_integration_module(exc):
+    """The integration module whose absence raised ``exc`` (or caused it), or None."""
+    while exc is not None:
+        name = getattr(exc, "name", None)
+        if isinstance(exc, ModuleNotFoundError) and name:
+            top = name.split(".")[0]
+            return top if top in INTEGRATION_MODULES else None
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
