@@ -342,10 +342,16 @@ def _read_external(tensor, base):
 def _tensor_array(tensor, what):
     """A TensorProto as an array; a malformed one is a ValueError naming it."""
     try:
-        return numpy_helper.to_array(tensor)
+        array = numpy_helper.to_array(tensor)
     except Exception as exc:  # onnx/numpy errors of many kinds for malformed fields
         raise ValueError(f"from_onnx: {what} {tensor.name!r} is malformed "
                          f"({type(exc).__name__}: {exc})") from None
+    # A complex (or string) tensor cast to a real dtype later would drop its imaginary
+    # part silently: a wrong network, not an error.
+    if array.dtype.kind not in "fiub":
+        raise ValueError(f"from_onnx: {what} {tensor.name!r} has dtype {array.dtype}; "
+                         f"fastbp reads real numbers only")
+    return array
 
 
 def _attrs(node):

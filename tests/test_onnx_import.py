@@ -243,6 +243,28 @@ def runtime_output(data, X):
         return None
 
 
+@pytest.mark.parametrize("dtype", [TensorProto.COMPLEX64, TensorProto.COMPLEX128,
+                                   TensorProto.STRING])
+def test_tensors_of_no_real_type_are_refused(dtype):
+    """A complex bias cast to the network's dtype would lose its imaginary part."""
+    rng = np.random.default_rng(dtype)
+    for model in base_models():
+        for index in range(len(model.graph.initializer)):
+            m = copy.deepcopy(model)
+            old = m.graph.initializer[index]
+            values = numpy_helper.to_array(old)
+            if dtype == TensorProto.STRING:
+                array = np.array([str(v) for v in values.ravel()], dtype=object)
+                array = array.reshape(values.shape)
+            else:
+                array = (values + 1j * rng.random(values.shape)).astype(
+                    helper.tensor_dtype_to_np_dtype(dtype))
+            new = numpy_helper.from_array(array, old.name)
+            m.graph.initializer[index].CopyFrom(new)
+            with pytest.raises(ValueError, match=old.name):
+                from_onnx(m)
+
+
 def test_mutated_models_are_refused_or_read_as_the_runtime_reads_them():
     rng = np.random.default_rng(10)
     X = rng.standard_normal((7, 4))
