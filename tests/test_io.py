@@ -4,6 +4,7 @@ import io
 import numpy as np
 import pytest
 
+import fastbp
 from fastbp import _io
 
 
@@ -60,11 +61,16 @@ def run_bounded(commands, timeout=600):
     """[(exit status, standard error)] of ``fastbp`` commands run one after the other
     in a child process bounded in memory (``_HEADROOM``) and time."""
     import json
+    import os
     import subprocess
     import sys
+    # Run where the tested fastbp is importable first (its parent folder): from the
+    # repository's root, ``-c`` would import the uncompiled source tree.
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastbp.__file__)))
     result = subprocess.run([sys.executable, "-c", _CHILD, str(_HEADROOM),
                              json.dumps([[str(a) for a in c] for c in commands])],
-                            capture_output=True, text=True, timeout=timeout)
+                            capture_output=True, text=True, timeout=timeout,
+                            cwd=package_parent)
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
 
