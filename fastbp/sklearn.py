@@ -12,9 +12,7 @@ not import this module.
 
 Differences from scikit-learn, all documented on the classes:
 
-- the classifier uses a softmax output with the log-likelihood cost for two classes
-  too (scikit-learn: one logistic output), so ``coefs_[-1]`` has 2 columns, not 1;
-- no "lbfgs" solver, no sparse input, no multi-label classification, no Poisson loss;
+- no "lbfgs" solver, no sparse input, no Poisson loss;
 - ``sample_weight``: fastbp normalises the weights to mean 1 over the training set and
   divides each step's weighted sum by the batch size; scikit-learn divides each batch
   by its own sum of weights. The same steps for unweighted data and for full batches
@@ -37,8 +35,11 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (check_classification_targets, type_of_target,
+                                      unique_labels)
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from . import _training
@@ -52,8 +53,20 @@ _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
                 "relu": "relu"}
 _SOLVERS = tuple(_training.OPTIMIZERS)
 _LEARNING_RATES = ("constant", "invscaling", "adaptive")
+# ... and back, for out_activation_.
+_SKLEARN_NAMES = {v: k for k, v in _ACTIVATIONS.items()}
+# X's dtypes kept as they are (others become float64), as scikit-learn's MLPs.
+_FLOAT_DTYPES = (np.float64, np.float32)
 # scikit-learn's "adaptive" schedule stops once the rate has fallen to this value.
 _ADAPTIVE_MIN_RATE = 1e-6
+
+
+def _stochastic_solver(estimator):
+    """partial_fit's availability: stochastic solvers only, as in scikit-learn."""
+    if estimator.solver not in _SOLVERS:
+        raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                             f"{estimator.solver} is not stochastic.")
+    return True
 
 
 class _BaseMLP(BaseEstimator):
@@ -65,7 +78,7 @@ class _BaseMLP(BaseEstimator):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, dtype="float64"):
+                 n_iter_no_change=10, dtype=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -161,7 +174,8 @@ class _BaseMLP(BaseEstimator):
         _param(check.check_positive_float, self.epsilon, "epsilon")
         for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
             _param(check.flag, getattr(self, name), name)
-        return sizes, _param(check.check_dtype, self.dtype)
+        dtype = None if self.dtype is None else _param(check.check_dtype, self.dtype)
+        return sizes, dtype
 
     # -- fitting ------------------------------------------------------------------
 
@@ -191,14 +205,17 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         first_pass = "network_" not in self.__dict__ or (
             not self.warm_start and not incremental)
-        if not first_pass and self.network_.dtype != dtype:
+        if not first_pass and dtype is not None and self.network_.dtype != dtype:
             raise ValueError(
                 f"dtype={self.dtype!r}, but the fitted network is "
                 f"{self.network_.dtype.name}: {'partial_fit' if incremental else 'warm_start'}"
                 f" continues in the network's dtype; set dtype back, or fit anew "
                 f"(warm_start=False)")
-        X, Y, y_score = self._validate_input(X, y, dtype, incremental, first_pass,
-                                             classes)
+        if not first_pass:
+            dtype = self.network_.dtype
+        X, Y, y_score = self._validate_input(X, y, _FLOAT_DTYPES if dtype is None else dtype,
+                                             incremental, first_pass, classes)
+        dtype = X.dtype
         n = X.shape[0]
         sample_weight = _check_sample_weight(sample_weight, n)
 
@@ -214,9 +231,9 @@ class _BaseMLP(BaseEstimator):
             self._restart_optimizer()
 
         if self.early_stopping:
-            # As scikit-learn: stratified for two classes only (its multiclass
-            # targets are indicator columns, which it does not stratify on).
-            stratify = y_score if self._stratify and self.n_outputs_ == 2 else None
+            # As scikit-learn: stratified on the one logistic output's targets (two
+            # classes) only, not on indicator columns (multiclass, multi-label).
+            stratify = Y.astype(bool) if self._stratify and self.n_outputs_ == 1 else None
             parts = train_test_split(X, Y, y_score, *([] if sample_weight is None else
                                                       [sample_weight]),
                                      random_state=rs, test_size=self.validation_fraction,
@@ -246,6 +263,7 @@ class _BaseMLP(BaseEstimator):
     def _initialize(self, sizes, dtype, rs):
         """A new network with scikit-learn's initial parameters (Glorot uniform)."""
         activation = _ACTIVATIONS[self.activation]
+        output, cost = self._output_layer()
         factor = 2.0 if self.activation == "logistic" else 6.0
         weights, biases = [], []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
@@ -255,13 +273,13 @@ class _BaseMLP(BaseEstimator):
             weights.append(np.ascontiguousarray(coef.T, dtype=dtype))
             biases.append(np.ascontiguousarray(intercept, dtype=dtype))
         net = Network(sizes, activation=activation,
-                      output_activation=self._output_activation, cost=self._cost,
-                      init="xavier", dtype=dtype, seed=0)
+                      output_activation=output, cost=cost, init="xavier", dtype=dtype,
+                      seed=0)
         net.weights, net.biases = weights, biases
         self.network_ = net
         self.n_layers_ = len(sizes)
         self.n_outputs_ = sizes[-1]
-        self.out_activation_ = self._output_activation
+        self.out_activation_ = _SKLEARN_NAMES.get(output, output)
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_ = []
@@ -484,10 +502,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier trained by fastbp's compiled backpropagation.
 
     A drop-in for :class:`sklearn.neural_network.MLPClassifier` with ``solver="sgd"``
-    or ``"adam"``: same parameters, same meaning, same fitted attributes. The output
-    layer is a softmax over ``len(classes_)`` units trained with the log-likelihood
-    (cross-entropy) loss, for two classes as well (scikit-learn uses one logistic unit
-    there; the model class is the same, the parameterisation has one more column).
+    or ``"adam"``: same parameters, same meaning, same fitted attributes. As in
+    scikit-learn, the output layer is a softmax over ``len(classes_)`` units with the
+    log-loss for more than two classes, one logistic unit with the binary log-loss for
+    two (or one) classes, and one logistic unit per label for a multi-label indicator
+    ``y`` (n_samples, n_labels).
 
     Parameters
     ----------
@@ -549,9 +568,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     epsilon : float > 0, default=1e-8
         Adam's parameters.
     n_iter_no_change : int >= 1, default=10
-    dtype : {"float64", "float32"}, default="float64"
+    dtype : {"float64", "float32"} or None, default=None
         fastbp's own: dtype of the parameters and of every computation; X is
-        converted to it.
+        converted to it. None: float32 for float32 X, else float64 (scikit-learn's
+        rule); ``partial_fit`` and ``warm_start`` go on in the fitted network's dtype.
 
     Attributes
     ----------
@@ -585,26 +605,27 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         When X has string column names (pandas).
     n_layers_, n_outputs_ : int
     out_activation_ : str
-        "softmax".
+        "softmax" (more than two classes) or "logistic" (two classes, multi-label).
     """
 
-    _output_activation = "softmax"
-    _cost = "log_likelihood"
     _loss_per_output = False
     _stratify = True
 
     def fit(self, X, y, sample_weight=None):
-        """Fit the model to X (n_samples, n_features) and class labels y (n_samples,).
+        """Fit the model to X (n_samples, n_features) and y: class labels (n_samples,)
+        or a multi-label indicator matrix (n_samples, n_labels).
 
         ``sample_weight`` (n_samples,), optional: non-negative weights.
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over X and y, continuing from the current state.
 
         ``classes`` (all the labels y may ever hold) is required on the first call and
-        must not change afterwards.
+        must not change afterwards. Only for the stochastic solvers ("sgd", "adam"),
+        as in scikit-learn.
         """
         if "classes_" not in self.__dict__:
             if classes is None:
@@ -616,47 +637,69 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                              f"partial_fit, was: {self.classes_!r}")
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
+    def _output_layer(self):
+        """(fastbp output activation, cost): scikit-learn's softmax for more than two
+        classes, one logistic unit per label otherwise (two classes: one unit)."""
+        if self._label_binarizer.y_type_ == "multiclass":
+            return "softmax", "log_likelihood"
+        return "sigmoid", "cross_entropy"
+
     def _validate_input(self, X, y, dtype, incremental, first_pass, classes):
         X, y = _validate_data(self, X, y, reset=first_pass, dtype=dtype, order="C",
-                             multi_output=False)
+                              multi_output=True)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
         check_classification_targets(y)
+        # scikit-learn's rules, in its order: a LabelBinarizer fitted on the first
+        # fit's y, or on partial_fit's first classes (on y, for multi-label y).
         if incremental and "classes_" not in self.__dict__:
             check_classification_targets(np.asarray(classes))
-            self.classes_ = unique_labels(classes)
+            binarizer = LabelBinarizer()
+            binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
+            self._label_binarizer = binarizer
+            self.classes_ = binarizer.classes_
         elif not incremental and (first_pass or "classes_" not in self.__dict__):
-            self.classes_ = unique_labels(y)
+            binarizer = LabelBinarizer()
+            binarizer.fit(y)
+            self._label_binarizer = binarizer
+            self.classes_ = binarizer.classes_
         elif self.warm_start and not incremental:
             if set(unique_labels(y)) != set(self.classes_):
                 raise ValueError(
                     f"warm_start can only be used where `y` has the same classes as in "
                     f"the previous call to fit. Previously got {self.classes_}, `y` "
                     f"has {unique_labels(y)}")
-        if len(self.classes_) < 2:
-            raise ValueError(f"MLPClassifier needs samples of at least 2 classes in the "
-                             f"data, but the data contain only one class: "
-                             f"{self.classes_[0]!r}")
-        codes = np.searchsorted(self.classes_, y)
-        codes = np.minimum(codes, len(self.classes_) - 1)
-        if not np.array_equal(np.asarray(self.classes_)[codes], y):
-            unknown = np.setdiff1d(unique_labels(y), self.classes_)
+        unknown = np.setdiff1d(unique_labels(y), self.classes_)
+        if len(unknown):
             raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` "
                              f"has {self.classes_}. 'y' has {unknown}.")
-        Y = np.zeros((len(codes), len(self.classes_)), dtype=dtype)
-        Y[np.arange(len(codes)), codes] = 1
-        return X, Y, codes
+        Y = np.ascontiguousarray(self._label_binarizer.transform(y), dtype=X.dtype)
+        return X, Y, y
 
-    def _validation_score(self, X_val, codes_val, sw_val):
+    def _labels(self, A):
+        """Class labels (or label indicators) for the network's outputs A."""
+        return self._label_binarizer.inverse_transform(
+            A.ravel() if A.shape[1] == 1 else A)
+
+    def _validation_score(self, X_val, y_val, sw_val):
         A = self.network_.feedforward(X_val)
-        return float(accuracy_score(codes_val, A.argmax(axis=1), sample_weight=sw_val))
+        return float(accuracy_score(y_val, self._labels(A), sample_weight=sw_val))
 
     def predict(self, X):
-        """The most probable class of each row of X."""
-        codes = self._forward(X).argmax(axis=1)
-        return self.classes_[codes]
+        """The predicted class of each row of X (n_samples,); for multi-label y, the
+        indicator matrix (n_samples, n_labels), each output thresholded at 0.5."""
+        return self._labels(self._forward(X))
 
     def predict_proba(self, X):
-        """Class probabilities (n_samples, n_classes), columns ordered as ``classes_``."""
-        return self._forward(X)
+        """Class probabilities (n_samples, n_classes), columns ordered as ``classes_``.
+
+        Two classes: (1 - p, p), p the logistic output; multi-label y: each label's
+        own probability (n_samples, n_labels), the sigmoid outputs.
+        """
+        A = self._forward(X)
+        if A.shape[1] == 1:
+            return np.hstack([1 - A, A])
+        return A
 
     def predict_log_proba(self, X):
         """Logarithm of ``predict_proba``."""
@@ -694,8 +737,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         "identity".
     """
 
-    _output_activation = "identity"
-    _cost = "quadratic"
     _loss_per_output = True
     _stratify = False
 
@@ -706,16 +747,22 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over X and y, continuing from the current state."""
+        """One epoch over X and y, continuing from the current state (stochastic
+        solvers only, as in scikit-learn)."""
         return self._fit(X, y, sample_weight, incremental=True)
+
+    def _output_layer(self):
+        """(fastbp output activation, cost)."""
+        return "identity", "quadratic"
 
     def _validate_input(self, X, y, dtype, incremental, first_pass, classes):
         X, y = _validate_data(self, X, y, reset=first_pass, dtype=dtype, order="C",
-                             multi_output=True, y_numeric=True)
+                              multi_output=True, y_numeric=True)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        Y = np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)
+        Y = np.ascontiguousarray(y.reshape(len(y), -1), dtype=X.dtype)
         return X, Y, y
 
     def _validation_score(self, X_val, y_val, sw_val):

@@ -254,6 +254,15 @@ def test_from_sklearn_fastbp_estimators():
         same_network(net, est.network_)
         assert net is not est.network_
         assert fastbp.Network.from_sklearn(est, dtype="float32").dtype == np.float32
+    # Two classes and multi-label y: one logistic unit per label, as in scikit-learn;
+    # the network of a two-class estimator answers predict_proba's two columns.
+    for y in (rng.integers(0, 2, 30), rng.integers(0, 2, (30, 3))):
+        est = MLPClassifier(hidden_layer_sizes=(3,), max_iter=3).fit(X, y)
+        for dtype in (None, "float32"):
+            net = fastbp.Network.from_sklearn(est, dtype=dtype)
+            np.testing.assert_allclose(net.feedforward(X), est.predict_proba(X),
+                                       rtol=1e-5 if dtype else 1e-12)
+        assert net.output_activation == ("softmax" if y.ndim == 1 else "sigmoid")
 
 
 def test_from_sklearn_refusals():

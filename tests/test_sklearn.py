@@ -388,15 +388,6 @@ def test_arbitrary_labels(labels):
     np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], pred)
 
 
-def test_two_classes_use_a_softmax_of_two_units():
-    X, y = make_classification(100, 4, random_state=0)
-    clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=30, random_state=0).fit(
-        X, np.where(y, "yes", "no"))
-    assert clf.coefs_[-1].shape == (5, 2)
-    assert clf.out_activation_ == "softmax"
-    assert clf.predict_proba(X).shape == (100, 2)
-
-
 def test_partial_fit_needs_classes_first():
     X, y = make_classification(90, 5, n_informative=3, n_classes=3, random_state=0)
     labels = np.array(["a", "b", "c"])[y]

@@ -52,7 +52,6 @@ MISSING = {
     "test_multioutput_regression": "lbfgs",
     "test_predict_proba_multilabel": "lbfgs, multi-label y",
     "test_warm_start": "lbfgs",
-    "test_partial_fit_errors": "lbfgs (no partial_fit)",
     "test_mlp_warm_start_no_convergence[lbfgs-MLPClassifier]": "lbfgs",
     "test_mlp_warm_start_no_convergence[lbfgs-MLPRegressor]": "lbfgs",
     "test_nonfinite_params": "scikit-learn's divergence error",
@@ -62,10 +61,6 @@ MISSING = {
     "test_mlp_warm_start_no_convergence[sgd-MLPRegressor]": "n_iter_no_change=np.inf",
     "test_mlp_warm_start_no_convergence[adam-MLPClassifier]": "n_iter_no_change=np.inf",
     "test_mlp_warm_start_no_convergence[adam-MLPRegressor]": "n_iter_no_change=np.inf",
-    "test_early_stopping_stratified": "one logistic output for two classes",
-    "test_preserve_feature_names[MLPClassifier]": "one-class y",
-    "test_mlp_param_dtypes[MLPClassifier-float32]": "float32 X kept",
-    "test_mlp_param_dtypes[MLPRegressor-float32]": "float32 X kept",
     "test_mlp_vs_poisson_glm_equivalent[42]": "MLPRegressor(loss='poisson')",
 }
 
