@@ -1,8 +1,8 @@
 """scikit-learn estimators on the fastbp engine: ``MLPClassifier`` and ``MLPRegressor``.
 
-They follow :class:`sklearn.neural_network.MLPClassifier` and ``MLPRegressor`` with the
-stochastic solvers ("sgd", "adam"): the same parameter names and meanings, the same
-initialisation (Glorot uniform, drawn from ``random_state`` in scikit-learn's order),
+They follow :class:`sklearn.neural_network.MLPClassifier` and ``MLPRegressor`` with
+their three solvers ("sgd", "adam", "lbfgs"): the same parameter names and meanings,
+the same initialisation (Glorot uniform, drawn from ``random_state`` in scikit-learn's order),
 the same update rules, L2 penalty, learning-rate schedules, stopping rules and fitted
 attributes (``coefs_`` in scikit-learn's (n_in, n_out) layout). Every epoch runs in
 fastbp's compiled loop (``fastbp.Network.fit``) instead of NumPy.
@@ -12,7 +12,10 @@ not import this module.
 
 Differences from scikit-learn, all documented on the classes:
 
-- no "lbfgs" solver, no sparse input, no Poisson loss;
+- no sparse input, no Poisson loss;
+- ``solver="lbfgs"`` minimises the same function with scipy's L-BFGS-B, but its flat
+  parameter vector holds fastbp's w^l (n_out, n_in) row by row, where scikit-learn's
+  holds ``coefs_`` (n_in, n_out): the iterates agree to rounding, not bit for bit;
 - ``sample_weight``: fastbp normalises the weights to mean 1 over the training set and
   divides each step's weighted sum by the batch size; scikit-learn divides each batch
   by its own sum of weights. The same steps for unweighted data and for full batches
@@ -24,6 +27,8 @@ import copy
 import numbers
 import warnings
 import numpy as np
+import scipy
+import scipy.optimize
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -42,7 +47,7 @@ from sklearn.utils.multiclass import (check_classification_targets, type_of_targ
                                       unique_labels)
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from . import _training
+from . import _lbfgs, _training
 from . import _validation as check
 from .network import Network
 
@@ -55,6 +60,10 @@ _SOLVERS = tuple(_training.OPTIMIZERS)
 _LEARNING_RATES = ("constant", "invscaling", "adaptive")
 # ... and back, for out_activation_.
 _SKLEARN_NAMES = {v: k for k, v in _ACTIVATIONS.items()}
+_SCIPY_NO_IPRINT = tuple(int(v) for v in scipy.__version__.split(".")[:2]) >= (1, 15)
+# scikit-learn's message for parameters that became NaN or infinite.
+_NONFINITE = ("Solver produced non-finite parameter weights. The input data may contain "
+              "large values and need to be preprocessed.")
 # X's dtypes kept as they are (others become float64), as scikit-learn's MLPs.
 _FLOAT_DTYPES = (np.float64, np.float32)
 # scikit-learn's "adaptive" schedule stops once the rate has fallen to this value.
@@ -78,7 +87,7 @@ class _BaseMLP(BaseEstimator):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, dtype=None):
+                 n_iter_no_change=10, max_fun=15000, dtype=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -101,6 +110,7 @@ class _BaseMLP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dtype = dtype
 
     # -- scikit-learn layout of the parameters ------------------------------------
@@ -156,7 +166,7 @@ class _BaseMLP(BaseEstimator):
             sizes = [sizes]
         sizes = [_param(check.check_int, s, "hidden_layer_sizes") for s in sizes]
         _param(check.check_choice, self.activation, "activation", tuple(_ACTIVATIONS))
-        _param(check.check_choice, self.solver, "solver", _SOLVERS)
+        _param(check.check_choice, self.solver, "solver", _SOLVERS + ("lbfgs",))
         _param(check.check_choice, self.learning_rate, "learning_rate", _LEARNING_RATES)
         _param(check.non_negative, self.alpha, "alpha")
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
@@ -164,7 +174,10 @@ class _BaseMLP(BaseEstimator):
         _param(check.check_positive_float, self.learning_rate_init, "learning_rate_init")
         _param(check.non_negative, self.power_t, "power_t")
         _param(check.check_int, self.max_iter, "max_iter")
-        _param(check.check_int, self.n_iter_no_change, "n_iter_no_change")
+        _param(check.check_int, self.max_fun, "max_fun")
+        if not (isinstance(self.n_iter_no_change, numbers.Real)
+                and self.n_iter_no_change == np.inf):  # as scikit-learn: never stop
+            _param(check.check_int, self.n_iter_no_change, "n_iter_no_change")
         _param(check.non_negative, self.tol, "tol")
         _param(check.fraction, self.momentum, "momentum", upper_open=True)
         _param(check.check_real, self.validation_fraction, "validation_fraction", low=0,
@@ -188,11 +201,12 @@ class _BaseMLP(BaseEstimator):
         epochs_before = None
         try:
             run = self._prepare_fit(X, y, sample_weight, incremental, classes)
-            epochs_before = len(self.loss_curve_)
+            epochs_before = len(self.__dict__.get("loss_curve_", ()))
             run()
         except BaseException as exc:
-            if epochs_before is None or (isinstance(exc, (ValueError, TypeError))
-                                         and len(self.loss_curve_) == epochs_before):
+            # lbfgs writes the network once, at its end: any refusal restores.
+            if epochs_before is None or (isinstance(exc, (ValueError, TypeError)) and len(
+                    self.__dict__.get("loss_curve_", ())) == epochs_before):
                 self.__dict__.clear()
                 self.__dict__.update(saved)
             raise
@@ -226,9 +240,12 @@ class _BaseMLP(BaseEstimator):
         elif self.network_.sizes != sizes:
             raise ValueError(f"the data need a network of layer sizes {sizes}, but the "
                              f"fitted one has {self.network_.sizes}")
-        elif not incremental:
+        elif not incremental and self.solver != "lbfgs":
             # warm_start: keep the parameters, start a new optimiser (as scikit-learn).
             self._restart_optimizer()
+        if self.solver == "lbfgs":
+            X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+            return lambda: self._fit_lbfgs(X, Y, sample_weight)
 
         if self.early_stopping:
             # As scikit-learn: stratified on the one logistic output's targets (two
@@ -260,6 +277,33 @@ class _BaseMLP(BaseEstimator):
             return lambda: self._partial_pass(X, Y, sample_weight, batch_size, rs)
         return lambda: self._fit_epochs(X, Y, sample_weight, batch_size, validation, rs)
 
+    def _fit_lbfgs(self, X, Y, sample_weight):
+        """scikit-learn's ``_fit_lbfgs``: L-BFGS-B over the flattened parameters, on
+        the whole training set's loss and gradient (``_lbfgs.Objective``)."""
+        net = self.network_
+        objective = _lbfgs.Objective(net, X, Y, sample_weight, self.alpha,
+                                     scale=self.n_outputs_ if self._loss_per_output else 1)
+        # scipy >= 1.15 deprecates iprint (scikit-learn passes it to older ones only).
+        iprint = {} if _SCIPY_NO_IPRINT else {"iprint": 1 if self.verbose else -1}
+        result = scipy.optimize.minimize(
+            objective, objective.pack(net), method="L-BFGS-B", jac=True,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
+                     **iprint})
+        self.n_iter_ = min(result.nit, self.max_iter)
+        if result.status != 0:
+            message = (f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                       f"(status={result.status}):\n{result.message}\n")
+            if self.n_iter_ == self.max_iter:
+                message += (f"\nIncrease the number of iterations to improve the "
+                            f"convergence (max_iter={self.max_iter}).")
+            message += ("\nYou might also want to scale the data as shown in:\n"
+                        "    https://scikit-learn.org/stable/modules/preprocessing.html")
+            warnings.warn(message, ConvergenceWarning, stacklevel=4)
+        if not np.isfinite(result.x).all():
+            raise ValueError(_NONFINITE)
+        objective.unpack(result.x, net)
+        self.loss_ = float(result.fun)
+
     def _initialize(self, sizes, dtype, rs):
         """A new network with scikit-learn's initial parameters (Glorot uniform)."""
         activation = _ACTIVATIONS[self.activation]
@@ -282,6 +326,8 @@ class _BaseMLP(BaseEstimator):
         self.out_activation_ = _SKLEARN_NAMES.get(output, output)
         self.n_iter_ = 0
         self.t_ = 0
+        if self.solver == "lbfgs":
+            return  # as scikit-learn: no loss curve nor stopping state for lbfgs
         self.loss_curve_ = []
         self._no_improvement_count = 0
         self._current_learning_rate = float(self.learning_rate_init)
@@ -501,8 +547,7 @@ class _BaseMLP(BaseEstimator):
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier trained by fastbp's compiled backpropagation.
 
-    A drop-in for :class:`sklearn.neural_network.MLPClassifier` with ``solver="sgd"``
-    or ``"adam"``: same parameters, same meaning, same fitted attributes. As in
+    A drop-in for :class:`sklearn.neural_network.MLPClassifier`: same parameters, same meaning, same fitted attributes. As in
     scikit-learn, the output layer is a softmax over ``len(classes_)`` units with the
     log-loss for more than two classes, one logistic unit with the binary log-loss for
     two (or one) classes, and one logistic unit per label for a multi-label indicator
@@ -514,7 +559,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Neurons in each hidden layer.
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
         Hidden-layer activation ("logistic" is fastbp's "sigmoid").
-    solver : {"sgd", "adam"}, default="adam"
+    solver : {"sgd", "adam", "lbfgs"}, default="adam"
+        "lbfgs": scipy's L-BFGS-B on the whole training set's loss (the mean log-loss
+        plus 0.5 * alpha * sum_l ||W_l||^2 / n), its loss and gradient from fastbp's
+        compiled forward pass and BP1-BP4; at most ``max_iter`` iterations and
+        ``max_fun`` loss evaluations, stopping when the projected gradient is below
+        ``tol``, as scikit-learn. It sets ``loss_`` and ``n_iter_``, but no
+        ``loss_curve_`` (nor does scikit-learn), and has no ``partial_fit``.
     alpha : float >= 0, default=1e-4
         L2 penalty, exactly as scikit-learn: each mini-batch of m examples adds
         0.5 * alpha * sum_l ||W_l||^2 / m to its loss (weights only, not intercepts),
@@ -567,7 +618,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     beta_1, beta_2 : float in [0, 1), default=0.9, 0.999
     epsilon : float > 0, default=1e-8
         Adam's parameters.
-    n_iter_no_change : int >= 1, default=10
+    n_iter_no_change : int >= 1 or np.inf, default=10
+    max_fun : int >= 1, default=15000
+        "lbfgs" only: the most loss-and-gradient evaluations.
     dtype : {"float64", "float32"} or None, default=None
         fastbp's own: dtype of the parameters and of every computation; X is
         converted to it. None: float32 for float32 X, else float64 (scikit-learn's
@@ -710,8 +763,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor trained by fastbp's compiled backpropagation.
 
-    A drop-in for :class:`sklearn.neural_network.MLPRegressor` with ``solver="sgd"``
-    or ``"adam"``: an identity output layer with one unit per target column (y may be
+    A drop-in for :class:`sklearn.neural_network.MLPRegressor`: an identity output layer with one unit per target column (y may be
     (n_samples,) or (n_samples, n_outputs)) and the squared-error loss.
 
     The loss. fastbp's "quadratic" cost is ½‖y − a‖², summed over the outputs;

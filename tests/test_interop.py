@@ -158,7 +158,9 @@ def test_export_estimators():
                 assert names == ["predictions"]
                 assert_close(got["predictions"],
                              est.predict(Xm).reshape(m, -1), dtype)
-        same_network(fastbp.Network.from_onnx(model), est.network_)
+        # A two-class estimator's one logistic unit is exported as from_sklearn's
+        # two-unit softmax.
+        same_network(fastbp.Network.from_onnx(model), fastbp.Network.from_sklearn(est))
     no_label = fastbp.onnx.to_onnx(cases[0][0], label=False)
     assert [o.name for o in no_label.graph.output] == ["probabilities"]
 

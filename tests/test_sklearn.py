@@ -483,7 +483,9 @@ def test_sample_weight_is_used():
 
 
 @pytest.mark.parametrize("params, match", [
-    (dict(solver="lbfgs"), "solver"),
+    (dict(solver="newton"), "solver"),
+    (dict(max_fun=0), "max_fun"),
+    (dict(n_iter_no_change=-np.inf), "n_iter_no_change"),
     (dict(activation="softmax"), "activation"),
     (dict(hidden_layer_sizes=(3, 0)), "hidden_layer_sizes"),
     (dict(batch_size=0), "batch_size"),

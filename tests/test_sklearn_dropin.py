@@ -156,3 +156,127 @@ def test_lbfgs_has_no_partial_fit():
     assert hasattr(MLPClassifier(solver="sgd"), "partial_fit")
     with pytest.raises(AttributeError, match="partial_fit"):
         MLPRegressor(solver="lbfgs").partial_fit
+
+
+# -- lbfgs --------------------------------------------------------------------------
+
+def _lbfgs_case(seed):
+    """(kind, X, y, params, sample_weight) generated from ``seed``."""
+    rng = np.random.RandomState(seed)
+    kind = ["multiclass", "binary", "multilabel", "regressor", "regressor2"][seed % 5]
+    if kind == "multiclass":
+        X, y = make_classification(90, 6, n_informative=4, n_classes=3, random_state=seed)
+    elif kind in ("binary", "multilabel"):
+        X, y = _targets(kind, seed, 90)
+    else:
+        from sklearn.datasets import make_regression
+        X, y = make_regression(90, 5, n_targets=1 if kind == "regressor" else 2,
+                               random_state=seed)
+        y = y / 100
+    params = dict(solver="lbfgs", random_state=seed, max_iter=int(rng.choice([5, 15, 30])),
+                  hidden_layer_sizes=[(6,), (7, 4)][rng.randint(2)],
+                  activation=["relu", "tanh", "logistic", "identity"][rng.randint(4)],
+                  alpha=float(rng.choice([0.0, 1e-4, 0.1])),
+                  tol=float(rng.choice([1e-4, 1e-2])))
+    weights = rng.uniform(0, 2, len(X)) if rng.rand() < 0.3 else None
+    return kind, X, y, params, weights
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_lbfgs_equals_scikit_learn(seed):
+    """The same minimisation as scikit-learn's lbfgs: the same loss and gradient at
+    every point scipy asks for, so the same iterates (up to the rounding of the
+    parameters' order in the flat vector: fastbp's w^l rows, scikit-learn's coefs_)."""
+    kind, X, y, params, weights = _lbfgs_case(seed)
+    ours, theirs = ((MLPRegressor, sk_nn.MLPRegressor) if kind.startswith("regressor")
+                    else (MLPClassifier, sk_nn.MLPClassifier))
+    a = ours(**params).fit(X, y, sample_weight=weights)
+    b = theirs(**params).fit(X, y, sample_weight=weights)
+    assert a.n_iter_ == b.n_iter_
+    assert a.loss_ == pytest.approx(b.loss_, rel=1e-6)
+    assert not hasattr(a, "loss_curve_") and not hasattr(b, "loss_curve_")
+    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        assert p.shape == q.shape
+        np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-7)
+    if ours is MLPClassifier:
+        np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=1e-5,
+                                   atol=1e-8)
+    else:
+        np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-5, atol=1e-8)
+
+
+def test_lbfgs_loss_and_gradient_at_any_point_equal_scikit_learns():
+    """The objective itself, at random parameters, against scikit-learn's private
+    ``_loss_grad_lbfgs`` (read here only as the oracle)."""
+    from fastbp import _lbfgs
+    for seed in range(10):
+        kind, X, y, params, weights = _lbfgs_case(seed)
+        ours, theirs = ((MLPRegressor, sk_nn.MLPRegressor) if kind.startswith("regressor")
+                        else (MLPClassifier, sk_nn.MLPClassifier))
+        params.update(max_iter=1)
+        a = ours(**params).fit(X, y, sample_weight=weights)
+        b = theirs(**params).fit(X, y, sample_weight=weights)
+        rng = np.random.RandomState(seed)
+        for p in a.coefs_ + a.intercepts_:
+            p[...] = rng.standard_normal(p.shape)
+        b.coefs_ = [c.copy() for c in a.coefs_]
+        b.intercepts_ = [c.copy() for c in a.intercepts_]
+        Y = b._label_binarizer.transform(y) if ours is MLPClassifier else y
+        Y = np.asarray(Y, dtype=float).reshape(len(X), -1)
+        sizes = [X.shape[1]] + list(np.atleast_1d(params["hidden_layer_sizes"])) + [Y.shape[1]]
+        packed = np.hstack([c.ravel() for c in b.coefs_ + b.intercepts_])
+        loss_b, grad_b = b._loss_grad_lbfgs(
+            packed, X, Y, weights, [X] + [None] * (len(sizes) - 1),
+            [None] * (len(sizes) - 1),
+            [np.empty((i, o)) for i, o in zip(sizes[:-1], sizes[1:])],
+            [np.empty(o) for o in sizes[1:]])
+        objective = _lbfgs.Objective(a.network_, np.ascontiguousarray(X), Y, weights,
+                                     params["alpha"],
+                                     scale=Y.shape[1] if ours is MLPRegressor else 1)
+        loss_a, grad_a = objective(objective.pack(a.network_))
+        assert loss_a == pytest.approx(loss_b, rel=1e-12)
+        # Reorder scikit-learn's flat gradient (coefs_ (n_in, n_out)) as fastbp's
+        # (w^l = coefs_[l].T, row-major).
+        n_w = sum(i * o for i, o in zip(sizes[:-1], sizes[1:]))
+        parts, start = [], 0
+        for i, o in zip(sizes[:-1], sizes[1:]):
+            parts.append(grad_b[start:start + i * o].reshape(i, o).T.ravel())
+            start += i * o
+        np.testing.assert_allclose(grad_a, np.concatenate(parts + [grad_b[n_w:]]),
+                                   rtol=1e-10, atol=1e-13)
+
+
+def test_lbfgs_max_fun_and_warnings_as_scikit_learn():
+    X, y = _targets("binary", 0, 60)
+    for max_fun in (1, 5, 20, 15000):
+        fits = []
+        for Estimator in (MLPClassifier, sk_nn.MLPClassifier):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                est = Estimator(solver="lbfgs", max_fun=max_fun, max_iter=40,
+                                random_state=0).fit(X, y)
+            fits.append((est.n_iter_, [str(w.message) for w in caught
+                                       if w.category is ConvergenceWarning]))
+        assert fits[0] == fits[1]
+        assert fits[0][0] <= max_fun
+        assert bool(fits[0][1]) == (max_fun < 20 or fits[0][0] == 40)
+
+
+def test_lbfgs_refusal_leaves_the_estimator_as_it_was():
+    X, y = _targets("binary", 0, 40)
+    clf = MLPClassifier(solver="lbfgs", max_iter=5, random_state=0).fit(X, y)
+    before = [p.copy() for p in clf.coefs_ + clf.intercepts_]
+    clf.set_params(warm_start=True)
+    with pytest.raises(ValueError):
+        clf.fit(X[:, :3], y)
+    for p, q in zip(clf.coefs_ + clf.intercepts_, before):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_n_iter_no_change_inf_never_stops():
+    X, y = _targets("binary", 2, 40)
+    for solver in ("sgd", "adam"):
+        params = dict(solver=solver, n_iter_no_change=np.inf, max_iter=30, tol=10.0,
+                      random_state=0, shuffle=False)
+        a = MLPClassifier(**params).fit(X, y)
+        assert a.n_iter_ == 30 == sk_nn.MLPClassifier(**params).fit(X, y).n_iter_
