@@ -1,12 +1,16 @@
 """The training driver: everything between ``Network.fit`` and the compiled epoch.
 
 ``Network.fit`` and ``partial_fit`` check their options (``check_options``) and call
-``train``; so do fastbp.sklearn's estimators and the ``fastbp train`` command. ``train``
-takes the network's training lock, checks the data, holds out validation data,
-sets up the optimiser state and runs the epochs: learning-rate schedules, one call
-into the compiled engine per epoch (or per chunk of one, with a progress hook),
-rollback on bad input, divergence or Ctrl-C, monitoring, early stopping, callbacks
-and the history.
+``train``; so do fastbp.sklearn's estimators, the ``fastbp train`` command and
+fastbp.book. ``train`` takes the network's training lock, checks the data, holds out
+validation data, sets up the optimiser state and runs the only epoch loop
+(``_Run.epochs``): one call into the compiled engine per epoch (or per chunk of one),
+rollback on bad input, divergence or Ctrl-C, and the history with its monitors.
+
+What differs between its callers are parts the loop calls at fixed points: a
+``Schedule`` (the learning rate of each epoch), a ``NoImprovement`` stopping rule and
+``Observer`` objects (``fit``'s callback, the CLI's progress bar and lines,
+scikit-learn's bookkeeping). The callers only choose and configure them.
 
 This module is the network's training half: it reads and updates the state that
 ``Network`` keeps for training (its random stream, optimiser state, examples seen and
@@ -130,11 +134,187 @@ class Monitor:
         return cost, float(np.mean(A.argmax(axis=1) == self.labels))
 
 
+# -- the loop's parts ---------------------------------------------------------------
+#
+# The epoch loop (``_Run.epochs``) calls these at fixed points, as scikit-learn's
+# ``_fit_stochastic`` calls its optimiser's ``iteration_ends`` and
+# ``trigger_stopping``. Each gets the run (``_Run``): ``run.net``, ``run.history``,
+# ``run.hyper.eta`` (this epoch's rate), ``run.score`` (this epoch's validation
+# score, or None), ``run.examples_seen``, ``run.rng`` (the stream of shuffling and
+# dropout, which an observer may replace at ``epoch_start``).
+
+class Schedule:
+    """The learning rate of each epoch.
+
+    ``rate(run)`` before each epoch gives its rate; ``epoch_end(run)`` after it;
+    ``plateau(run)`` when the stopping rule finds no improvement: lower the rate and
+    return True to go on, or return False to stop (this base class stops).
+    """
+
+    def rate(self, run):
+        raise NotImplementedError
+
+    def epoch_end(self, run):
+        pass
+
+    def plateau(self, run):
+        return False
+
+
+class Constant(Schedule):
+    """The same rate ``eta`` for every epoch."""
+
+    def __init__(self, eta):
+        self.eta = eta
+
+    def rate(self, run):
+        return self.eta
+
+
+class InvScaling(Schedule):
+    """``eta0 / (t + 1) ** power_t``, t the examples the network has trained on
+    before the epoch (or ``seen(run)``); ``eta``: the first epoch's rate instead
+    (scikit-learn's, which restarts each fit at its initial rate)."""
+
+    def __init__(self, eta0, power_t, eta=None, seen=None):
+        self.eta0, self.power_t, self.eta = eta0, power_t, eta
+        self.seen = (lambda run: run.examples_seen) if seen is None else seen
+
+    def rate(self, run):
+        if self.eta is None:
+            self.epoch_end(run)
+        return self.eta
+
+    def epoch_end(self, run):
+        self.eta = self.eta0 / (self.seen(run) + 1) ** self.power_t
+
+
+class Plateau(Schedule):
+    """Divide the rate by ``factor`` on each plateau; stop instead once it was
+    divided ``max_drops`` - 1 times (``max_drops``, fastbp's rule) or has fallen to
+    ``min_rate`` (scikit-learn's "adaptive")."""
+
+    def __init__(self, eta, factor, max_drops=None, min_rate=None):
+        self.eta, self.factor, self.max_drops, self.min_rate = eta, factor, max_drops, \
+            min_rate
+        self.drops = 0
+
+    def rate(self, run):
+        return self.eta
+
+    def plateau(self, run):
+        if self.max_drops is not None and self.drops + 1 >= self.max_drops:
+            return False
+        if self.min_rate is not None and not self.eta > self.min_rate:
+            return False
+        self.eta /= self.factor
+        self.drops += 1
+        return True
+
+
+class NoImprovement:
+    """Counts the epochs whose score (higher is better) did not improve by ``tol``.
+
+    ``score(run)`` gives the epoch's score, called once per epoch after its
+    history is recorded (inside the epoch: Ctrl-C undoes it). ``update(run)`` after each epoch returns
+    True when the count has reached ``patience`` (the loop then asks the schedule to
+    lower the rate, or stops; with ``final``, it stops). ``rule``: "fastbp" counts an
+    epoch unless its score beats the best by more than ``tol``, and keeps that score
+    as the best; "scikit-learn" counts it when its score is below best + ``tol``,
+    keeps any higher score as the best, and stalls after more than ``patience``
+    counted epochs. ``keep_best``: copy the parameters of each new best score and
+    put them back when the loop ends. ``best`` and ``count`` carry over calls.
+    """
+
+    def __init__(self, score, tol, patience, rule="fastbp", final=False,
+                 keep_best=False, best=-np.inf, count=0):
+        self.score, self.tol, self.patience, self.rule = score, tol, patience, rule
+        self.final, self.keep_best, self.best, self.count = final, keep_best, best, count
+        self.best_params, self.stopped = None, False
+
+    def update(self, run):
+        score = self.score(run)
+        if self.rule == "fastbp":
+            better = score > self.best + self.tol
+            if better:
+                self.best, self.count = score, 0
+            else:
+                self.count += 1
+            if better and self.keep_best:
+                self.best_params = [p.copy() for p in run.params()]
+            return self.count >= self.patience
+        if score < self.best + self.tol:
+            self.count += 1
+        else:
+            self.count = 0
+        if score > self.best:
+            self.best = score
+            if self.keep_best:
+                self.best_params = [p.copy() for p in run.params()]
+        return self.count > self.patience
+
+    def restart(self):
+        """The schedule lowered the rate: count again from 0."""
+        self.count = 0
+
+    def finish(self, run):
+        """The loop has ended: put back the best parameters (``keep_best``)."""
+        if self.best_params is not None:
+            for p, best in zip(run.params(), self.best_params):
+                np.copyto(p, best)
+            self.best_params = None
+
+
+class Observer:
+    """Per-epoch hooks of the loop: ``epoch_start(run, epoch)`` before an epoch
+    trains, ``progress(run, done)`` after each chunk of a chunked epoch (``done``
+    examples of it trained), ``epoch_end(run, epoch)`` once the epoch is recorded:
+    True stops the loop."""
+
+    def epoch_start(self, run, epoch):
+        pass
+
+    def progress(self, run, done):
+        pass
+
+    def epoch_end(self, run, epoch):
+        return False
+
+
+class Callback(Observer):
+    """``fit(callback=...)``: ``callback(net, epoch, history)``, True stops."""
+
+    def __init__(self, callback):
+        self.callback = callback
+
+    def epoch_end(self, run, epoch):
+        return self.callback(run.net, epoch, run.history)
+
+
+def network_schedule(opts, eta0):
+    """The schedule ``Network.fit``'s options name."""
+    if opts["schedule"] == "invscaling":
+        return InvScaling(eta0, opts["power_t"])
+    if opts["schedule"] == "plateau":
+        return Plateau(eta0, 2, max_drops=PLATEAU_HALVINGS)
+    return Constant(eta0)
+
+
+def network_stopping(opts):
+    """``Network.fit``'s rule on the validation score, or None: early stopping
+    (stops, and keeps the best parameters), or the plateau schedule's trigger."""
+    if not (opts["early_stopping"] or opts["schedule"] == "plateau"):
+        return None
+    return NoImprovement(lambda run: run.score, opts["tol"], opts["n_iter_no_change"],
+                         final=opts["early_stopping"],
+                         keep_best=opts["early_stopping"])
+
+
 # -- the driver ---------------------------------------------------------------------
 
 def train(net, X, y, epochs, batch_size, learning_rate, validation_data=None,
           shuffle=True, seed=None, sample_weight=None, options=None, append=False,
-          progress=None, chunk=None):
+          chunk=None, *, schedule=None, stopping=None, observers=(), order=None):
     """Train ``net`` in place: ``Network.fit`` (``append``: ``partial_fit``).
 
     Parameters
@@ -146,12 +326,23 @@ def train(net, X, y, epochs, batch_size, learning_rate, validation_data=None,
         From ``check_options``.
     append : bool
         Append to ``net.history`` (partial_fit) instead of starting a new one.
-    progress : callable or None
-        ``progress(done)`` after each chunk of an epoch, ``done`` the examples of the
-        epoch trained so far (the CLI's progress bar).
     chunk : int or None
         Train each epoch in calls of this many examples (rounded up to whole
         mini-batches) instead of one; the steps and the results are the same.
+        Observers hear of each chunk (``Observer.progress``).
+    schedule : Schedule or None
+        The learning rate of each epoch; None: the one ``options`` name
+        (``network_schedule``).
+    stopping : NoImprovement or None
+        The rule that counts epochs without improvement; None: the one ``options``
+        name (``network_stopping``: early stopping or the plateau schedule, on the
+        validation score).
+    observers : sequence of Observer
+        Called at fixed points of each epoch, after the history and ``options``'
+        callback (see ``Observer``).
+    order : callable or None
+        ``order(n)``: the rows of each epoch, in place of ``shuffle``'s
+        permutation (the book's order).
 
     Returns
     -------
@@ -160,7 +351,8 @@ def train(net, X, y, epochs, batch_size, learning_rate, validation_data=None,
     options = check_options() if options is None else options
     with _exclusive(net):
         run = _Run(net, X, y, epochs, batch_size, learning_rate, validation_data,
-                   shuffle, seed, sample_weight, options, append, progress, chunk)
+                   shuffle, seed, sample_weight, options, append, chunk)
+        run.plug_in(schedule, stopping, observers, order)
         try:
             return run.epochs()
         finally:
@@ -199,7 +391,7 @@ class _Run:
     """
 
     def __init__(self, net, X, y, epochs, batch_size, learning_rate, validation_data,
-                 shuffle, seed, sample_weight, opts, append, progress, chunk):
+                 shuffle, seed, sample_weight, opts, append, chunk):
         sizes, dtype = net.sizes, net.dtype
         # X's values are checked by the engine as the first epoch gathers its rows,
         # which saves a pass over all of X; a bad row undoes that epoch (see below).
@@ -251,7 +443,7 @@ class _Run:
         # All arguments are valid: from here on the network changes.
         self.net, self.opts, self.rng, self.rng_state = net, opts, rng, rng_state
         self.X, self.Y, self.S, self.n, self.batch_size = X, Y, S, n, batch_size
-        self.eta0, self.progress = eta0, progress
+        self.eta0 = eta0
         self.chunk = n if chunk is None else min(chunk, n)
         self.old_state, self.old_history = net._opt_state, net.history
         self.state = state = _optimizer_state(net, engine_optimizer(opts))
@@ -274,16 +466,42 @@ class _Run:
             history.setdefault(key, [])
         self.history = net.history = history
 
+    def plug_in(self, schedule, stopping, observers, order):
+        """Set the loop's parts: ``options``' own unless given."""
+        opts = self.opts
+        self.schedule = network_schedule(opts, self.eta0) if schedule is None \
+            else schedule
+        if stopping is None and self.val_monitor is not None:
+            stopping = network_stopping(opts)
+        self.stopping = stopping
+        callback = opts["callback"]
+        self.observers = ([] if callback is None else [Callback(callback)]) + \
+            list(observers)
+        self.order = order
+
+    @property
+    def examples_seen(self):
+        """Examples the network has trained on, all calls together (this epoch's
+        once it is done)."""
+        return self.net._examples_seen
+
     def epochs(self):
-        """The epoch loop: schedule, train, record, then stop or go on."""
-        net, opts, hyper, history = self.net, self.opts, self.hyper, self.history
-        best_score, best_params, stale, halvings = -np.inf, None, 0, 0
-        self.order = np.arange(self.n, dtype=np.intp)
+        """The epoch loop: the one place that runs a network's epochs.
+
+        Each epoch: the schedule's rate, the observers' ``epoch_start``, the epoch in
+        the engine, the history (with the monitors), the stopping rule's count;
+        then the observers' ``epoch_end`` (any True stops), the schedule's
+        ``epoch_end``, and when the rule says the score stalled, the schedule's
+        ``plateau`` (False stops). Ctrl-C before the stopping rule's count puts back
+        the epoch's start.
+        """
+        net, hyper = self.net, self.hyper
+        schedule, stopping, observers = self.schedule, self.stopping, self.observers
+        self.rows = np.arange(self.n, dtype=np.intp)
         for epoch in range(1, self.n_epochs + 1):
-            if opts["schedule"] == "invscaling":
-                hyper.eta = self.eta0 / (net._examples_seen + 1) ** opts["power_t"]
-            else:
-                hyper.eta = self.eta0 / 2 ** halvings
+            hyper.eta = schedule.rate(self)
+            for observer in observers:
+                observer.epoch_start(self, epoch)
             # Ctrl-C (or any interrupt) before the epoch's bookkeeping is done puts
             # back the state of the epoch's start: parameters, optimiser moments and
             # step count, random stream, history and examples seen all describe the
@@ -291,33 +509,29 @@ class _Run:
             epoch_start = self._epoch_state()
             try:
                 self._train_epoch(epoch, epoch_start)
-                score = self._record()
-                if score is not None:
-                    if score > best_score + opts["tol"]:
-                        best_score, stale = score, 0
-                        if opts["early_stopping"]:
-                            best_params = [p.copy() for p in self._params()]
-                    else:
-                        stale += 1
+                self.score = self._record()
+                stalled = stopping is not None and stopping.update(self)
             except KeyboardInterrupt:
                 self._restore_epoch_state(epoch_start)
                 raise
-            callback = opts["callback"]
-            if callback is not None and callback(net, epoch, history):
-                break
-            if self.val_monitor is not None and stale >= opts["n_iter_no_change"]:
-                if opts["early_stopping"]:
+            stop = False
+            for observer in observers:
+                stop = observer.epoch_end(self, epoch) or stop
+                if stop:
                     break
-                if opts["schedule"] == "plateau":
-                    halvings, stale = halvings + 1, 0
-                    if halvings >= PLATEAU_HALVINGS:
-                        break
-        if best_params is not None:
-            for p, best in zip(self._params(), best_params):
-                np.copyto(p, best)
-        return history
+            if stop:
+                break
+            schedule.epoch_end(self)
+            if stalled:
+                if stopping.final or not schedule.plateau(self):
+                    stopping.stopped = True
+                    break
+                stopping.restart()
+        if stopping is not None:
+            stopping.finish(self)
+        return self.history
 
-    def _params(self):
+    def params(self):
         """The parameter arrays the engine updates: w^1..w^L, then b^1..b^L."""
         return self.engine.weights + self.engine.biases
 
@@ -329,15 +543,17 @@ class _Run:
         net, hyper, state, rng = self.net, self.hyper, self.state, self.rng
         before = start_state["params"]
         n = self.n
-        if self.shuffle:
-            self.order = rng.permutation(n).astype(np.intp, copy=False)
+        if self.order is not None:
+            self.rows = np.asarray(self.order(n), dtype=np.intp)
+        elif self.shuffle:
+            self.rows = rng.permutation(n).astype(np.intp, copy=False)
         total = penalty_total = 0.0
         # Dropout draws its seed only when used, so the shuffling stays
         # rng.permutation(n) per epoch, reproducible by other implementations; the
         # chunks of an epoch go on from the RNG state where the last one stopped.
         dropout_seed = int(rng.integers(2**63)) if hyper.dropout else 0
         for start in range(0, n, self.chunk):
-            rows = self.order[start:start + self.chunk]
+            rows = self.rows[start:start + self.chunk]
             status, cost, penalty, dropout_seed = self.engine.train_epoch(
                 self.X, self.Y, self.S, rows, self.batch_size, hyper, state,
                 dropout_seed, check_input=epoch == 1)
@@ -347,10 +563,10 @@ class _Run:
             # A non-finite batch cost stops the epoch before its update; an update
             # that overflows shows in the parameters. Either way, go back to the start
             # of the epoch if the parameters themselves are no longer finite.
-            finite = all(all_finite(p) for p in self._params())
+            finite = all(all_finite(p) for p in self.params())
             if status != 0 or not finite:
                 if not finite:
-                    for p, saved in zip(self._params(), before):
+                    for p, saved in zip(self.params(), before):
                         np.copyto(p, saved)
                 what = f"a mini-batch cost became {cost}" if status != 0 else \
                     "an update overflowed the parameters"
@@ -364,8 +580,9 @@ class _Run:
                 total += len(rows) * cost
                 penalty_total += len(rows) * penalty
                 self.cost, self.penalty = total / n, penalty_total / n
-            if self.progress is not None:
-                self.progress(start + len(rows))
+            if self.chunk < n:
+                for observer in self.observers:
+                    observer.progress(self, start + len(rows))
         net._examples_seen += n
 
     def _undo_call(self, start_state):
@@ -373,7 +590,7 @@ class _Run:
         epoch checks X's rows, so its ``_epoch_state`` holds the call's parameters
         and optimiser state."""
         net = self.net
-        for p, saved in zip(self._params(), start_state["params"]):
+        for p, saved in zip(self.params(), start_state["params"]):
             np.copyto(p, saved)
         self.state.restore(start_state["optimizer"])
         net._opt_state, net.history = self.old_state, self.old_history
@@ -405,13 +622,13 @@ class _Run:
 
     def _epoch_state(self):
         """What one epoch changes, copied (see ``_restore_epoch_state``)."""
-        return {"params": [p.copy() for p in self._params()],
+        return {"params": [p.copy() for p in self.params()],
                 "optimizer": self.state.copy(), "rng": self.rng.bit_generator.state,
                 "seen": self.net._examples_seen,
                 "history": {k: len(v) for k, v in self.history.items()}}
 
     def _restore_epoch_state(self, saved):
-        for p, old in zip(self._params(), saved["params"]):
+        for p, old in zip(self.params(), saved["params"]):
             np.copyto(p, old)
         self.state.restore(saved["optimizer"])
         self.rng.bit_generator.state = saved["rng"]

@@ -64,6 +64,7 @@ import types
 
 import numpy as np
 
+from . import _training
 from .datasets import load_mnist
 from ._validation import aligned
 from .network import Network as _FastNetwork
@@ -289,11 +290,13 @@ class Network:
             if test_data:
                 test = _Data(test_data, self.sizes[0], self.sizes[-1], "test_data")
         rng = self._random if seed is None else random.Random(seed)
-        for j in self._epochs(training, epochs, mini_batch_size, eta, 0.0, rng):
+
+        def each(j):
             if test is not None:
                 print(EPOCH_TEST_FORMAT.format(j, self._correct(test), test.n))
             else:
                 print(EPOCH_DONE_FORMAT.format(j))
+        self._epochs(training, epochs, mini_batch_size, eta, 0.0, rng, each)
 
     def update_mini_batch(self, mini_batch, eta):
         """One gradient step on ``mini_batch`` (a list of (x, y) pairs)."""
@@ -337,13 +340,13 @@ class Network:
         for b, nb in zip(self._net.biases, nabla_b):
             b -= eta * nb
 
-    def _epochs(self, training, epochs, mini_batch_size, eta, lmbda, rng):
-        """Run ``epochs`` epochs in the book's order; yield the epoch index after each.
+    def _epochs(self, training, epochs, mini_batch_size, eta, lmbda, rng, each):
+        """Run ``epochs`` epochs in the book's order, calling ``each(j)`` after epoch
+        j; a True answer stops.
 
         The book shuffles its training list in place every epoch; ``random.shuffle``
         applied to ``list(range(n))`` makes the same swaps, so composing those index
-        permutations gives the book's order. Each epoch then gathers the examples in
-        that order once and runs one unshuffled ``fastbp.Network.fit`` epoch over them.
+        permutations gives the book's order, which fastbp's loop trains on.
         """
         n = training.n
         extra = {}
@@ -353,18 +356,23 @@ class Network:
                     "lmbda > 0 needs fastbp.Network.fit(..., l2=...), which this build "
                     "of fastbp does not have")
             extra["l2"] = float(lmbda)
-        X, Y = training.X, training.Y
-        X_epoch, Y_epoch = np.empty_like(X), np.empty_like(Y)
+        epochs = len(range(epochs))
+        if not epochs:
+            return
         order = np.arange(n, dtype=np.intp)
-        for j in range(epochs):
+
+        def book_order(_):
+            nonlocal order
             perm = list(range(n))
             rng.shuffle(perm)
             order = order[np.asarray(perm, dtype=np.intp)]
-            np.take(X, order, axis=0, out=X_epoch, mode="clip")  # "raise" buffers `out`
-            np.take(Y, order, axis=0, out=Y_epoch, mode="clip")
-            self._net.fit(X_epoch, Y_epoch, epochs=1, batch_size=mini_batch_size,
-                          learning_rate=eta, shuffle=False, **extra)
-            yield j
+            return order
+
+        _training.train(self._net, training.X, training.Y, epochs, mini_batch_size, eta,
+                        options=_training.check_options(
+                            callback=lambda net, epoch, history: each(epoch - 1),
+                            **extra),
+                        order=book_order)
 
 
 # -- network2.py ---------------------------------------------------------------------
@@ -448,8 +456,9 @@ class Network2(Network):
         rng = self._random if seed is None else random.Random(seed)
         evaluation_cost, evaluation_accuracy = [], []
         training_cost, training_accuracy = [], []
-        best_accuracy, no_change = 0, 0
-        for j in self._epochs(training, epochs, mini_batch_size, eta, lmbda, rng):
+        stale = {"best": 0, "epochs": 0}
+
+        def each(j):
             print("Epoch %s training complete" % j)
             if monitor_training_cost:
                 cost = self._total_cost(training, lmbda)
@@ -469,12 +478,13 @@ class Network2(Network):
                 print("Accuracy on evaluation data: {} / {}".format(accuracy, evaluation.n))
             print()
             if early_stopping_n > 0:
-                if evaluation_accuracy[-1] > best_accuracy:
-                    best_accuracy, no_change = evaluation_accuracy[-1], 0
+                if evaluation_accuracy[-1] > stale["best"]:
+                    stale["best"], stale["epochs"] = evaluation_accuracy[-1], 0
                 else:
-                    no_change += 1
-                if no_change == early_stopping_n:
-                    break
+                    stale["epochs"] += 1
+                return stale["epochs"] == early_stopping_n
+            return False
+        self._epochs(training, epochs, mini_batch_size, eta, lmbda, rng, each)
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 
     def update_mini_batch(self, mini_batch, eta, lmbda, n):

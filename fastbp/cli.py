@@ -641,29 +641,6 @@ def _chunk_size(sizes, n, batch_size):
     return min(n, math.ceil(batches / _CHUNKS_PER_EPOCH) * batch_size)
 
 
-def _train_epoch(net, X, y, options, bar):
-    """Train one epoch; return the training cost as ``fit`` reports it.
-
-    Long epochs (``_chunk_size``) go to the engine in chunks of whole mini-batches,
-    with the bar updated after each; the steps are those of one call.
-    """
-    n = len(y)
-    chunk = _chunk_size(net.sizes, n, options["batch_size"])
-    rest = {k: v for k, v in options.items() if k not in ("batch_size", "learning_rate")}
-    history = _training.train(net, X, y, 1, options["batch_size"],
-                              options["learning_rate"],
-                              options=_training.check_options(**rest),
-                              progress=bar.update if chunk < n else None,
-                              chunk=chunk if chunk < n else None)
-    return history["train_cost"][0]
-
-
-def _measure(net, X, y, l2, n_train):
-    """(cost with fit's L2 term, accuracy) of ``net`` on (X, y), as fit's monitors do."""
-    return (net.total_cost(X, y) + _training.l2_term(net.weights, l2, n_train),
-            net.evaluate(X, y))
-
-
 def _plot(history, path, title, cost_name):
     """Write an image with two panels, cost and accuracy per epoch, in the format its
     suffix names (.png, .pdf, .svg, .jpg, ...); return the Figure."""
@@ -729,55 +706,61 @@ def train(args):
         f"{len(test[1])} test examples; network {net.sizes}, {args.dtype}{threads}",
         flush=True)
     show_bar = not args.quiet and _is_terminal(sys.stdout)
-    history = {key: [] for key in ["train_cost", "val_cost", "val_accuracy"]
-               + (["train_accuracy"] if args.plot else [])}
-    # Ctrl-C leaves the network as after the last whole epoch, with its history: fit
-    # undoes an interrupted call, but a chunked epoch is several calls, and an
-    # epoch's measurements follow its training. (epochs done, their parameters) is
-    # one object, replaced in one store, so that an interrupt never sees a mix.
-    whole = (0, [p.copy() for p in net.weights + net.biases])
+    lines = _EpochLines(epochs, show_bar, args.plot, say)
+    chunk = _chunk_size(net.sizes, len(y), options["batch_size"])
+    rest = {k: v for k, v in options.items() if k not in ("batch_size", "learning_rate")}
+    # Ctrl-C leaves the network as after the last whole epoch, with its history (the
+    # loop puts back an interrupted epoch).
     try:
-        for epoch in range(1, epochs + 1):
-            line = _run_epoch(net, X, y, validation, options, history, args, epoch,
-                              epochs, show_bar)
-            whole = (epoch, [p.copy() for p in net.weights + net.biases])
-            say(line, flush=True)
-        net.history = history
+        try:
+            _training.train(net, X, y, epochs, options["batch_size"],
+                            options["learning_rate"], validation_data=validation,
+                            options=_training.check_options(
+                                monitor_training=bool(args.plot), **rest),
+                            chunk=chunk if chunk < len(y) else None, observers=[lines])
+        finally:
+            lines.close()
+            net.history = {key: net.history.get(key, []) for key in
+                           ["train_cost", "val_cost", "val_accuracy"]
+                           + (["train_accuracy"] if args.plot else [])}
         print(f"test accuracy {100 * net.evaluate(*test):.2f}%", flush=True)
     except KeyboardInterrupt:
-        done, parameters = whole
-        for p, saved in zip(net.weights + net.biases, parameters):
-            np.copyto(p, saved)
-        for values in history.values():
-            del values[done:]
-        net.history = history
-        raise _Interrupted(net, name, done, epochs, args) from None
+        raise _Interrupted(net, name, len(net.history["train_cost"]), epochs,
+                           args) from None
     for line in _write_outputs(net, name, args):
         say(line)
     return net
 
 
-def _run_epoch(net, X, y, validation, options, history, args, epoch, epochs, show_bar):
-    """Train and measure one epoch, appending to ``history``; return the line that
-    reports it."""
-    start = time.perf_counter()
-    bar = ProgressBar(len(y), sys.stdout, prefix=f"epoch {epoch:3d}/{epochs}") \
-        if show_bar else NoBar()
-    try:
-        cost = _train_epoch(net, X, y, options, bar)
-    finally:
-        bar.close()
-    seconds = time.perf_counter() - start
-    if args.plot:
-        cost, train_accuracy = _measure(net, X, y, args.l2, len(y))
-        history["train_accuracy"].append(train_accuracy)
-    val_cost, val_accuracy = _measure(net, *validation, args.l2, len(y))
-    history["train_cost"].append(cost)
-    history["val_cost"].append(val_cost)
-    history["val_accuracy"].append(val_accuracy)
-    return (f"epoch {epoch:3d}/{epochs}  cost {cost:.4f}  "
-            + (f"training accuracy {100 * train_accuracy:6.2f}%  " if args.plot else "")
-            + f"validation accuracy {100 * val_accuracy:6.2f}%  ({seconds:.2f} s)")
+class _EpochLines(_training.Observer):
+    """The progress bar of each epoch and the line that reports it."""
+
+    def __init__(self, epochs, show_bar, plot, say):
+        self.epochs, self.show_bar, self.plot, self.say = epochs, show_bar, plot, say
+        self.bar = NoBar()
+
+    def epoch_start(self, run, epoch):
+        self.start = time.perf_counter()
+        self.bar = ProgressBar(run.n, sys.stdout,
+                               prefix=f"epoch {epoch:3d}/{self.epochs}") \
+            if self.show_bar else NoBar()
+
+    def progress(self, run, done):
+        self.bar.update(done)
+
+    def close(self):
+        self.bar.close()
+
+    def epoch_end(self, run, epoch):
+        self.close()
+        seconds = time.perf_counter() - self.start
+        history = run.history
+        self.say(f"epoch {epoch:3d}/{self.epochs}  cost {history['train_cost'][-1]:.4f}  "
+                 + (f"training accuracy {100 * history['train_accuracy'][-1]:6.2f}%  "
+                    if self.plot else "")
+                 + f"validation accuracy {100 * history['val_accuracy'][-1]:6.2f}%  "
+                 f"({seconds:.2f} s)", flush=True)
+        return False
 
 
 def _write_outputs(net, name, args):

@@ -385,23 +385,46 @@ class _BaseMLP(BaseEstimator):
                         nesterov=bool(self.nesterovs_momentum) and momentum > 0)
         return opts
 
-    def _train(self, X, Y, epochs, batch_size, rate, rs, opts, callback=None,
-               append=False):
-        """Train ``network_`` as ``Network.fit`` (``append``: ``partial_fit``) would,
-        but with scikit-learn's L2 rule (its ``_backprop`` and ``_fit_stochastic``):
-        each batch's term divided by that batch's own size, in its step and in its
-        loss, and the loss's term taken with the weights before the step, where
-        ``fit`` decays a smaller last batch as a full one and adds one term at the
-        end of the epoch.
+    def _train(self, X, Y, epochs, batch_size, rs, opts, validation, incremental):
+        """Train ``network_`` in fastbp's loop with scikit-learn's rules (its
+        ``_fit_stochastic`` and ``_backprop``): its L2 rule (each batch's term
+        divided by that batch's own size, in its step and in its loss, the loss's
+        term taken with the weights before the step), rate schedules, stopping rule
+        (on the training loss, or on the validation score with ``validation``) and
+        bookkeeping (``n_iter_``, ``t_``, ``loss_curve_``, ...).
 
-        Returns the network's history, with the epoch's L2 part in "l2_term".
+        Returns True when the stopping rule ended the fit.
         """
         opts = dict(opts)
         shuffle, sample_weight = opts.pop("shuffle"), opts.pop("sample_weight")
-        options = _training.check_options(callback=callback, l2_per_batch=True, **opts)
-        return _training.train(
-            self.network_, X, Y, epochs, batch_size, rate, None, shuffle,
-            int(rs.randint(np.iinfo(np.int32).max)), sample_weight, options, append)
+        options = _training.check_options(l2_per_batch=True, **opts)
+        rate = self._current_learning_rate
+        if self._invscaling:
+            schedule = _training.InvScaling(float(self.learning_rate_init),
+                                            float(self.power_t), eta=rate,
+                                            seen=lambda run: self.t_)
+        elif self.solver == "sgd" and self.learning_rate == "adaptive":
+            schedule = _training.Plateau(rate, 5.0, min_rate=_ADAPTIVE_MIN_RATE)
+        else:
+            schedule = _training.Constant(rate)
+        if self.verbose:
+            _say_plateaus(schedule, "Validation score" if self.early_stopping
+                          else "Training loss", self.tol, self.n_iter_no_change)
+        epochs = _Epochs(self, schedule, validation, X.shape[0], rs, incremental)
+        stopping = epochs.stopping = _training.NoImprovement(
+            epochs.score, float(self.tol), int(self.n_iter_no_change),
+            rule="scikit-learn", keep_best=validation is not None,
+            best=-self.best_loss_ if validation is None else self.best_validation_score_,
+            count=self._no_improvement_count)
+        try:
+            _training.train(
+                self.network_, X, Y, epochs.n_epochs, batch_size, rate, None, shuffle,
+                int(rs.randint(np.iinfo(np.int32).max)), sample_weight, options,
+                append=incremental, schedule=schedule, stopping=stopping,
+                observers=[epochs])
+        finally:
+            epochs.store()
+        return stopping.stopped
 
     def _record_loss(self, history):
         """Append the last epoch's training loss (scikit-learn's scale) to loss_curve_.
@@ -418,123 +441,25 @@ class _BaseMLP(BaseEstimator):
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
 
-    def _update_no_improvement_count(self, validation):
-        """scikit-learn's rule: count epochs that did not improve by more than tol."""
-        if validation is not None:
-            X_val, y_val, sw_val = validation
-            score = self._validation_score(X_val, y_val, sw_val)
-            self.validation_scores_.append(score)
-            if self.verbose:
-                print(f"Validation score: {score:f}")
-            if score < self.best_validation_score_ + self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if score > self.best_validation_score_:
-                self.best_validation_score_ = score
-                net = self.network_
-                self._best_parameters = [p.copy() for p in net.weights + net.biases]
-        else:
-            loss = self.loss_curve_[-1]
-            if loss > self.best_loss_ - self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if loss < self.best_loss_:
-                self.best_loss_ = loss
-
-    def _plateau_reached(self):
-        """After n_iter_no_change + 1 epochs without improvement: stop (True), or, with
-        learning_rate="adaptive" and solver="sgd", divide the rate by 5 (False)."""
-        if self._no_improvement_count <= self.n_iter_no_change:
-            return None
-        what = "Validation score" if self.early_stopping else "Training loss"
-        msg = (f"{what} did not improve more than tol={self.tol:f} for "
-               f"{self.n_iter_no_change} consecutive epochs.")
-        if (self.solver == "sgd" and self.learning_rate == "adaptive"
-                and self._current_learning_rate > _ADAPTIVE_MIN_RATE):
-            self._current_learning_rate /= 5.0
-            self._no_improvement_count = 0
-            if self.verbose:
-                print(f"{msg} Setting learning rate to {self._current_learning_rate:f}")
-            return False
-        if self.verbose:
-            print(f"{msg} Stopping.")
-        return True
-
     def _fit_epochs(self, X, Y, sample_weight, batch_size, validation, rs):
-        """Up to max_iter epochs, in as few calls into the compiled loop as possible.
-
-        The callback after each epoch applies scikit-learn's stopping rule and rate
-        schedules; a call ends early to stop, or to go on at a new rate: "adaptive"
-        divides it by 5 on a plateau, and "invscaling" sets it after every epoch.
-        """
-        n = X.shape[0]
-        opts = self._options(n, batch_size, sample_weight)
+        """Up to max_iter epochs, in one run of fastbp's loop."""
+        opts = self._options(X.shape[0], batch_size, sample_weight)
         self.n_iter_ = 0
-        self._best_parameters = None
-        outcome = {}
-
-        def after_epoch(net_, epoch, history):
-            self.n_iter_ += 1
-            self.t_ += n
-            self._record_loss(history)
-            self._update_no_improvement_count(validation)
-            self._iteration_ends()
-            plateau = self._plateau_reached()
-            if plateau is not None:
-                outcome["stop"] = plateau
-                return True
-            if self._invscaling:
-                outcome["stop"] = False  # the next epoch's rate is a new one
-                return True
-            return False
-
-        while True:
-            outcome.clear()
-            self._train(X, Y, self.max_iter - self.n_iter_, batch_size,
-                        self._current_learning_rate, rs, opts, callback=after_epoch)
-            if outcome.get("stop") is True:
-                break
-            if outcome.get("stop") is False and self.n_iter_ < self.max_iter:
-                continue  # "adaptive" or "invscaling": go on at the new rate
+        if not self._train(X, Y, self.max_iter, batch_size, rs, opts, validation,
+                           False):
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                           f"reached and the optimization hasn't converged yet.",
                           ConvergenceWarning)
-            break
-        net = self.network_
-        if validation is not None and self._best_parameters is not None:
-            for p, best in zip(net.weights + net.biases, self._best_parameters):
-                np.copyto(p, best)
-        self._best_parameters = None
 
     @property
     def _invscaling(self):
         return self.solver == "sgd" and self.learning_rate == "invscaling"
 
-    def _iteration_ends(self):
-        """scikit-learn's SGDOptimizer.iteration_ends: after each epoch, "invscaling"
-        sets the rate from all the examples seen, ``t_``, which carries over warm
-        fits and partial_fit calls (a warm fit's first epoch restarts at
-        learning_rate_init: a new optimiser, as scikit-learn)."""
-        if self._invscaling:
-            self._current_learning_rate = (float(self.learning_rate_init)
-                                           / (self.t_ + 1) ** float(self.power_t))
-
     def _partial_pass(self, X, Y, sample_weight, batch_size, rs):
         """One epoch over X (partial_fit), with scikit-learn's rate schedules."""
-        n = X.shape[0]
-        opts = self._options(n, batch_size, sample_weight)
-        history = self._train(X, Y, 1, batch_size, self._current_learning_rate, rs, opts,
-                              append=True)
-        # scikit-learn's _fit_stochastic sets n_iter_ = 0 and counts this call's one
-        # epoch: n_iter_ is 1 after any partial_fit (t_ counts all the examples).
-        self.n_iter_ = 1
-        self.t_ += n
-        self._record_loss(history)
-        self._update_no_improvement_count(None)
-        self._iteration_ends()
-        self._plateau_reached()
+        opts = self._options(X.shape[0], batch_size, sample_weight)
+        self._train(X, Y, 1, batch_size, rs, opts, None, True)
+
 
     # -- prediction -----------------------------------------------------------------
 
@@ -833,6 +758,70 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
+
+
+# -- the loop's parts ---------------------------------------------------------------
+
+def _say_plateaus(schedule, what, tol, n_iter_no_change):
+    """Print scikit-learn's verbose lines when ``schedule`` meets a plateau."""
+    plateau = schedule.plateau
+
+    def said(run):
+        lowered = plateau(run)
+        msg = (f"{what} did not improve more than tol={tol:f} for "
+               f"{n_iter_no_change} consecutive epochs.")
+        print(f"{msg} Setting learning rate to {schedule.eta:f}" if lowered
+              else f"{msg} Stopping.")
+        return lowered
+    schedule.plateau = said
+
+
+class _Epochs(_training.Observer):
+    """scikit-learn's per-epoch bookkeeping in fastbp's loop: ``n_iter_``, ``t_``,
+    ``loss_curve_``, the validation scores, the verbose lines; and its random
+    stream, which starts anew (a seed drawn from ``random_state``) each time the
+    rate changes, as scikit-learn's estimators did when each rate was a call."""
+
+    def __init__(self, est, schedule, validation, n, rs, incremental):
+        self.est, self.schedule, self.stopping = est, schedule, None
+        self.validation, self.n, self.rs = validation, n, rs
+        self.incremental = incremental
+        self.n_epochs = 1 if incremental else est.max_iter
+        self.rate = None
+
+    def epoch_start(self, run, epoch):
+        if self.rate is not None and (isinstance(self.schedule, _training.InvScaling)
+                                      or run.hyper.eta != self.rate):
+            run.rng = np.random.default_rng(int(self.rs.randint(np.iinfo(np.int32).max)))
+        self.rate = run.hyper.eta
+
+    def score(self, run):
+        """The epoch's bookkeeping; the stopping rule's score: minus the training
+        loss, or the validation score."""
+        est = self.est
+        # scikit-learn's _fit_stochastic sets n_iter_ = 0 for partial_fit and counts
+        # the call's one epoch: n_iter_ is 1 after any partial_fit (t_ counts all the
+        # examples).
+        est.n_iter_ = 1 if self.incremental else est.n_iter_ + 1
+        est.t_ += self.n
+        est._record_loss(run.history)
+        if self.validation is not None:
+            score = est._validation_score(*self.validation)
+            est.validation_scores_.append(score)
+            if est.verbose:
+                print(f"Validation score: {score:f}")
+            return score
+        return -est.loss_
+
+    def store(self):
+        """Keep the rule's and the schedule's state for the next call."""
+        est, stopping = self.est, self.stopping
+        est._no_improvement_count = stopping.count
+        if self.validation is None:
+            est.best_loss_ = -stopping.best
+        else:
+            est.best_validation_score_ = stopping.best
+        est._current_learning_rate = self.schedule.eta
 
 
 # -- argument checks ----------------------------------------------------------------

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import cli
+from fastbp import _training, cli
 
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastbp.__file__)))
 
@@ -931,12 +931,12 @@ class Interrupt:
         return self.function(*args, **kwargs)
 
 
-@pytest.mark.parametrize("where", ["_train_epoch", "_measure", "chunk"])
+@pytest.mark.parametrize("where", ["_train_epoch", "measure", "chunk"])
 def test_ctrl_c_saves_the_whole_epochs_trained(tmp_path, capsys, monkeypatch, where):
     """Interrupts at seeded points (within a chunked epoch, between an epoch's training
     and its measurements): --save gets the network as after the last whole epoch,
     bit for bit a run of that many epochs, and stderr says so in one line."""
-    rng = np.random.default_rng({"_train_epoch": 1, "_measure": 2, "chunk": 3}[where])
+    rng = np.random.default_rng({"_train_epoch": 1, "measure": 2, "chunk": 3}[where])
     args = ["train", "--epochs", 20, "--seed", 4, "--hidden", 10]
     if where == "chunk":
         monkeypatch.setattr(cli, "_CHUNK_WORK", 0)  # 40 engine calls per epoch
@@ -950,8 +950,11 @@ def test_ctrl_c_saves_the_whole_epochs_trained(tmp_path, capsys, monkeypatch, wh
                 original = cli.NoBar.update
                 counter = Interrupt(lambda *a, **k: original(*a, **k), at)
                 m.setattr(cli.NoBar, "update", lambda self, *a, **k: counter(self, *a, **k))
-            else:
-                m.setattr(cli, where, Interrupt(getattr(cli, where), at))
+            else:  # in the engine's epoch, or in the validation monitor after it
+                owner, name = ((_training._Run, "_train_epoch") if where == "_train_epoch"
+                               else (_training.Monitor, "__call__"))
+                counter = Interrupt(getattr(owner, name), at)
+                m.setattr(owner, name, lambda self, *a, **k: counter(self, *a, **k))
             status, out, err = main(capsys, *args, "--save", save)
         done = out.count("\nepoch ") + out.startswith("epoch ")
         assert status == 130, err

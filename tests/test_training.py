@@ -247,11 +247,27 @@ def test_an_epoch_in_chunks_trains_as_one_call(options):
         done = []
         got = _training.train(chunked, X, y, 1, 4, 0.1, sample_weight=sample_weight,
                               options=_training.check_options(**options),
-                              progress=done.append, chunk=10)
+                              observers=[Progress(done.append)], chunk=10)
         assert done == [12, 24, 36, 48, 50]  # chunks of whole batches of 4
         for p, q in zip(whole.weights + whole.biases, chunked.weights + chunked.biases):
             np.testing.assert_array_equal(p, q)
         np.testing.assert_allclose(got["train_cost"], want["train_cost"], rtol=1e-14)
+
+
+class Progress:
+    """An observer of the loop that hears only of the chunks of an epoch."""
+
+    def __init__(self, hook):
+        self.hook = hook
+
+    def epoch_start(self, run, epoch):
+        pass
+
+    def progress(self, run, done):
+        self.hook(done)
+
+    def epoch_end(self, run, epoch):
+        return False
 
 
 def test_an_interrupt_in_the_progress_hook_undoes_the_epoch():
@@ -264,7 +280,7 @@ def test_an_interrupt_in_the_progress_hook_undoes_the_epoch():
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        _training.train(net, X, y, 3, 2, 0.1, progress=progress, chunk=4)
+        _training.train(net, X, y, 3, 2, 0.1, observers=[Progress(progress)], chunk=4)
     assert_params(net, before, rtol=0)
     assert net.history["train_cost"] == []
     twin, _, _ = make()
