@@ -412,7 +412,7 @@ class _BaseMLP(BaseEstimator):
                           else "Training loss", self.tol, self.n_iter_no_change)
         epochs = _Epochs(self, schedule, validation, X.shape[0], rs, incremental)
         stopping = epochs.stopping = _training.NoImprovement(
-            epochs.score, float(self.tol), int(self.n_iter_no_change),
+            epochs.score, float(self.tol), float(self.n_iter_no_change),  # np.inf too
             rule="scikit-learn", keep_best=validation is not None,
             best=-self.best_loss_ if validation is None else self.best_validation_score_,
             count=self._no_improvement_count)
