@@ -81,37 +81,11 @@ def _stochastic_solver(estimator):
 class _BaseMLP(BaseEstimator):
     """Shared fitting code; see MLPClassifier and MLPRegressor."""
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
-                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, dtype=None):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.dtype = dtype
+    def __init__(self, **params):
+        # The public classes' __init__ name every parameter (scikit-learn's get_params
+        # reads their signatures) and pass them here.
+        for name, value in params.items():
+            setattr(self, name, value)
 
     # -- scikit-learn layout of the parameters ------------------------------------
 
@@ -179,9 +153,9 @@ class _BaseMLP(BaseEstimator):
                 and self.n_iter_no_change == np.inf):  # as scikit-learn: never stop
             _param(check.check_int, self.n_iter_no_change, "n_iter_no_change")
         _param(check.non_negative, self.tol, "tol")
-        _param(check.fraction, self.momentum, "momentum", upper_open=True)
+        _param(check.fraction, self.momentum, "momentum")
         _param(check.check_real, self.validation_fraction, "validation_fraction", low=0,
-               high=1, low_open=True, high_open=True)
+               high=1, high_open=True)
         _param(check.fraction, self.beta_1, "beta_1", upper_open=True)
         _param(check.fraction, self.beta_2, "beta_2", upper_open=True)
         _param(check.check_positive_float, self.epsilon, "epsilon")
@@ -416,12 +390,29 @@ class _BaseMLP(BaseEstimator):
             rule="scikit-learn", keep_best=validation is not None,
             best=-self.best_loss_ if validation is None else self.best_validation_score_,
             count=self._no_improvement_count)
+        # Without a better epoch, a diverged fit with early stopping ends where it
+        # started (scikit-learn's best parameters start as the initial ones).
+        start = None if validation is None else [
+            p.copy() for p in self.network_.weights + self.network_.biases]
         try:
             _training.train(
                 self.network_, X, Y, epochs.n_epochs, batch_size, rate, None, shuffle,
                 int(rs.randint(np.iinfo(np.int32).max)), sample_weight, options,
                 append=incremental, schedule=schedule, stopping=stopping,
                 observers=[epochs])
+        except FloatingPointError:
+            # The loop went back to the diverged epoch's start. scikit-learn raises
+            # its ValueError; with early stopping it ends with the best parameters,
+            # after a NaN validation score (it goes on with NaN scores until its
+            # stopping rule ends it; here the fit ends at once).
+            if validation is None:
+                raise ValueError(_NONFINITE) from None
+            self.validation_scores_.append(np.nan)
+            net = self.network_
+            best = stopping.best_params if stopping.best_params is not None else start
+            for p, saved in zip(net.weights + net.biases, best):
+                np.copyto(p, saved)
+            return True
         finally:
             epochs.store()
         return stopping.stopped
@@ -532,14 +523,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     warm_start : bool, default=False
         ``fit`` continues from the fitted parameters (with a fresh optimiser state,
         as scikit-learn).
-    momentum : float in [0, 1), default=0.9
+    momentum : float in [0, 1], default=0.9
         SGD momentum.
     nesterovs_momentum : bool, default=True
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified), stop when
         the validation accuracy has not improved by ``tol`` for more than
         ``n_iter_no_change`` epochs, and keep the best parameters seen.
-    validation_fraction : float in (0, 1), default=0.1
+    validation_fraction : float in [0, 1), default=0.1
     beta_1, beta_2 : float in [0, 1), default=0.9, 0.999
     epsilon : float > 0, default=1e-8
         Adam's parameters.
@@ -588,6 +579,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     _loss_per_output = False
     _stratify = True
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, max_fun=15000, dtype=None):
+        super().__init__(**{k: v for k, v in locals().items()
+                            if k not in ("self", "__class__")})
+
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X (n_samples, n_features) and y: class labels (n_samples,)
@@ -717,6 +719,17 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     _loss_per_output = True
     _stratify = False
 
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, max_fun=15000, dtype=None):
+        super().__init__(**{k: v for k, v in locals().items()
+                            if k not in ("self", "__class__")})
+
+
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X (n_samples, n_features) and targets y (n_samples[, n_outputs]).
 
@@ -735,6 +748,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return "identity", "quadratic"
 
     def _validate_input(self, X, y, dtype, incremental, first_pass, classes):
+        _param(check.check_choice, self.loss, "loss", ("squared_error", "poisson"))
+        if self.loss == "poisson":
+            raise ValueError("MLPRegressor(loss='poisson') is not supported by fastbp "
+                             "yet: its engine has no exp output nor Poisson deviance")
         X, y = _validate_data(self, X, y, reset=first_pass, dtype=dtype, order="C",
                               multi_output=True, y_numeric=True)
         if y.ndim == 2 and y.shape[1] == 1:

@@ -490,7 +490,8 @@ def test_sample_weight_is_used():
     (dict(hidden_layer_sizes=(3, 0)), "hidden_layer_sizes"),
     (dict(batch_size=0), "batch_size"),
     (dict(learning_rate="plateau"), "learning_rate"),
-    (dict(momentum=1.0), "momentum"),
+    (dict(momentum=1.5), "momentum"),
+    (dict(validation_fraction=1.0), "validation_fraction"),
     (dict(dtype="float16"), "dtype"),
 ])
 def test_bad_parameters(params, match):

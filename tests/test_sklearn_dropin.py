@@ -280,3 +280,59 @@ def test_n_iter_no_change_inf_never_stops():
                       random_state=0, shuffle=False)
         a = MLPClassifier(**params).fit(X, y)
         assert a.n_iter_ == 30 == sk_nn.MLPClassifier(**params).fit(X, y).n_iter_
+
+
+# -- divergence -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(4))
+def test_divergence_as_scikit_learn(seed):
+    """A diverging fit: scikit-learn's ValueError without early stopping (the
+    estimator keeps finite parameters); with it, the fit ends on a NaN validation
+    score with the best parameters, the same as scikit-learn's."""
+    from sklearn.datasets import load_iris
+    X, y = load_iris(return_X_y=True)
+    params = dict(hidden_layer_sizes=20, activation="identity", solver="sgd",
+                  learning_rate_init=[1.0, 0.5, 2.0, 1.5][seed], max_iter=20,
+                  shuffle=False, random_state=seed, batch_size=15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match="Solver produced non-finite parameter"):
+            MLPRegressor(**params).fit(X, y)
+        with pytest.raises(ValueError, match="Solver produced non-finite parameter"):
+            sk_nn.MLPRegressor(**params).fit(X, y)
+        a = MLPRegressor(early_stopping=True, **params).fit(X, y)
+        b = sk_nn.MLPRegressor(early_stopping=True, **params).fit(X, y)
+    assert np.isnan(a.validation_scores_[-1]) and np.isnan(b.validation_scores_[-1])
+    n = len(a.validation_scores_) - 1
+    np.testing.assert_allclose(a.validation_scores_[:n], b.validation_scores_[:n])
+    assert a.best_validation_score_ == pytest.approx(b.best_validation_score_)
+    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
+
+
+# -- parameters as scikit-learn's _parameter_constraints -------------------------------
+
+def test_parameter_edges_scikit_learn_accepts():
+    """momentum=1.0 and validation_fraction=0.0 (without early stopping) train as in
+    scikit-learn; a configuration read from scikit-learn's get_params() ports."""
+    X, y = _targets("binary", 4, 60)
+    for params in (dict(solver="sgd", momentum=1.0, learning_rate_init=0.01),
+                   dict(validation_fraction=0.0)):
+        params.update(hidden_layer_sizes=(4,), max_iter=5, shuffle=False, random_state=0)
+        a = MLPClassifier(**params).fit(X, y)
+        b = sk_nn.MLPClassifier(**params).fit(X, y)
+        for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+            np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
+    for sk_est, ours in ((sk_nn.MLPClassifier(solver="lbfgs", max_fun=50, alpha=0.1),
+                          MLPClassifier),
+                         (sk_nn.MLPRegressor(loss="squared_error", momentum=1.0),
+                          MLPRegressor)):
+        assert ours(**sk_est.get_params()).get_params() == {
+            **sk_est.get_params(), "dtype": None}
+
+
+def test_errors_name_the_public_class():
+    with pytest.raises(TypeError, match=r"^MLPClassifier\.__init__\(\)"):
+        MLPClassifier(loss="squared_error")
+    with pytest.raises(TypeError, match=r"^MLPRegressor\.__init__\(\)"):
+        MLPRegressor(colour="red")

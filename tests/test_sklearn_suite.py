@@ -43,8 +43,6 @@ PRIVATE = {
 MISSING = {
     "test_sparse_matrices[csr_matrix]": "sparse input",
     "test_sparse_matrices[csr_array]": "sparse input",
-    "test_nonfinite_params": "scikit-learn's divergence error",
-    "test_mlp_diverging_loss": "scikit-learn's divergence error",
     "test_mlp_vs_poisson_glm_equivalent[42]": "MLPRegressor(loss='poisson')",
 }
 
