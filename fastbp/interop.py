@@ -23,24 +23,25 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 # scikit-learn's activation names -> fastbp's.
 _SKLEARN_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
-                        "relu": "relu", "softmax": "softmax"}
+                        "relu": "relu", "softmax": "softmax", "exp": "exp"}
 
 
 def default_cost(output_activation):
     """The cost a network read from elsewhere gets unless one is asked for.
 
     softmax -> "log_likelihood", sigmoid -> "cross_entropy" (the book's pairings, under
-    which BP1 is δ^L = a^L - y), anything else -> "quadratic". The cost only matters
-    for further training; ``feedforward`` does not depend on it.
+    which BP1 is δ^L = a^L - y), exp -> "poisson" (likewise), anything else ->
+    "quadratic". The cost only matters for further training; ``feedforward`` does not
+    depend on it.
     """
-    return {"softmax": "log_likelihood", "sigmoid": "cross_entropy"}.get(
-        output_activation, "quadratic")
+    return {"softmax": "log_likelihood", "sigmoid": "cross_entropy",
+            "exp": "poisson"}.get(output_activation, "quadratic")
 
 
 def cost_fits(cost, output_activation):
     """Whether a Network takes ``cost`` with ``output_activation``.
 
-    The quadratic cost takes any output; the other two only their book pairing.
+    The quadratic cost takes any output; the others only their pairing.
     """
     return cost == "quadratic" or (cost is not None and
                                    cost == default_cost(output_activation))
@@ -132,12 +133,13 @@ def from_sklearn(estimator, *, dtype=None, cost=None, network_class=None):
     estimator : fitted sklearn.neural_network.MLPClassifier or MLPRegressor, or a
         fitted fastbp.sklearn.MLPClassifier or MLPRegressor
         Hidden activation "identity", "logistic", "tanh" or "relu"; output "softmax"
-        (multi-class), "logistic" (binary or multi-label) or "identity" (regression).
+        (multi-class), "logistic" (binary or multi-label), "identity" (regression) or
+        "exp" (``MLPRegressor(loss="poisson")``).
     dtype : {"float32", "float64"} or None
         None: the dtype of the estimator's ``coefs_``.
     cost : str or None
         None: "log_likelihood" for a softmax output, "cross_entropy" for a logistic
-        one, "quadratic" for the regressor.
+        one, "quadratic" for the regressor ("poisson" for its exp output).
 
     Returns
     -------
@@ -159,8 +161,8 @@ def from_sklearn(estimator, *, dtype=None, cost=None, network_class=None):
     Raises
     ------
     ValueError
-        For an unfitted estimator, another kind of estimator, or an output fastbp has
-        no activation for (``MLPRegressor(loss="poisson")``'s "exp").
+        For an unfitted estimator, another kind of estimator, or an activation fastbp
+        has not.
     """
     from .network import Network
     network = getattr(estimator, "__dict__", {}).get("network_")

@@ -26,9 +26,10 @@ __all__ = ["to_onnx", "from_onnx", "DEFAULT_OPSET"]
 #: The opset ``to_onnx`` writes unless told otherwise (Softmax over one axis from 13).
 DEFAULT_OPSET = 17
 
-_ONNX_OPS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "softmax": "Softmax"}
+_ONNX_OPS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "softmax": "Softmax",
+             "exp": "Exp"}
 _FASTBP_ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "Relu": "relu",
-                       "Softmax": "softmax"}
+                       "Softmax": "softmax", "Exp": "exp"}
 _ELEM_TYPES = {np.dtype(np.float32): TensorProto.FLOAT,
                np.dtype(np.float64): TensorProto.DOUBLE}
 

@@ -12,7 +12,7 @@ not import this module.
 
 Differences from scikit-learn, all documented on the classes:
 
-- no sparse input, no Poisson loss;
+- no sparse input;
 - ``solver="lbfgs"`` minimises the same function with scipy's L-BFGS-B, but its flat
   parameter vector holds fastbp's w^l (n_out, n_in) row by row, where scikit-learn's
   holds ``coefs_`` (n_in, n_out): the iterates agree to rounding, not bit for bit;
@@ -690,8 +690,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor trained by fastbp's compiled backpropagation.
 
-    A drop-in for :class:`sklearn.neural_network.MLPRegressor`: an identity output layer with one unit per target column (y may be
-    (n_samples,) or (n_samples, n_outputs)) and the squared-error loss.
+    A drop-in for :class:`sklearn.neural_network.MLPRegressor`: one output unit per
+    target column (y may be (n_samples,) or (n_samples, n_outputs)), the identity
+    with the squared-error loss, or exp with the Poisson deviance
+    (``loss="poisson"``, for counts y >= 0).
 
     The loss. fastbp's "quadratic" cost is ½‖y − a‖², summed over the outputs;
     scikit-learn's squared loss is ½ mean_outputs (y − a)². scikit-learn nevertheless
@@ -703,9 +705,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     Parameters
     ----------
-    Those of :class:`fastbp.sklearn.MLPClassifier`, with one difference:
-    ``early_stopping`` monitors the validation R² (``score``), and the held-out split
-    is not stratified.
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        "poisson": an exp output trained on half the Poisson deviance,
+        Σ_j y_j ln(y_j / a_j) - y_j + a_j per example, summed over the outputs (as
+        scikit-learn; its gradient is a - y).
+    Others : those of :class:`fastbp.sklearn.MLPClassifier`, with one difference:
+        ``early_stopping`` monitors the validation R² (``score``), and the held-out
+        split is not stratified.
 
     Attributes
     ----------
@@ -713,10 +719,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     validation_scores_, best_validation_score_, n_iter_, t_, n_features_in_,
     feature_names_in_, n_layers_, n_outputs_ : as for MLPClassifier.
     out_activation_ : str
-        "identity".
+        "identity", or "exp" for ``loss="poisson"``.
     """
 
-    _loss_per_output = True
     _stratify = False
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
@@ -744,14 +749,19 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _output_layer(self):
-        """(fastbp output activation, cost)."""
+        """(fastbp output activation, cost): scikit-learn's identity output with the
+        squared error, or exp output with the Poisson deviance."""
+        if self.loss == "poisson":
+            return "exp", "poisson"
         return "identity", "quadratic"
+
+    @property
+    def _loss_per_output(self):
+        # scikit-learn's squared error is a mean over the outputs, its Poisson loss a sum.
+        return self.loss == "squared_error"
 
     def _validate_input(self, X, y, dtype, incremental, first_pass, classes):
         _param(check.check_choice, self.loss, "loss", ("squared_error", "poisson"))
-        if self.loss == "poisson":
-            raise ValueError("MLPRegressor(loss='poisson') is not supported by fastbp "
-                             "yet: its engine has no exp output nor Poisson deviance")
         X, y = _validate_data(self, X, y, reset=first_pass, dtype=dtype, order="C",
                               multi_output=True, y_numeric=True)
         if y.ndim == 2 and y.shape[1] == 1:

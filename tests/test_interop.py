@@ -140,6 +140,8 @@ def test_export_estimators():
          rng.standard_normal(50)),
         (MLPRegressor(hidden_layer_sizes=(3, 3), activation="identity", max_iter=5,
                       random_state=0, dtype="float32"), rng.standard_normal((50, 2))),
+        (MLPRegressor(loss="poisson", hidden_layer_sizes=(4,), max_iter=5,
+                      random_state=0), rng.poisson(2.0, 50).astype(float)),
     ]
     for est, y in cases:
         est.fit(X, y)
@@ -274,8 +276,11 @@ def test_from_sklearn_refusals():
     rng = np.random.default_rng(6)
     warnings.simplefilter("ignore")
     X, y = rng.random((30, 3)), rng.random(30)
-    with pytest.raises(ValueError, match="'exp'"):
-        fastbp.Network.from_sklearn(MLPRegressor(loss="poisson", max_iter=3).fit(X, y))
+    # loss="poisson"'s exp output converts (it is no refusal any more).
+    poisson = MLPRegressor(loss="poisson", max_iter=3).fit(X, y)
+    net = fastbp.Network.from_sklearn(poisson)
+    assert (net.output_activation, net.cost) == ("exp", "poisson")
+    np.testing.assert_allclose(net.feedforward(X).ravel(), poisson.predict(X), rtol=1e-12)
     with pytest.raises(ValueError, match="LogisticRegression"):
         fastbp.Network.from_sklearn(LogisticRegression().fit(X, y > 0.5))
     with pytest.raises(ValueError, match="not fitted"):

@@ -336,3 +336,34 @@ def test_errors_name_the_public_class():
         MLPClassifier(loss="squared_error")
     with pytest.raises(TypeError, match=r"^MLPRegressor\.__init__\(\)"):
         MLPRegressor(colour="red")
+
+
+# -- MLPRegressor(loss="poisson") ----------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(8))
+def test_poisson_loss_equals_scikit_learn(seed):
+    """An exp output with the Poisson deviance: the same steps and loss curve as
+    scikit-learn (sgd, adam: shuffle=False), the same lbfgs minimisation."""
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-1, 1, (80, 4))
+    rate = np.exp(X @ rng.uniform(-1, 1, (4, 1 + seed % 2)))
+    y = rng.poisson(rate).astype(float)
+    y = y.ravel() if y.shape[1] == 1 else y
+    solver = [dict(solver="sgd", learning_rate_init=0.01, momentum=0.5),
+              dict(solver="adam", learning_rate_init=0.01),
+              dict(solver="lbfgs", max_iter=15)][seed % 3]
+    params = dict(solver, loss="poisson", hidden_layer_sizes=(5,), random_state=seed,
+                  shuffle=False, batch_size=20, alpha=[0.0, 1e-3][seed % 2],
+                  activation=["tanh", "relu", "logistic"][seed % 3])
+    params.setdefault("max_iter", 10)
+    a = MLPRegressor(**params).fit(X, y)
+    b = sk_nn.MLPRegressor(**params).fit(X, y)
+    assert a.out_activation_ == b.out_activation_ == "exp"
+    assert a.n_iter_ == b.n_iter_
+    rtol = 1e-5 if solver["solver"] == "lbfgs" else 1e-9
+    assert a.loss_ == pytest.approx(b.loss_, rel=rtol)
+    if solver["solver"] != "lbfgs":
+        np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=rtol)
+    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_allclose(p, q, rtol=rtol, atol=1e-8)
+    np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=rtol)

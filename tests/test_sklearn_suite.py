@@ -43,7 +43,6 @@ PRIVATE = {
 MISSING = {
     "test_sparse_matrices[csr_matrix]": "sparse input",
     "test_sparse_matrices[csr_array]": "sparse input",
-    "test_mlp_vs_poisson_glm_equivalent[42]": "MLPRegressor(loss='poisson')",
 }
 
 
