@@ -8,8 +8,9 @@ JOB is one of the names in ``JOBS``; IMPL is "fastbp" (fastbp.sklearn) or "sklea
 One fit prints one JSON line: the fit's wall and CPU seconds (timed in the process,
 data loading excluded), n_iter_, and the accuracy on held-out data. ``--all`` runs
 every job for both, each fit in a fresh process at 1 thread, the two alternating
-repeat by repeat, and prints results.md's table (medians). MNIST comes from
-$FASTBP_MNIST_DIR, as for run.py.
+repeat by repeat, and prints results.md's table (medians, with the fit's process CPU
+seconds beside its wall seconds: on a shared machine the wall clock also counts the
+other processes' turns). MNIST comes from $FASTBP_MNIST_DIR, as for run.py.
 """
 from __future__ import annotations
 
@@ -91,10 +92,10 @@ def fit_one(job, impl):
             "accuracy": accuracy}
 
 
-def run_all(repeats):
+def run_all(repeats, jobs=JOBS):
     env = {**os.environ, **{var: "1" for var in THREAD_ENV_VARS}}
     results = {}
-    for job in JOBS:
+    for job in jobs:
         for r in range(repeats):
             impls = ("fastbp", "sklearn") if r % 2 == 0 else ("sklearn", "fastbp")
             for impl in impls:
@@ -102,17 +103,20 @@ def run_all(repeats):
                                      capture_output=True, text=True, check=True)
                 results.setdefault((job, impl), []).append(json.loads(out.stdout))
                 print(f"{job}, {impl}: {out.stdout.strip()}", file=sys.stderr)
-    print("| job | fastbp.sklearn s | scikit-learn s | speed-up | n_iter_ (fastbp / "
-          "scikit-learn) | accuracy (fastbp / scikit-learn) |")
-    print("|---|---|---|---|---|---|")
-    for job in JOBS:
+    print("| job | fastbp.sklearn s | scikit-learn s | speed-up | fastbp.sklearn CPU s | "
+          "scikit-learn CPU s | CPU speed-up | n_iter_ (fastbp / scikit-learn) | "
+          "accuracy (fastbp / scikit-learn) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for job in jobs:
         a, b = results[(job, "fastbp")], results[(job, "sklearn")]
-        ta = statistics.median(r["wall"] for r in a)
-        tb = statistics.median(r["wall"] for r in b)
-        print(f"| {job} | {ta:.3f} ({min(r['wall'] for r in a):.3f}–"
-              f"{max(r['wall'] for r in a):.3f}) | {tb:.3f} "
-              f"({min(r['wall'] for r in b):.3f}–{max(r['wall'] for r in b):.3f}) | "
-              f"{tb / ta:.2f}x | {a[0]['n_iter']} / {b[0]['n_iter']} | "
+        cells = []
+        for key in ("wall", "cpu"):
+            ta = statistics.median(r[key] for r in a)
+            tb = statistics.median(r[key] for r in b)
+            cells += [f"{ta:.3f} ({min(r[key] for r in a):.3f}–{max(r[key] for r in a):.3f})",
+                      f"{tb:.3f} ({min(r[key] for r in b):.3f}–{max(r[key] for r in b):.3f})",
+                      f"{tb / ta:.2f}x"]
+        print(f"| {job} | {' | '.join(cells)} | {a[0]['n_iter']} / {b[0]['n_iter']} | "
               f"{100 * a[0]['accuracy']:.2f} % / {100 * b[0]['accuracy']:.2f} % |")
 
 
@@ -123,9 +127,11 @@ def main(argv=None):
     p.add_argument("impl", nargs="?", choices=("fastbp", "sklearn"))
     p.add_argument("--all", action="store_true")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--jobs", default=",".join(JOBS),
+                   help="comma-separated subset of the jobs, for --all")
     args = p.parse_args(argv)
     if args.all:
-        run_all(args.repeats)
+        run_all(args.repeats, [j for j in args.jobs.split(",") if j])
     elif args.job and args.impl:
         print(json.dumps(fit_one(args.job, args.impl)))
     else:

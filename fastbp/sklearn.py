@@ -10,7 +10,7 @@ fastbp's compiled loop (``fastbp.Network.fit``) instead of NumPy.
 Needs scikit-learn >= 1.6 (``pip install "fastbp[sklearn]"``); ``import fastbp`` does
 not import this module.
 
-Differences from scikit-learn, all documented on the classes:
+Differences from scikit-learn (docs/guide/estimators.md gives the reasons):
 
 - no sparse input;
 - ``solver="lbfgs"`` minimises the same function with scipy's L-BFGS-B, but its flat
@@ -19,11 +19,15 @@ Differences from scikit-learn, all documented on the classes:
 - ``sample_weight``: fastbp normalises the weights to mean 1 over the training set and
   divides each step's weighted sum by the batch size; scikit-learn divides each batch
   by its own sum of weights. The same steps for unweighted data and for full batches
-  (the L2 term is scaled to match), close otherwise;
+  (the L2 term is scaled to match), close otherwise; negative weights are refused;
 - the random streams differ: with the same ``random_state`` the initial parameters
-  equal scikit-learn's, but the shuffling does not.
+  equal scikit-learn's, but the shuffling does not;
+- a diverging fit with ``early_stopping`` ends at once (best parameters, a NaN
+  validation score), where scikit-learn goes on with NaN scores until it stops;
+- float32 parameters answer float64 X in float32.
 """
 import copy
+import textwrap
 import numbers
 import warnings
 import numpy as np
@@ -879,3 +883,13 @@ def _check_sample_weight(sample_weight, n):
     if isinstance(sample_weight, numbers.Number):
         sample_weight = np.full(n, sample_weight, dtype=np.float64)
     return _param(check.check_weights, sample_weight, n)
+
+
+# The classes list the module's differences from scikit-learn too (python -OO has no
+# docstrings).
+if __doc__ and MLPClassifier.__doc__:
+    _NOTES = ("\n    Notes\n    -----\n    Differences from scikit-learn (their reasons: "
+              "docs/guide/estimators.md):\n\n"
+              + textwrap.indent(__doc__[__doc__.index("- no sparse input"):], "    "))
+    MLPClassifier.__doc__ += _NOTES
+    MLPRegressor.__doc__ += _NOTES
