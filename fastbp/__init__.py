@@ -7,9 +7,8 @@ compiled code with the GIL released; this package is the thin Python layer on to
 >>> net = fastbp.Network([64, 30, 10], seed=0)
 """
 from . import datasets  # noqa: F401
+from ._version import __version__
 from .network import Network, load
 from ._threadpool import show_config
-from ._validation import MissingFileError
-
-__version__ = "0.1.0"
+from ._io import MissingFileError
 __all__ = ["Network", "load", "MissingFileError", "datasets", "show_config", "__version__"]

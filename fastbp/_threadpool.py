@@ -7,9 +7,12 @@ than fastbp's own limit, which this module exposes to threadpoolctl (3.2+) as th
 ``threadpoolctl.threadpool_limits(n)`` (or ``user_api="fastbp"``) limits it. The
 environment variable ``FASTBP_NUM_THREADS`` sets the limit at import.
 """
+import os
+import subprocess
 import sys
 
 from . import _blas
+from ._version import __version__
 
 try:
     from threadpoolctl import LibController, register
@@ -37,7 +40,6 @@ if LibController is not None:
                 set_(num_threads)
 
         def get_version(self):
-            from . import __version__
             return __version__
 
     register(FastbpController)
@@ -62,7 +64,7 @@ def show_config(file=None):
 
     config = _blas._config()
     lines = [
-        f"fastbp {__import__('fastbp').__version__}",
+        f"fastbp {__version__}",
         f"  python: {sys.version.split()[0]}, numpy {numpy.__version__}, "
         f"scipy {scipy.__version__}",
         f"  compiler: {config['compiler']}",
@@ -74,3 +76,36 @@ def show_config(file=None):
         f"{_blas._kernel_threads()} in effect with the BLAS's",
     ]
     print("\n".join(lines), file=file or sys.stdout)
+
+
+# -- the BLAS library's threads, for the command line -----------------------------
+
+# Thread-count variables of the BLAS libraries NumPy and SciPy may be built with. They
+# are read when the library loads, and the library loads as soon as fastbp is imported.
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                    "BLIS_NUM_THREADS")
+
+
+def rerun_with_thread_variables(argv, threads):
+    """Run the command again in a child whose BLAS reads ``threads`` at load time.
+
+    Returns its exit status, or None when the variables are already in effect here.
+    """
+    if all(os.environ.get(name) == str(threads) for name in THREAD_VARIABLES):
+        return None
+    env = dict(os.environ, **{name: str(threads) for name in THREAD_VARIABLES})
+    # Not `python -m fastbp`: that would import whatever fastbp the current directory
+    # holds (an unbuilt source tree, say), not necessarily this one.
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+            "from fastbp.cli import main; sys.exit(main())")
+    return subprocess.call([sys.executable, "-c", code, package_parent, *argv], env=env)
+
+
+def blas_limits(threads):
+    """A context manager limiting BLAS to ``threads`` threads, or None without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    return threadpool_limits(limits=threads, user_api="blas")

@@ -7,25 +7,11 @@ it was.
 import collections.abc
 import numbers
 import operator
-import tokenize
-import zipfile
 
 import numpy as np
 
 from ._backprop import aligned_copy as aligned, all_finite
-
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-class MissingFileError(FileNotFoundError, ValueError):
-    """A file that does not exist.
-
-    A FileNotFoundError, as Python's own ``open`` raises, and a ValueError, as fastbp's
-    contract promises for every bad argument, so either ``except`` catches it.
-    """
-
-
-MissingFileError.__module__ = "fastbp"   # its public name, in tracebacks too
+from ._tables import FLOAT_DTYPES
 
 
 def check_dtype(dtype, name="dtype"):
@@ -34,7 +20,7 @@ def check_dtype(dtype, name="dtype"):
         dt = np.dtype(dtype)
     except TypeError as exc:
         raise TypeError(f"{name}: {dtype!r} is not a dtype ({exc})") from None
-    if dt not in _FLOAT_DTYPES:
+    if dt not in FLOAT_DTYPES:
         raise ValueError(f"{name} must be 'float32' or 'float64', got {dtype!r}")
     return dt
 
@@ -264,75 +250,3 @@ def is_classification(y, Y):
     if y is not None and np.ndim(y) == 1:
         return True
     return bool(((Y == 0) | (Y == 1)).all() and (Y.sum(axis=1) == 1).all())
-
-
-# Deflate cannot shrink data by more than this factor: a member declaring more is damaged.
-MAX_DEFLATE_RATIO = 1032
-
-
-def zip_member_problem(info, archive_size=None):
-    """Why the zip member ``info`` (a ``zipfile.ZipInfo``) is not read, or None: it is
-    encrypted, compressed by a method other than stored or deflated (what NumPy
-    writes), or declares more bytes than its compressed size can hold (or, given
-    ``archive_size``, a compressed size larger than the whole file)."""
-    if info.flag_bits & 0x1:
-        return "is encrypted"
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        return (f"uses zip compression method {info.compress_type}; NumPy writes "
-                f"stored or deflated members")
-    if (archive_size is not None and info.compress_size > archive_size) or (
-            info.compress_type == zipfile.ZIP_STORED
-            and info.file_size != info.compress_size) or \
-            info.file_size > max(info.compress_size, 1) * MAX_DEFLATE_RATIO:
-        return (f"is damaged (it declares {info.file_size:,} bytes from "
-                f"{info.compress_size:,})")
-    return None
-
-
-def read_into(f, buf, nbytes):
-    """Read up to ``nbytes`` from f into the writable buffer ``buf``; return how many
-    were read (fewer only at the end of f: the caller says what is truncated)."""
-    view, done = memoryview(buf).cast("B"), 0
-    while done < nbytes:
-        got = f.readinto(view[done:nbytes])
-        if not got:
-            break
-        done += got
-    return done
-
-
-class NpyHeaderError(ValueError):
-    """A .npy header that ``read_npy_header`` refuses; the message says why, for the
-    caller to put after the file's name."""
-
-
-def read_npy_header(f):
-    """(shape, fortran_order, dtype) of the .npy array at f's position, f then at its
-    data; raises NpyHeaderError for a damaged header, a format version other than
-    1.0 and 2.0 (what NumPy writes for arrays of numbers), or an array of Python
-    objects: fastbp never unpickles data."""
-    try:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise NpyHeaderError(f"it has .npy format version {version}, where NumPy "
-                                 f"writes 1.0 or 2.0 for arrays of numbers")
-    except NpyHeaderError:
-        raise
-    except (ValueError, TypeError, SyntaxError, tokenize.TokenError, MemoryError,
-            RecursionError, EOFError) as exc:
-        # (Python 3.12+ tokenizes the header with the C tokenizer, which reports an
-        # unterminated string as tokenize.TokenError, not SyntaxError.)
-        # NumPy refuses a long header with advice to load it with allow_pickle=True:
-        # the reason is repeated, never the invitation to unsafe loading.
-        text = " ".join(str(exc).split())
-        reason = "it is longer than NumPy reads safely" if "allow_pickle" in text \
-            else text
-        raise NpyHeaderError(f"its header is damaged: {reason}") from None
-    if dtype.hasobject:
-        raise NpyHeaderError(f"it holds Python objects (dtype {dtype}); fastbp reads "
-                             f"only arrays of numbers")
-    return shape, fortran, dtype

@@ -12,14 +12,13 @@ import gzip
 import hashlib
 import http.client
 import os
-import struct
 import tempfile
 import urllib.request
-import zlib
 from importlib import resources
 
 import numpy as np
 
+from . import _io
 from ._validation import check_dtype
 
 _N_TRAIN = 50_000
@@ -197,6 +196,28 @@ def load_digits(dtype="float64"):
     return X, y
 
 
+def fixed_split(X, y, validation, test):
+    """Split off a validation and/or a test set: a fixed shuffle, one sixth of rows each.
+
+    The digits set has no standard split: this gives it 1,197 training, 300
+    validation and 300 test images, the same on every run.
+
+    Returns (train, validation or None, test or None), each an (X, y) pair, training
+    rows first in the shuffled order (for the digits: 1,197 / 300 / 300).
+    """
+    n = len(y)
+    held = max(1, int(n / 6 + 0.5))
+    n_train = n - held * (validation + test)
+    if n_train < 1:
+        raise ValueError(f"{n} examples are too few to split off validation and test "
+                         f"sets; give more, or X_val/y_val and X_test/y_test")
+    order = np.random.default_rng(0).permutation(n)
+    bounds = [n_train, n_train + held * validation]
+    rows = np.split(order, bounds)
+    parts = [(X[r], y[r]) for r in rows]
+    return parts[0], parts[1] if validation else None, parts[2] if test else None
+
+
 def _mnist_cache_dir():
     """The default MNIST directory: ``mnist`` in $FASTBP_DATA or ~/.cache/fastbp."""
     cache = os.environ.get("FASTBP_DATA") or os.path.expanduser("~/.cache/fastbp")
@@ -277,51 +298,13 @@ def _fetch(url, out):
 
 
 def _read_idx(filename, magic, sha256=None):
-    """Return the uint8 contents of an IDX file as an array shaped by its header.
-
-    ``magic`` is the expected magic number, which also fixes the number of
-    dimensions. If ``sha256`` is given, the decompressed contents must have that
-    digest. The file is read exactly once; the array is a read-only view of those
-    bytes.
-    """
+    """The uint8 array of an MNIST IDX file (``_io.read_idx``), checked against
+    ``sha256`` when given."""
     # Digests come only from load_mnist(download=True), which fetches a fresh copy
     # once the bad file is gone: deleting it is the cure.
     advice = ("; this is not the standard MNIST file: delete it and call load_mnist "
               "with download=True again to fetch a fresh copy") if sha256 else ""
-    try:
-        if filename.endswith(".gz"):
-            with gzip.open(filename, "rb") as fh:
-                data = fh.read()
-        else:
-            with open(filename, "rb") as fh:
-                data = fh.read()
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        raise ValueError(f"{filename}: corrupt gzip data ({exc}){advice}") from None
-    if sha256 is not None:
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != sha256:
-            raise ValueError(f"{filename}: SHA-256 of the decompressed data is {actual}, "
-                             f"expected {sha256}{advice}")
-
-    if len(data) < 4:
-        raise ValueError(f"{filename}: truncated: {len(data)} bytes, too short for "
-                         f"an IDX magic number")
-    (found_magic,) = struct.unpack_from(">I", data, 0)
-    if found_magic != magic:
-        raise ValueError(f"{filename}: bad magic number 0x{found_magic:08x}, expected "
-                         f"0x{magic:08x}; is this the right MNIST file?")
-    ndim = magic & 0xFF
-    header_size = 4 * (1 + ndim)
-    if len(data) < header_size:
-        raise ValueError(f"{filename}: truncated header: {len(data)} bytes, an IDX "
-                         f"header with {ndim} dimension(s) needs {header_size}")
-    shape = struct.unpack_from(f">{ndim}I", data, 4)
-    expected = header_size + int(np.prod(shape, dtype=np.int64))
-    if len(data) != expected:
-        problem = "truncated" if len(data) < expected else "too long"
-        raise ValueError(f"{filename}: {problem}: header says shape {shape}, so "
-                         f"{expected} bytes, but the data has {len(data)}")
-    return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(shape)
+    return _io.read_idx(filename, magic, sha256, advice)
 
 
 def _images_and_labels(images, labels, images_file, labels_file, count, dtype):

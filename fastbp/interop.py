@@ -6,45 +6,20 @@ layers ``(w^l, b^l, σ^l)`` in the book's layout (w^l of shape (n_l, n_{l-1}), b
 shape (n_l,)), and ``network_from_layers`` checks that list against what a
 ``Network`` can hold: one σ for all hidden layers and any supported σ on the output.
 
-Neither scikit-learn nor torch is imported unless a model from it is passed in.
+Neither scikit-learn nor torch is imported unless a model from it is passed in. The
+adapters sit above ``network`` and build networks through its public API;
+``Network.from_sklearn``/``from_torch`` import this module only when called.
 """
 import copy
 
 import numpy as np
 
 from . import _validation as check
-from ._activations import ACTIVATIONS, OUTPUT_ONLY
+from ._tables import (ACTIVATIONS, FLOAT_DTYPES, OUTPUT_ONLY, SKLEARN_ACTIVATIONS,
+                      TORCH_ACTIVATIONS, default_cost)
+from .network import Network
 
-__all__ = ["network_from_layers", "from_sklearn", "from_torch", "default_cost",
-           "cost_fits", "FLOAT_DTYPES"]
-
-#: The dtypes a Network computes in.
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-# scikit-learn's activation names -> fastbp's.
-_SKLEARN_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
-                        "relu": "relu", "softmax": "softmax", "exp": "exp"}
-
-
-def default_cost(output_activation):
-    """The cost a network read from elsewhere gets unless one is asked for.
-
-    softmax -> "log_likelihood", sigmoid -> "cross_entropy" (the book's pairings, under
-    which BP1 is δ^L = a^L - y), exp -> "poisson" (likewise), anything else ->
-    "quadratic". The cost only matters for further training; ``feedforward`` does not
-    depend on it.
-    """
-    return {"softmax": "log_likelihood", "sigmoid": "cross_entropy",
-            "exp": "poisson"}.get(output_activation, "quadratic")
-
-
-def cost_fits(cost, output_activation):
-    """Whether a Network takes ``cost`` with ``output_activation``.
-
-    The quadratic cost takes any output; the others only their pairing.
-    """
-    return cost == "quadratic" or (cost is not None and
-                                   cost == default_cost(output_activation))
+__all__ = ["network_from_layers", "from_sklearn", "from_torch"]
 
 
 def network_from_layers(layers, *, dtype=None, cost=None, activation=None,
@@ -73,7 +48,6 @@ def network_from_layers(layers, *, dtype=None, cost=None, activation=None,
     Network with sizes ``[n_0, n_1, ..., n_L]`` whose ``feedforward`` computes the
     layers' a^l = σ(w^l a^{l-1} + b^l).
     """
-    from .network import Network
     network_class = Network if network_class is None else network_class
     if not layers:
         raise ValueError(f"{source} has no affine (Linear/Gemm/MatMul) layer")
@@ -164,7 +138,6 @@ def from_sklearn(estimator, *, dtype=None, cost=None, network_class=None):
         For an unfitted estimator, another kind of estimator, or an activation fastbp
         has not.
     """
-    from .network import Network
     network = getattr(estimator, "__dict__", {}).get("network_")
     name = type(estimator).__name__
     if isinstance(network, Network):  # fastbp's own estimators
@@ -189,18 +162,26 @@ def from_sklearn(estimator, *, dtype=None, cost=None, network_class=None):
                          f"MLPClassifier and MLPRegressor, not {module}.{name}")
     if not hasattr(estimator, "coefs_"):
         raise ValueError(f"this {name} is not fitted yet: call fit first")
-    hidden = _SKLEARN_ACTIVATIONS.get(estimator.activation)
-    output = _SKLEARN_ACTIVATIONS.get(estimator.out_activation_)
+    activation = getattr(estimator, "activation", None)
+    out_activation = getattr(estimator, "out_activation_", None)
+    hidden = SKLEARN_ACTIVATIONS.get(activation) if isinstance(activation, str) else None
+    output = SKLEARN_ACTIVATIONS.get(out_activation) \
+        if isinstance(out_activation, str) else None
     if hidden is None or hidden == "softmax":
-        raise ValueError(f"{name}: hidden activation {estimator.activation!r} is not "
+        raise ValueError(f"{name}: hidden activation {activation!r} is not "
                          f"supported")
-    if output is None:
-        raise ValueError(f"{name}: output activation {estimator.out_activation_!r} "
+    if output not in ({"softmax", "sigmoid"} if name == "MLPClassifier"
+                      else {"identity", "exp"}):
+        raise ValueError(f"{name}: output activation {out_activation!r} "
                          f"(loss={getattr(estimator, 'loss', None)!r}) has no fastbp "
-                         f"counterpart; supported: softmax, logistic, identity")
-    coefs = [np.asarray(c) for c in estimator.coefs_]
-    layers = [(c.T, np.asarray(b), hidden) for c, b in
-              zip(coefs, estimator.intercepts_)]
+                         f"counterpart; supported: softmax and logistic for a classifier, "
+                         f"identity and exp (loss='poisson') for a regressor")
+    coefs = _fitted_arrays(estimator, "coefs_", 2, name)
+    intercepts = _fitted_arrays(estimator, "intercepts_", 1, name)
+    if len(coefs) != len(intercepts) or not coefs:
+        raise ValueError(f"{name}: coefs_ has {len(coefs)} arrays and intercepts_ "
+                         f"{len(intercepts)}; a fitted MLP has one of each per layer")
+    layers = [(c.T, b, hidden) for c, b in zip(coefs, intercepts)]
     W, b, _ = layers[-1]
     if name == "MLPClassifier" and output == "sigmoid" and W.shape[0] == 1:
         layers[-1] = _two_class_softmax(W, b)
@@ -217,19 +198,97 @@ def _two_class_softmax(W, b):
             "softmax")
 
 
+def _fitted_arrays(estimator, attr, ndim, name):
+    """The list ``estimator.<attr>`` as numeric arrays of ``ndim`` dimensions."""
+    value = getattr(estimator, attr, None)
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{name}: {attr} is a {type(value).__name__}, not the list of "
+                         f"arrays of a fitted MLP")
+    arrays = []
+    for i, a in enumerate(value):
+        try:
+            a = np.asarray(a)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{name}: {attr}[{i}] is not an array ({exc})") from None
+        if a.ndim != ndim or a.dtype.kind not in "fiu":
+            raise ValueError(f"{name}: {attr}[{i}] has shape {a.shape} and dtype "
+                             f"{a.dtype}; a fitted MLP's are {ndim}-d numbers")
+        arrays.append(a)
+    return arrays
+
+
 # -- torch --------------------------------------------------------------------------
 
-_TORCH_ACTIVATIONS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh",
-                      "Softmax": "softmax"}
+# The torch.nn classes read, by exact type: a subclass may compute anything in its own
+# forward, so it is refused rather than read as its base.
+_TORCH_PASS_THROUGH = ("Identity", "Flatten", "Dropout")
 
 
-def _torch_children(module, torch):
-    """The leaf modules of nested Sequentials, in order."""
-    if isinstance(module, torch.nn.Sequential):
-        for child in module:
-            yield from _torch_children(child, torch)
-    else:
-        yield module
+def _torch_leaves(module, torch):
+    """(name, leaf) of nested Sequentials, in the order Sequential.forward runs them,
+    each module checked to compute what its class's forward computes (no hooks, no
+    parametrizations, no instance ``forward``). Walked without recursion."""
+    stack = [("module", module)]
+    while stack:
+        name, current = stack.pop()
+        _check_plain_module(current, name, torch)
+        if type(current) is torch.nn.Sequential:
+            children = list(current._modules.items())
+            for key, child in reversed(children):
+                if child is None:
+                    raise ValueError(f"unsupported layer {name}.{key}: an empty slot "
+                                     f"(None) in a Sequential")
+                stack.append((f"{name}.{key}" if name != "module" else key, child))
+        else:
+            yield name, current
+
+
+def _check_plain_module(module, name, torch):
+    kind = type(module)
+    where = f"{name} ({kind.__module__}.{kind.__qualname__})"
+    known = {getattr(torch.nn, k) for k in ("Sequential", "Linear", *TORCH_ACTIVATIONS,
+                                             *_TORCH_PASS_THROUGH)}
+    if kind not in known:
+        raise ValueError(f"unsupported layer {where}: fastbp reads the torch.nn classes "
+                         f"Sequential, Linear, ReLU, Sigmoid, Tanh, Softmax, Identity, "
+                         f"Flatten and Dropout themselves, not subclasses or other "
+                         f"layers, whose forward may compute something else")
+    hooks = [h for h in ("_forward_hooks", "_forward_pre_hooks")
+             if getattr(module, h, None)]
+    if hooks:
+        raise ValueError(f"unsupported layer {where}: it has forward hooks "
+                         f"({', '.join(hooks)}), which may change its output")
+    if "forward" in vars(module):
+        raise ValueError(f"unsupported layer {where}: its forward was replaced on the "
+                         f"instance")
+    if getattr(module, "parametrizations", None) is not None:
+        raise ValueError(f"unsupported layer {where}: it has parametrizations (such as "
+                         f"spectral or weight norm); call "
+                         f"torch.nn.utils.parametrize.remove_parametrizations first")
+
+
+def _torch_array(module, name, attr, torch, dtype):
+    """The parameter ``attr`` of a Linear as a NumPy array, if it is a plain dense
+    real tensor whose values can be read exactly."""
+    where = f"{name} (Linear), parameter {attr!r}"
+    p = module._parameters.get(attr)
+    if p is None:
+        p = vars(module).get(attr, getattr(module, attr, None))
+    if type(p) not in (torch.nn.Parameter, torch.Tensor):
+        raise ValueError(f"unsupported layer {where}: a {type(p).__name__}, not a plain "
+                         f"torch.nn.Parameter")
+    if p.is_meta or p.layout != torch.strided or p.is_quantized or p.is_complex():
+        raise ValueError(f"unsupported layer {where}: a {'meta' if p.is_meta else ''}"
+                         f"{p.layout} {p.dtype} tensor without real values to read")
+    t = p.detach().resolve_neg().resolve_conj().cpu()
+    if t.dtype in (torch.float16, torch.bfloat16):
+        if dtype is None:
+            raise ValueError(f"unsupported layer {where}: its dtype is {t.dtype}; fastbp "
+                             f"computes in float32 or float64: pass dtype=")
+        t = t.to(torch.float64)  # exact
+    if t.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"unsupported layer {where}: dtype {t.dtype}")
+    return np.array(t.numpy(), copy=True)
 
 
 def from_torch(module, *, dtype=None, cost=None, network_class=None):
@@ -257,48 +316,57 @@ def from_torch(module, *, dtype=None, cost=None, network_class=None):
     Raises
     ------
     ValueError
-        Naming the first layer fastbp cannot represent (Conv2d, BatchNorm1d,
-        LeakyReLU, LogSoftmax, Dropout in train mode, ...), or for mixed hidden
+        Naming the first module fastbp cannot prove computes what it reads: only the
+        exact torch.nn classes above are read, so a subclass (even of ``Linear`` or
+        ``Sequential``) with a forward of its own is refused, as are other layers
+        (Conv2d, BatchNorm1d, LeakyReLU, LogSoftmax, Dropout in train mode, ...);
+        modules with forward hooks or pre-hooks (and global ones), a ``forward``
+        replaced on the instance, parametrizations (``spectral_norm``,
+        ``weight_norm``), and parameters that are not plain dense real tensors (meta,
+        sparse, quantized, complex, tensor subclasses). Also for mixed hidden
         activations.
     """
     import torch
     if not isinstance(module, torch.nn.Module):
         raise ValueError(f"from_torch reads a torch.nn.Module, not {type(module).__name__}")
+    import torch.nn.modules.module as torch_module
+    if any(getattr(torch_module, h, None) for h in ("_global_forward_hooks",
+                                                   "_global_forward_pre_hooks")):
+        raise ValueError("module: global forward hooks are registered "
+                         "(torch.nn.modules.module.register_module_forward_hook), "
+                         "which may change every module's output")
     layers = []
     pending = None  # (W, b) of a Linear whose activation is not known yet
-    for index, child in enumerate(_torch_children(module, torch)):
+    for name, child in _torch_leaves(module, torch):
         kind = type(child).__name__
-        where = f"{kind} (layer {index})"
-        if isinstance(child, torch.nn.Linear):
+        where = f"{name} ({kind})"
+        if kind == "Linear":
             if pending is not None:
                 layers.append((*pending, "identity"))
-            W = child.weight.detach().cpu().numpy()
-            b = (np.zeros(W.shape[0], dtype=W.dtype) if child.bias is None
-                 else child.bias.detach().cpu().numpy())
+            W = _torch_array(child, name, "weight", torch, dtype)
+            b = np.zeros(W.shape[0], dtype=W.dtype) if child.bias is None else \
+                _torch_array(child, name, "bias", torch, dtype)
             pending = (W, b)
-        elif kind in _TORCH_ACTIVATIONS and type(child).__module__.startswith("torch.nn"):
+        elif kind in TORCH_ACTIVATIONS:
             if kind == "Softmax" and child.dim not in (None, 1, -1):
                 raise ValueError(f"unsupported layer {where}: softmax over dim="
                                  f"{child.dim}; fastbp's is over the features (dim=-1)")
             if pending is None:
                 raise ValueError(f"unsupported layer {where}: an activation that does "
                                  f"not follow a Linear layer")
-            layers.append((*pending, _TORCH_ACTIVATIONS[kind]))
+            layers.append((*pending, TORCH_ACTIVATIONS[kind]))
             pending = None
-        elif isinstance(child, torch.nn.Identity):
+        elif kind == "Identity":
             continue
-        elif isinstance(child, torch.nn.Flatten) and child.start_dim in (1, -1) \
-                and child.end_dim == -1:
-            continue
-        elif isinstance(child, torch.nn.Dropout):
+        elif kind == "Flatten":
+            if child.start_dim not in (1, -1) or child.end_dim != -1:
+                raise ValueError(f"unsupported layer {where}: Flatten(start_dim="
+                                 f"{child.start_dim}, end_dim={child.end_dim}) is not a "
+                                 f"no-op on (m, n) input")
+        else:  # Dropout
             if child.training and child.p > 0:
                 raise ValueError(f"unsupported layer {where} in train mode: call "
                                  f".eval() first (in eval mode it is a no-op)")
-            continue
-        else:
-            raise ValueError(f"unsupported layer {where}: fastbp reads Linear, ReLU, "
-                             f"Sigmoid, Tanh, Softmax, Identity, Flatten and Dropout "
-                             f"(eval mode)")
     if pending is not None:
         layers.append((*pending, "identity"))
     return network_from_layers(layers, dtype=dtype, cost=cost,

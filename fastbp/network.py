@@ -6,37 +6,15 @@ BP1–BP4 and the SGD updates) runs in the compiled ``fastbp._backprop`` engine.
 ``fastbp._training.train``, which keeps the loop between the epochs.
 """
 import copy
-import json
-import os
-import secrets
-import stat
-import struct
 import threading
-import zipfile
-import zlib
 
 import numpy as np
 
-from . import _training, _validation as check
-from ._activations import ACTIVATIONS, OUTPUT_ONLY
-from ._backprop import Engine, OptimizerState, aligned_empty, all_finite
-from ._costs import COSTS
+from . import _io, _training, _validation as check
+from ._backprop import Engine, OptimizerState, all_finite
+from ._tables import ACTIVATIONS, COST_OUTPUTS, COSTS, HIDDEN_ACTIVATIONS
 
 INITS = ("normal", "scaled_normal", "xavier", "he")
-
-# The output activations each cost is defined for. The quadratic cost takes any; the
-# others are the book's chapter 3 pairings, and the Poisson deviance with its log link
-# (a = e^z), for which BP1 reduces to δ^L = a^L - y.
-_COST_OUTPUTS = {
-    "quadratic": frozenset(ACTIVATIONS),
-    "cross_entropy": frozenset({"sigmoid"}),
-    "poisson": frozenset({"exp"}),
-    "log_likelihood": frozenset({"softmax"}),
-}
-
-_FORMAT = "fastbp.Network"
-_FORMAT_VERSION = 1
-
 
 class Network:
     """A fully connected feed-forward network trained by backpropagation.
@@ -100,16 +78,15 @@ class Network:
     def _configure(self, sizes, activation, output_activation, cost, init, dtype, seed):
         """Check and set everything but the parameters (see the class docstring)."""
         self._sizes = check.check_sizes(sizes)
-        hidden = check.check_choice(activation, "activation",
-                                    set(ACTIVATIONS) - OUTPUT_ONLY)
+        hidden = check.check_choice(activation, "activation", HIDDEN_ACTIVATIONS)
         self._cost = check.check_choice(cost, "cost", COSTS)
         if output_activation is None:
             output_activation = "softmax" if cost == "log_likelihood" else hidden
         output = check.check_choice(output_activation, "output_activation", ACTIVATIONS)
-        if output not in _COST_OUTPUTS[cost]:
+        if output not in COST_OUTPUTS[cost]:
             raise ValueError(
                 f"cost={cost!r} needs output_activation in "
-                f"{sorted(_COST_OUTPUTS[cost])}, got {output!r}")
+                f"{sorted(COST_OUTPUTS[cost])}, got {output!r}")
         self._activation, self._output_activation = hidden, output
         self._init = check.check_choice(init, "init", INITS)
         self._dtype = check.check_dtype(dtype)
@@ -185,6 +162,13 @@ class Network:
         Returns
         -------
         ndarray of shape (m, n_L), or (n_L,) for a single example.
+
+        Raises
+        ------
+        ValueError
+            For X that does not fit, holds NaN or inf, or whose output would hold
+            NaN or inf (a parameter set to NaN or inf in place, or an overflow): a
+            non-finite output is never handed back as an answer.
         """
         engine = self._engine()
         try:
@@ -201,6 +185,8 @@ class Network:
                     out = out[0]
         except MemoryError as exc:
             raise check.too_large("X", exc) from None
+        if not all_finite(out):  # X is finite: NaN or inf here is no answer
+            self._refuse_non_finite_output(engine)
         return out
 
     def backprop(self, X, Y, sample_weight=None):
@@ -246,10 +232,7 @@ class Network:
 
     def predict(self, X):
         """Return the class index argmax_j a^L_j of each row of X (or of one example)."""
-        out = self.feedforward(X)
-        if not all_finite(out):
-            self._check_finite_parameters()
-        return np.argmax(out, axis=-1)
+        return np.argmax(self.feedforward(X), axis=-1)
 
     def evaluate(self, X, y):
         """Return the accuracy in [0, 1] on examples X (m, n_0) with labels y (m,).
@@ -258,7 +241,10 @@ class Network:
         """
         X, _ = check.check_features(X, "X", self._sizes[0], self._dtype)
         labels = self._check_labels(y, X.shape[0])
-        return float(np.mean(self._forward_checked(X).argmax(axis=1) == labels))
+        A = self._forward_checked(X)
+        if not all_finite(A):
+            self._refuse_non_finite_output()
+        return float(np.mean(A.argmax(axis=1) == labels))
 
     def fit(self, X, y, epochs, batch_size, learning_rate, validation_data=None,
             shuffle=True, seed=None, *, l2=0.0, optimizer="sgd", momentum=0.0,
@@ -394,17 +380,20 @@ class Network:
         return interop.from_torch(module, dtype=dtype, cost=cost, network_class=cls)
 
     @classmethod
-    def from_onnx(cls, model, *, dtype=None, cost=None, output=None):
+    def from_onnx(cls, model, *, dtype=None, cost=None, output=None,
+                  external_data=False):
         """A network read from an ONNX MLP graph (a ModelProto, bytes or a path).
 
         Reads graphs written by ``fastbp.onnx.to_onnx``, ``torch.onnx.export`` of
         ``nn.Sequential(Linear, act, ...)`` and skl2onnx's MLPs; any other node op
-        raises ValueError naming it. Needs ``pip install "fastbp[onnx]"``. See
-        ``fastbp.onnx.from_onnx``.
+        raises ValueError naming it, and so does a malformed model. A model given as
+        a ModelProto or bytes never reads a file; one given by path reads tensors kept
+        in external files only with ``external_data=True``, and only from inside its
+        own folder. Needs ``pip install "fastbp[onnx]"``. See ``fastbp.onnx.from_onnx``.
         """
         from . import onnx as _onnx
         return _onnx.from_onnx(model, dtype=dtype, cost=cost, output=output,
-                               network_class=cls)
+                               external_data=external_data, network_class=cls)
 
     def to_onnx(self, path=None, **options):
         """This network as an ``onnx.ModelProto`` (also saved to ``path`` if given).
@@ -425,40 +414,17 @@ class Network:
         a regular file (a directory, FIFO or device) is refused with ValueError. An
         existing file keeps its permissions; a new one gets those the umask allows.
         """
-        path = _as_path(path)
-        target = os.path.realpath(path)
-        try:
-            st = os.stat(target)
-        except FileNotFoundError:
-            mode = None
-        else:
-            if not stat.S_ISREG(st.st_mode):
-                raise ValueError(f"path: {path!r} exists and is not a regular file")
-            mode = stat.S_IMODE(st.st_mode)
-        meta = {"format": _FORMAT, "version": _FORMAT_VERSION, "sizes": list(self._sizes),
-                "activation": self._activation,
-                "output_activation": self._output_activation, "cost": self._cost,
-                "init": self._init, "dtype": self._dtype.name}
-        arrays = {"meta": np.array(json.dumps(meta))}
+        path = _io.as_path(path)
+        _io.writable_target(path)  # refused before the parameters are looked at
+        config = {"sizes": list(self._sizes), "activation": self._activation,
+                  "output_activation": self._output_activation, "cost": self._cost,
+                  "init": self._init, "dtype": self._dtype.name}
         # Fit cannot start while the file is written, and another thread's fit
         # refuses the save: the file holds whole steps.
         with self._snapshot_guard("saved"):
             weights, biases = tuple(self._weights), tuple(self._biases)
             self._check_parameters(weights, biases, "weights")
-            for l, (w, b) in enumerate(zip(weights, biases), start=1):
-                arrays[f"w{l}"], arrays[f"b{l}"] = w, b
-            fd, tmp = _create_temporary(os.path.dirname(target))
-            try:
-                if mode is not None:
-                    os.fchmod(fd, mode)
-                with os.fdopen(fd, "wb") as f:
-                    np.savez(f, **arrays)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            _io.write_network(path, config, weights, biases)
 
     # -- internals ----------------------------------------------------------------
 
@@ -609,6 +575,14 @@ class Network:
             self._check_finite_parameters(engine)
         return A
 
+    def _refuse_non_finite_output(self, engine=None):
+        """Raise ValueError for an output holding NaN or inf computed from finite X:
+        naming the parameter edited in place to NaN or inf, or else the overflow."""
+        self._check_finite_parameters(engine)
+        raise ValueError(f"X: the output holds NaN or infinite values although X and "
+                         f"the parameters are finite (a value overflowed "
+                         f"{self._dtype.name}); scale X or the parameters down")
+
     def _check_finite_parameters(self, engine=None):
         """Raise ValueError naming the first parameter array holding NaN or inf
         (arrays edited in place are not checked when they change)."""
@@ -629,169 +603,13 @@ def load(path):
     problem. Every array's declared shape and dtype are checked against the header
     before anything is allocated or decompressed.
     """
-    path = _as_path(path)
-    if not os.path.isfile(path):
-        raise check.MissingFileError(2, "path: no such file", path)
-    try:
-        return _read_network(path)
-    except _LoadError as exc:
-        raise ValueError(f"path: {path!r} {exc}") from None
-    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError,
-            EOFError, OverflowError, NotImplementedError, RuntimeError, MemoryError,
-            zipfile.BadZipFile, zlib.error, struct.error) as exc:
-        # RuntimeError covers RecursionError; zlib.error and struct.error come from
-        # damaged compressed or zip data.
-        kind = "zlib.error" if isinstance(exc, zlib.error) else type(exc).__name__
-        raise ValueError(f"path: {path!r} is not a readable fastbp network file "
-                         f"({kind}: {exc})") from None
+    return _io.read_network(_io.as_path(path), _build)
 
 
-def _as_path(path):
-    """``path`` as a str: a str, bytes or os.PathLike naming a file, not empty."""
-    try:
-        # Bytes are decoded as the OS does (os.fsdecode), so that the temporary name
-        # joined to them is of the same kind.
-        path = os.fsdecode(os.fspath(path))
-    except TypeError:
-        raise TypeError(f"path must be a str, bytes or os.PathLike, got "
-                        f"{type(path).__name__}") from None
-    if not path:
-        # realpath('') is the working directory, whose parent would receive the file.
-        raise ValueError("path must name a file, got an empty string")
-    return path
-
-
-def _create_temporary(directory):
-    """(fd, path) of a new file in ``directory``, created with mode 0o666 so that the
-    kernel applies the umask (tempfile.mkstemp forces 0o600)."""
-    for _ in range(100):
-        tmp = os.path.join(directory, f".fastbp-{secrets.token_hex(8)}.tmp")
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                           | getattr(os, "O_CLOEXEC", 0), 0o666), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"could not create a temporary file in {directory!r}")
-
-
-class _LoadError(Exception):
-    """What is wrong with a file being loaded (load adds the file's name)."""
-
-
-# A network file's header (JSON in a 0-d unicode array) is a few hundred bytes.
-_MAX_META_BYTES = 1 << 20
-
-
-def _read_network(path):
-    file_size = os.path.getsize(path)
-    with zipfile.ZipFile(path) as archive:
-        members = {}
-        for info in archive.infolist():
-            problem = check.zip_member_problem(info, file_size)
-            if problem:
-                raise _LoadError(f"{problem}: member {info.filename}")
-            members[info.filename] = info
-        if "meta.npy" not in members:
-            raise _LoadError("is not a fastbp network file (it has no meta.npy)")
-        meta = _read_meta(archive, members["meta.npy"])
-        L = len(meta["sizes"]) - 1
-        sizes, dtype = meta["sizes"], meta["dtype"]
-        weights, biases = [], []
-        for l in range(1, L + 1):
-            weights.append(_read_array(archive, members, f"w{l}",
-                                       (sizes[l], sizes[l - 1]), dtype))
-            biases.append(_read_array(archive, members, f"b{l}", (sizes[l],), dtype))
-    try:
-        return Network._with_parameters(
-            weights, biases, sizes, meta["activation"], meta["output_activation"],
-            meta["cost"], meta["init"], dtype)
-    except (TypeError, ValueError) as exc:
-        raise _LoadError(f"holds an invalid network ({exc})") from None
-
-
-def _read_meta(archive, info):
-    """The header's dict, with its configuration checked (no Network built yet)."""
-    if info.file_size > _MAX_META_BYTES:
-        raise _LoadError(f"is not a fastbp network file (its meta.npy has "
-                         f"{info.file_size} bytes)")
-    with archive.open(info) as f:
-        shape, fortran, dtype = _npy_header(f, "meta")
-        if shape != () or dtype.kind != "U":
-            raise _LoadError("is not a fastbp network file (meta is not a string)")
-        if dtype.itemsize > info.file_size:
-            raise _LoadError(f"is truncated (meta.npy declares {info.file_size} bytes, "
-                             f"its string needs {dtype.itemsize})")
-        raw = _read_exactly(f, dtype.itemsize, "meta")
-    text = str(np.frombuffer(raw, dtype=dtype)[0])
-    try:
-        meta = json.loads(text)
-    except RecursionError:
-        raise _LoadError("is not a fastbp network file (its JSON header nests too "
-                         "deeply)") from None
-    except ValueError as exc:
-        raise _LoadError(f"is not a fastbp network file (its header is not JSON: "
-                         f"{exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-        raise _LoadError("is not a fastbp network file")
-    if meta.get("version") != _FORMAT_VERSION:
-        raise _LoadError(f"has format version {meta.get('version')!r}; this fastbp "
-                         f"reads version {_FORMAT_VERSION}")
-    missing = [k for k in ("sizes", "activation", "output_activation", "cost", "init",
-                           "dtype") if k not in meta]
-    if missing:
-        raise _LoadError(f"holds an invalid network (its header lacks {missing})")
-    try:
-        sizes = check.check_sizes(meta["sizes"])
-        dtype = check.check_dtype(meta["dtype"])
-    except (TypeError, ValueError) as exc:
-        raise _LoadError(f"holds an invalid network ({exc})") from None
-    return {**meta, "sizes": sizes, "dtype": dtype}
-
-
-def _npy_header(f, name):
-    """(shape, fortran_order, dtype) from the .npy header at f's position."""
-    try:
-        return check.read_npy_header(f)
-    except check.NpyHeaderError as exc:
-        raise _LoadError(f"is not a fastbp network file ({name}.npy: {exc})") from None
-
-
-def _read_exactly(f, nbytes, name, out=None):
-    """nbytes from f (into the writable buffer ``out`` when given)."""
-    buf = bytearray(nbytes) if out is None else out
-    done = check.read_into(f, buf, nbytes)
-    if done < nbytes:
-        raise _LoadError(f"is truncated ({name} has {done} of {nbytes} bytes)")
-    return bytes(buf) if out is None else out
-
-
-def _read_array(archive, members, name, shape, dtype):
-    """The array ``name`` (shape, dtype) as an aligned copy, its header checked
-    against what the network needs before anything is allocated."""
-    info = members.get(f"{name}.npy")
-    if info is None:
-        raise _LoadError(f"is not a fastbp network file (it has no {name}.npy)")
-    with archive.open(info) as f:
-        file_shape, fortran, file_dtype = _npy_header(f, name)
-        where = f"{'weights' if name[0] == 'w' else 'biases'}[{int(name[1:]) - 1}]"
-        if tuple(file_shape) != shape:
-            raise _LoadError(f"holds an invalid network ({where} must have shape "
-                             f"{shape}, got {tuple(file_shape)})")
-        if file_dtype.newbyteorder("=") != dtype.newbyteorder("=") or \
-                file_dtype.itemsize != dtype.itemsize:
-            raise _LoadError(f"holds an invalid network ({where} must have dtype "
-                             f"{dtype}, got {file_dtype})")
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if nbytes > info.file_size:
-            raise _LoadError(f"is truncated ({name}.npy declares {info.file_size} "
-                             f"bytes, its array needs {nbytes})")
-        out = aligned_empty(shape[::-1] if fortran else shape, dtype)
-        _read_exactly(f, nbytes, name, out)
-    if file_dtype.byteorder not in ("=", "|") and not file_dtype.isnative:
-        out.byteswap(inplace=True)
-    if fortran:
-        out = check.aligned(out.T)
-    return out
+def _build(weights, biases, meta):
+    return Network._with_parameters(
+        weights, biases, meta["sizes"], meta["activation"], meta["output_activation"],
+        meta["cost"], meta["init"], meta["dtype"])
 
 
 class _SnapshotGuard:

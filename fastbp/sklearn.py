@@ -53,13 +53,14 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from . import _lbfgs, _training
 from . import _validation as check
+from ._tables import HIDDEN_ACTIVATIONS, SKLEARN_ACTIVATIONS
 from .network import Network
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-# scikit-learn's activation names -> fastbp's.
-_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
-                "relu": "relu"}
+# The hidden activations, by scikit-learn's names.
+_ACTIVATIONS = {name: ours for name, ours in SKLEARN_ACTIVATIONS.items()
+                if ours in HIDDEN_ACTIVATIONS}
 _SOLVERS = tuple(_training.OPTIMIZERS)
 _LEARNING_RATES = ("constant", "invscaling", "adaptive")
 # ... and back, for out_activation_.
@@ -80,6 +81,15 @@ def _stochastic_solver(estimator):
         raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
                              f"{estimator.solver} is not stochastic.")
     return True
+
+
+def _output_or_none(network, X):
+    """a^L on the (checked, finite) validation rows, or None where the parameters of
+    a diverging fit give NaN or inf, which ``feedforward`` refuses to hand back."""
+    try:
+        return network.feedforward(X)
+    except ValueError:
+        return None
 
 
 class _BaseMLP(BaseEstimator):
@@ -666,7 +676,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             A.ravel() if A.shape[1] == 1 else A)
 
     def _validation_score(self, X_val, y_val, sw_val):
-        A = self.network_.feedforward(X_val)
+        A = _output_or_none(self.network_, X_val)
+        if A is None:
+            return np.nan
         return float(accuracy_score(y_val, self._labels(A), sample_weight=sw_val))
 
     def predict(self, X):
@@ -774,8 +786,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return X, Y, y
 
     def _validation_score(self, X_val, y_val, sw_val):
-        A = self.network_.feedforward(X_val)
-        if not np.isfinite(A).all():
+        A = _output_or_none(self.network_, X_val)
+        if A is None:
             return np.nan
         return float(r2_score(y_val, A.reshape(y_val.shape), sample_weight=sw_val))
 

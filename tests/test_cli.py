@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import _training, cli
+from fastbp import _io, _threadpool, _training, cli
 
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastbp.__file__)))
 
@@ -323,8 +323,8 @@ def test_progress_bar_on_a_real_terminal(tmp_path):
 def test_plot_writes_a_png_with_two_panels(tmp_path, monkeypatch, capsys):
     pytest.importorskip("matplotlib")
     figures = []
-    real_plot = cli._plot
-    monkeypatch.setattr(cli, "_plot", lambda *a: figures.append(real_plot(*a)))
+    real_plot = _io.write_curves
+    monkeypatch.setattr(_io, "write_curves", lambda *a: figures.append(real_plot(*a)))
     path = tmp_path / "curves.png"
     status, out, err = main(capsys, "train", "--epochs", 4, "--plot", path)
     assert status == 0, err
@@ -393,7 +393,7 @@ def test_threads_without_threadpoolctl_rerun_with_the_variables(tmp_path):
         f"with open({str(tmp_path / 'seen.txt')!r}, 'a') as f:\n"
         "    f.write(os.environ.get('OPENBLAS_NUM_THREADS', '-') + '\\n')\n"
         "raise ImportError('not installed')\n")
-    env = {k: v for k, v in os.environ.items() if k not in cli._THREAD_VARIABLES}
+    env = {k: v for k, v in os.environ.items() if k not in _threadpool.THREAD_VARIABLES}
     env["PYTHONPATH"] = str(fake)
     (tmp_path / "fastbp").mkdir()  # a decoy the child must not import from its cwd
     (tmp_path / "fastbp" / "__init__.py").write_text("raise ImportError('decoy')\n")
@@ -511,7 +511,7 @@ def test_help_everywhere(capsys, command, text):
     (["train", "--hidden", "30,x"], "--hidden"),
     (["train", "--hidden", "10,,5"], "an empty width"),
     (["train", "--hidden", "10,"], "an empty width"),
-    (["train", "--learning-rate", "-1"], "learning_rate"),
+    (["train", "--learning-rate", "-1"], "argument --learning-rate: '-1'"),
     (["train", "--cost", "cross_entropy", "--activation", "relu"], "cross_entropy"),
     (["train", "--mnist", "/nonexistent/dir"], "nonexistent"),
     (["frobnicate"], "invalid choice"),
@@ -532,8 +532,9 @@ def test_bad_arguments_exit_2_with_a_message(args, message):
     (["train", "--momentum", "1"], "argument --momentum"),
     (["train", "--dropout", "x"], "argument --dropout"),
     (["train", "--seed", "-3"], "argument --seed"),
-    (["train", "--nesterov"], "nesterov=True needs momentum"),
-    (["train", "--optimizer", "adam", "--momentum", "0.5"], "momentum and nesterov apply"),
+    (["train", "--nesterov"], "--nesterov needs --momentum"),
+    (["train", "--optimizer", "adam", "--momentum", "0.5"],
+     "--momentum and --nesterov apply to --optimizer sgd"),
     (["train", "--mnist", "d", "--data", "f.csv"], "not allowed with argument"),
     (["train", "--download"], "--download needs --mnist"),
     (["train", "--data", "{tmp}/data.txt"], "expected a .npz or .csv file"),
@@ -695,7 +696,7 @@ def test_hostile_data_files_exit_2_with_one_line(tmp_path, capsys, monkeypatch):
     valid file still) or exits 2 with one line, before allocating what it declares."""
     import resource
     # As on a machine of 8 GiB: whether a billion outputs fit must not decide the test.
-    monkeypatch.setattr(cli, "_memory_bytes", lambda: 8 * 2**30, raising=False)
+    monkeypatch.setattr(_io, "memory_bytes", lambda: 8 * 2**30)
     rng = np.random.default_rng(91)
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
     outcomes = {0: 0, 2: 0}
@@ -740,7 +741,7 @@ def test_hidden_layers_too_big_for_memory_are_refused_before_allocating(
         capsys, monkeypatch, hidden):
     """--hidden 40000,40000 asked for tens of GiB (the kernel killed the process):
     the memory a network needs for training is compared with the machine's first."""
-    monkeypatch.setattr(cli, "_memory_bytes", lambda: 8 * 2**30, raising=False)
+    monkeypatch.setattr(_io, "memory_bytes", lambda: 8 * 2**30)
 
     network = cli.Network
 
@@ -771,11 +772,11 @@ def test_the_memory_check_uses_a_cgroup_limit_below_the_machines(tmp_path, capsy
         (root / "memory" / "job").mkdir(parents=True)
         (root / "memory" / "job" / "memory.limit_in_bytes").write_text(f"{2 * 2**30}\n")
         (root / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
-    monkeypatch.setattr(cli, "_PROC_CGROUP", str(proc))
-    monkeypatch.setattr(cli, "_CGROUP_ROOT", str(root))
-    assert cli._cgroup_memory_limit() == 2 * 2**30
+    monkeypatch.setattr(_io, "_PROC_CGROUP", str(proc))
+    monkeypatch.setattr(_io, "_CGROUP_ROOT", str(root))
+    assert _io.cgroup_memory_limit() == 2 * 2**30
     physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    assert cli._memory_bytes() == min(physical, 2 * 2**30)
+    assert _io.memory_bytes() == min(physical, 2 * 2**30)
     # training [784, 20000, 20000, 10] needs 9.3 GiB: more than the cgroup's 2 GiB
     status, out, err = main(capsys, "train", "--hidden", "20000,20000", "--epochs", 1)
     assert_one_line_error(status, err, "20000,20000")
@@ -784,10 +785,10 @@ def test_the_memory_check_uses_a_cgroup_limit_below_the_machines(tmp_path, capsy
     for text in ("max\n", "9223372036854771712\n"):
         for limit in root.rglob("memory.*"):
             limit.write_text(text)
-        assert cli._cgroup_memory_limit() is None
-        assert cli._memory_bytes() == physical
-    monkeypatch.setattr(cli, "_PROC_CGROUP", str(tmp_path / "missing"))
-    assert cli._cgroup_memory_limit() is None
+        assert _io.cgroup_memory_limit() is None
+        assert _io.memory_bytes() == physical
+    monkeypatch.setattr(_io, "_PROC_CGROUP", str(tmp_path / "missing"))
+    assert _io.cgroup_memory_limit() is None
 
 
 def test_hidden_layers_beyond_any_memory_in_a_real_run():
@@ -1004,3 +1005,129 @@ def test_ctrl_c_in_a_real_run_writes_the_model_and_the_plot(tmp_path):
     reference = train_net("--epochs", done)
     for p, q in zip(parameters(saved), parameters(reference)):
         np.testing.assert_array_equal(p, q)
+
+
+# -- messages name the options ---------------------------------------------------
+
+PYTHON_NAMES = ("learning_rate", "batch_size", "output_activation", "nesterov=",
+                "momentum=", "optimizer=", "cost=", "path:")
+
+
+@pytest.mark.parametrize("args, option", [
+    *[(["--learning-rate", v], "--learning-rate") for v in ("-1", "0", "nan", "inf",
+                                                             "-1e-300", "x")],
+    (["--nesterov"], "--nesterov"),
+    (["--momentum", "0", "--nesterov"], "--momentum"),
+    (["--optimizer", "adam", "--nesterov"], "--optimizer sgd"),
+    (["--optimizer", "adam", "--momentum", "0.3"], "--momentum"),
+    *[(["--cost", cost, "--output-activation", out], "--output-activation")
+      for cost, out in (("log_likelihood", "sigmoid"), ("log_likelihood", "relu"),
+                        ("cross_entropy", "softmax"), ("cross_entropy", "tanh"))],
+])
+def test_errors_name_the_option_not_the_python_argument(capsys, args, option):
+    status, out, err = main(capsys, "train", *args, "--epochs", 1, "--quiet")
+    assert status == 2 and err.count("\n") == 1, err
+    assert option in err, err
+    assert not any(name in err for name in PYTHON_NAMES), err
+
+
+def test_a_swapped_model_and_data_is_named_as_such(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    model = tmp_path / "net.npz"
+    fastbp.Network([4, 3, 2], seed=0).save(model)
+    for name, write in (("a.csv", lambda p: p.write_text("1,2,3,4\n")),
+                        ("b.npy", lambda p: np.save(p, rng.random((3, 4)))),
+                        ("c.npz", lambda p: np.savez(p, X=rng.random((3, 4)))),
+                        ("d.csv.gz", lambda p: p.write_bytes(gzip.compress(b"1,2,3,4\n")))):
+        data = tmp_path / name
+        write(data)
+        status, out, err = main(capsys, "predict", model, data)
+        assert status == 0, err
+        status, out, err = main(capsys, "predict", data, model)
+        assert status == 2 and err.count("\n") == 1 and out == "", err
+        assert f"DATA {model} is" in err and "swapped?" in err, err
+        status, out, err = main(capsys, "predict", data, data)
+        assert status == 2 and f"MODEL '{data}' is not" in err and "swapped?" not in err
+
+
+# -- every example of the command-line guide runs as written ----------------------
+
+GUIDE = ROOT / "docs" / "guide" / "cli.md"
+
+
+def guide_examples():
+    """The `fastbp ...` commands of the guide's bash blocks, as argument lists."""
+    import shlex
+    blocks = re.findall(r"```bash\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
+    lines = "\n".join(blocks).replace("\\\n", " ").splitlines()
+    commands = [shlex.split(line, comments=True) for line in lines]
+    return [c[1:] for c in commands if c and c[0] == "fastbp"]
+
+
+def guide_folder(tmp_path):
+    """A working folder with the files the guide's examples name: my.csv (the
+    digits with their labels), new.csv and new.npy (features only)."""
+    X, y = fastbp.datasets.load_digits()
+    np.savetxt(tmp_path / "my.csv", np.column_stack([X, y]), delimiter=",", fmt="%.6g")
+    np.savetxt(tmp_path / "new.csv", X[:25], delimiter=",", fmt="%.6g")
+    np.save(tmp_path / "new.npy", X[25:50])
+    return tmp_path
+
+
+def run_example(args, folder, env=None):
+    result = run(*args, cwd=folder, env=env, timeout=900)
+    assert result.returncode == 0 and result.stderr == "", (args, result.stderr)
+    return result.stdout
+
+
+def test_the_guides_examples_on_files_run_as_written(tmp_path):
+    examples = [a for a in guide_examples() if "--mnist" not in a]
+    assert len(examples) >= 3 and any("--data" in a for a in examples)
+    folder = guide_folder(tmp_path)
+    for args in examples:
+        out = run_example(args, folder)
+        if "--data" in args:
+            # The example's L2 and η keep the accuracy steady, not swinging by 8 points.
+            accuracy = [float(v) for v in re.findall(r"validation accuracy +([\d.]+)%", out)]
+            assert len(accuracy) == int(args[args.index("--epochs") + 1])
+            assert min(accuracy[2:]) >= 93, accuracy
+        elif args[0] == "predict" and "--proba" in args:
+            rows = np.loadtxt(folder / args[args.index("-o") + 1], delimiter=",")
+            np.testing.assert_allclose(rows.sum(axis=1), 1, rtol=1e-12)
+        elif args[0] == "predict":
+            assert len(out.split()) == 25 and set(out.split()) <= set("0123456789")
+    for name in ("net.npz", "curves.png"):
+        assert (folder / name).stat().st_size > 0
+
+
+def test_the_guides_mnist_examples_run_as_written(tmp_path, mnist_dir):
+    examples = [a for a in guide_examples() if "--mnist" in a]
+    assert len(examples) >= 2
+    # --download fetches only the files missing from the cache: here, none.
+    cache = tmp_path / "cache"
+    (cache / "mnist").mkdir(parents=True)
+    for name in os.listdir(mnist_dir):
+        if "ubyte" in name:
+            os.symlink(os.path.join(mnist_dir, name), cache / "mnist" / name)
+    env = dict(os.environ, FASTBP_DATA=str(cache), FASTBP_MNIST_URL="http://127.0.0.1:9/")
+    for args in examples:
+        args = [mnist_dir if a == "DIR" else a for a in args]
+        out = run_example(args, tmp_path, env)
+        assert "MNIST: 50000 training" in out and "test accuracy" in out
+
+
+@pytest.mark.parametrize("rate", ["1e5", "1e6", "1e7"])
+def test_a_rate_that_saturates_the_neurons_is_reported(capsys, rate):
+    """The guide: such a run keeps a finite cost, so it is not divergence (status 0),
+    but it says that its accuracy is no better than a constant answer."""
+    status, out, err = main(capsys, "train", "--learning-rate", rate, "--epochs", 3)
+    accuracy = float(re.findall(r"validation accuracy +([\d.]+)%", out)[-1])
+    assert status == 0 and err.count("\n") == 1, err
+    assert err.startswith(f"fastbp: warning: validation accuracy {accuracy:.2f}% is no "
+                          f"better than always answering the most frequent class"), err
+    assert "--learning-rate" in err
+
+
+def test_a_run_that_learns_gives_no_warning(capsys):
+    status, out, err = main(capsys, "train", "--epochs", 2, "--quiet")
+    assert status == 0 and err == "", err

@@ -37,8 +37,8 @@ def need(name):
         extra = "pip install torch" if name == "torch" else "pip install '.[test]'"
         message = f"{name} is not installed ({exc}); {extra}"
         if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message, allow_module_level=True)
 
 
 def assert_close(actual, expected, dtype):

@@ -329,6 +329,8 @@ fastbp\._backprop\.(Engine|TrainingHyper|OptimizerState)
 fastbp\._backprop\.(TrainingHyper|OptimizerState)\.(__reduce_cython__|__setstate_cython__)
 # Internal tables the engine imports from its sibling modules.
 fastbp\._backprop\.(ACTIVATIONS|COSTS|OPTIMIZERS)
+# The atomic file writer that Network.save shares with fastbp.onnx.to_onnx.
+fastbp\.network\.write_atomic
 """
 
 
