@@ -4,20 +4,22 @@ Set FASTBP_DEBUG=1 to compile with bounds and wraparound checks on (slower, for 
 memory errors); the default build has them off, as in scikit-learn.
 """
 import os
+import shutil
 import sys
 
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 MODULES = ["_blas", "_activations", "_costs", "_optimizers", "_backprop"]
 
 # The hand-written C each module is built with (fastbp/src; headers there too).
 C_SOURCES = {
     "_blas": ["kernels.c", "pool.c", "gemm_avx512.c", "narrow_avx512.c", "gemv_avx512.c",
-              "gemm_avx2.c", "narrow_avx2.c", "gemv_avx2.c"],
+              "gemm_avx2.c", "narrow_avx2.c", "gemv_avx2.c", "dots_avx512.c", "dots_avx2.c"],
     "_activations": ["activations.c"],
-    "_backprop": ["finite.c"],
+    "_backprop": ["finite.c", "sparse.c"],
     "_optimizers": ["optimizers.c"],
 }
 
@@ -63,4 +65,21 @@ extensions = [
     for name in MODULES
 ]
 
-setup(ext_modules=cythonize(extensions, compiler_directives=directives))
+
+
+class BuildExt(build_ext):
+    """build_ext that names the compiler to install when there is none (setuptools
+    would only report a failed subprocess and "Failed building wheel")."""
+
+    def build_extensions(self):
+        command = getattr(self.compiler, "compiler_so", None)
+        if command and shutil.which(command[0]) is None:
+            sys.exit(f"error: building fastbp needs a C compiler and {command[0]!r} was not "
+                     f"found: install one (Debian/Ubuntu: apt-get install gcc; Fedora: dnf "
+                     f"install gcc; macOS: xcode-select --install), or install a fastbp "
+                     f"wheel, which needs none")
+        super().build_extensions()
+
+
+setup(ext_modules=cythonize(extensions, compiler_directives=directives),
+      cmdclass={"build_ext": BuildExt})

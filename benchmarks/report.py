@@ -83,7 +83,9 @@ def section_header(res):
         "was competing for the CPU, and their times (and GEMM shares) are not "
         "trustworthy.",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
-        f"- MNIST loaded with: {res.get('loader') or '?'}.",
+        f"- MNIST loaded with: {res.get('loader') or '?'}."
+        + (" **Not MNIST: every \"MNIST\" below means this synthetic stand-in.**"
+           if (res.get("loader") or "").startswith("synthetic") else ""),
         "- Threads: each (implementation, thread count) ran in a fresh process with "
         + ", ".join(f"`{v}`" for v in THREAD_ENV_VARS)
         + " set to the thread count (and, for 1 thread, `XLA_FLAGS=--xla_cpu_multi_"
@@ -171,7 +173,14 @@ def section_main(res):
     descr = "\n".join(f"- **{k}**: {v}" for k, v in WORKLOAD_TEXT.items())
     return ("## Results\n\n" + descr + "\n\n"
             "`time / fastbp` > 1 means fastbp is faster by that factor. GFLOP/s counts "
-            "GEMM work only (see README). Training workloads use "
+            "GEMM work only (see README): the row's multiply-adds of its matrix "
+            "products, times 2, over its median time. The next column is the machine's "
+            "2048 x 2048 GEMM rate at the row's thread count and dtype (the table above) "
+            "and, in brackets, the row's GFLOP/s as a percentage of it. That rate is "
+            "measured apart from the row, so a share above 100 % means the row ran while "
+            "the machine was less loaded than when the rate was measured, or its small "
+            "products ran from cache faster than a 2048 x 2048 product can; it is not "
+            "work beyond the machine's peak. Training workloads use "
             f"{_n_train(res)} MNIST examples per epoch.\n\n"
             + table(header, main_rows(res)))
 

@@ -15,7 +15,7 @@ from libc.math cimport isfinite
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 from cpython.exc cimport PyErr_CheckSignals
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 cimport numpy as cnp
 
 cnp.import_array()
@@ -25,7 +25,8 @@ import numpy as np
 from ._activations cimport Activation, activate, scale_by_derivative
 from ._activations import ACTIVATIONS
 from ._blas cimport (BLAS_THREADED_WORK, NARROW_MAX_WIDTH, NARROW_MIN_ROWS,
-                     NARROW_THREAD_ROWS, OWN_GEMM_MIN_ROWS, own_gemm_tile_bytes,
+                     NARROW_THREAD_ROWS, OWN_GEMM_MIN_ROWS, FASTBP_DOTS_MAX_ROWS,
+                     own_gemm_tile_bytes,
                      finish_task, gemm, gemm_own, gemv, gemv_rows, kernel_threads,
                      narrow_gemm, start_task)
 from ._costs cimport Cost, LOG_LIKELIHOOD, QUADRATIC, cost_sum
@@ -49,6 +50,28 @@ cdef extern from "finite.h" nogil:
     # Whether any of the n floats (doubles) at data is NaN or infinite (src/finite.c)
     int fastbp_any_nonfinite_d(const void* data, Py_ssize_t n)
     int fastbp_any_nonfinite_f(const void* data, Py_ssize_t n)
+
+# The first layer's products on a batch of CSR rows (src/sparse.c).
+cdef extern from "sparse.h" nogil:
+    ctypedef struct fastbp_csr:
+        int rows
+        int64_t* indptr
+        int32_t* indices
+        void* data
+    int fastbp_csr_gather_d(const void* indptr, const void* indices, int index_bytes,
+                            const double* data, const Py_ssize_t* order,
+                            Py_ssize_t first, int m, int check, fastbp_csr* out)
+    int fastbp_csr_gather_f(const void* indptr, const void* indices, int index_bytes,
+                            const float* data, const Py_ssize_t* order,
+                            Py_ssize_t first, int m, int check, fastbp_csr* out)
+    void fastbp_csr_times_wt_d(const fastbp_csr* x, int n_out, int n_in,
+                               const double* W, double* Z)
+    void fastbp_csr_times_wt_f(const fastbp_csr* x, int n_out, int n_in,
+                               const float* W, float* Z)
+    void fastbp_csr_bp4_d(const fastbp_csr* x, int n_out, int n_in, const double* D,
+                          double alpha, double beta, double* out)
+    void fastbp_csr_bp4_f(const fastbp_csr* x, int n_out, int n_in, const float* D,
+                          float alpha, float beta, float* out)
 
 # Single-example inference keeps hidden activations on the stack up to this size.
 cdef enum:
@@ -75,6 +98,10 @@ cdef enum:
 # between two.
 cdef enum:
     GRADIENT_CHUNK_ROWS = 1 << 16
+
+# Inference on sparse X gathers this many rows at a time into a CSR buffer.
+cdef enum:
+    SPARSE_CHUNK_ROWS = 1024
 
 # Where the forward pass computes a layer's product transposed (see _product_transposed).
 cdef enum:
@@ -134,10 +161,12 @@ cdef inline void _product(int batch, bint trans_a, bint trans_b, int m, int n, i
                           int ldb, floating beta, floating* C, int ldc) noexcept nogil:
     """C := alpha * op(A) @ op(B) + beta * C for a product of a batch of ``batch`` rows:
     by fastbp's own GEMM from OWN_GEMM_MIN_ROWS rows (every product of a training step
-    alike, the small ones too) and for smaller batches from BLAS_THREADED_WORK
+    alike, the small ones too), for smaller batches from BLAS_THREADED_WORK
     multiply-adds (which OpenBLAS would split over its threads, changing its last bits
-    with their number), else or where it does not run by BLAS."""
-    if ((batch < OWN_GEMM_MIN_ROWS and <double>m * n * k < BLAS_THREADED_WORK)
+    with their number), and A @ B.T of at most FASTBP_DOTS_MAX_ROWS rows (which the
+    own kernels run without packing B), else or where it does not run by BLAS."""
+    if ((batch < OWN_GEMM_MIN_ROWS and <double>m * n * k < BLAS_THREADED_WORK
+         and (trans_a or not trans_b or m > FASTBP_DOTS_MAX_ROWS))
             or not gemm_own(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C,
                             ldc)):
         gemm(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
@@ -304,8 +333,10 @@ cdef void bp4_weight_gradient(int m, int n_l, int n_prev, const floating* D,
 cdef void backward(const Layers* net, int m, floating** In, floating** A,
                    floating** M, const floating* Y, const floating* s, floating** D,
                    floating alpha, floating beta_w, floating beta_b,
-                   floating** out_w, floating** out_b) noexcept nogil:
-    """BP1, then BP2–BP4 from layer L down to 1, after ``forward`` filled In and A.
+                   floating** out_w, floating** out_b,
+                   const fastbp_csr* x0=NULL) noexcept nogil:
+    """BP1, then BP2–BP4 from layer L down to 1, after ``forward`` filled In and A
+    (or, with x0 the batch as CSR rows, after ``_forward_csr``).
 
     For l = 1..L: out_w[l] := alpha * Σ_x s_x ∂C_x/∂w^l + beta_w * out_w[l], and
     out_b[l] likewise with beta_b (s_x = 1 when s is NULL). D[l] (m, n_l) is scratch
@@ -321,7 +352,180 @@ cdef void backward(const Layers* net, int m, floating** In, floating** A,
             bp2_hidden_error(m, n[l - 1], n[l], <floating*>net.w[l], D[l], A[l - 1],
                              M[l - 1] if M != NULL else NULL, net.hidden, D[l - 1])
         bp3_bias_gradient(m, n[l], D[l], alpha, beta_b, out_b[l])
-        bp4_weight_gradient(m, n[l], n[l - 1], D[l], In[l - 1], alpha, beta_w, out_w[l])
+        if l == 1 and x0 != NULL:
+            _csr_bp4(x0, n[1], n[0], D[1], alpha, beta_w, out_w[1])
+        else:
+            bp4_weight_gradient(m, n[l], n[l - 1], D[l], In[l - 1], alpha, beta_w,
+                                out_w[l])
+
+
+# ---------------------------------------------------------------------------------
+# The first layer from CSR rows: sparse X (fit, partial_fit and inference). The
+# batch's rows are gathered into a small CSR buffer (never densified); z^1 and BP4's
+# ∂C/∂w^1 are computed from their stored entries alone, and layers 2..L, BP1-BP3
+# and the updates are the dense path's own.
+
+cdef inline int _csr_gather(const void* indptr, const void* indices, int index_bytes,
+                            const floating* data, const Py_ssize_t* order,
+                            Py_ssize_t first, int m, bint check,
+                            fastbp_csr* out) noexcept nogil:
+    """Copy rows order[0..m) (NULL: first..first+m-1) of CSR X into out; 1 if
+    ``check`` finds a NaN or inf (see sparse.h)."""
+    if floating is float:
+        return fastbp_csr_gather_f(indptr, indices, index_bytes, data, order, first, m,
+                                   check, out)
+    else:
+        return fastbp_csr_gather_d(indptr, indices, index_bytes, data, order, first,
+                                   m, check, out)
+
+
+cdef inline void _csr_times_wt(const fastbp_csr* x, int n_out, int n_in,
+                               const floating* W, floating* Z) noexcept nogil:
+    """Z := X W^T for the CSR rows X (x.rows, n_in), W (n_out, n_in)."""
+    if floating is float:
+        fastbp_csr_times_wt_f(x, n_out, n_in, W, Z)
+    else:
+        fastbp_csr_times_wt_d(x, n_out, n_in, W, Z)
+
+
+cdef inline void _csr_bp4(const fastbp_csr* x, int n_out, int n_in, const floating* D,
+                          floating alpha, floating beta, floating* out) noexcept nogil:
+    """BP4 for layer 1 on CSR rows: out := alpha * D^T X + beta * out."""
+    if floating is float:
+        fastbp_csr_bp4_f(x, n_out, n_in, D, alpha, beta, out)
+    else:
+        fastbp_csr_bp4_d(x, n_out, n_in, D, alpha, beta, out)
+
+
+cdef inline Layers _rest(const Layers* net) noexcept nogil:
+    """Layers 2..L of ``net`` as a network of their own, whose input is a^1."""
+    cdef Layers rest = net[0]
+    rest.L = net.L - 1
+    rest.n = net.n + 1
+    rest.w = net.w + 1
+    rest.b = net.b + 1
+    return rest
+
+
+cdef void _forward_csr(const Layers* net, const fastbp_csr* x0, floating** In,
+                       floating** A, floating** M, double dropout,
+                       uint64_t* rng) noexcept nogil:
+    """``forward`` for a batch of CSR rows x0 (x0.rows, n_0) in place of In[0]:
+    A^1 = σ(X (w^1)^T + b^1) from X's stored entries, then layers 2..L by ``forward``
+    (dropout masks drawn in the same order as there)."""
+    cdef int m = x0.rows
+    cdef Py_ssize_t i, size = <Py_ssize_t>m * net.n[1]
+    cdef floating keep = <floating>(1 / (1 - dropout)) if dropout < 1 else 0
+    cdef Layers rest
+    # A[1] = X @ w[1].T
+    _csr_times_wt(x0, net.n[1], net.n[0], <const floating*>net.w[1], A[1])
+    activate(_activation(net, 1), A[1], <floating*>net.b[1], m, net.n[1])
+    if net.L == 1:
+        return
+    if M != NULL:
+        for i in range(size):
+            M[1][i] = keep if _uniform(rng) >= dropout else 0
+            In[1][i] = A[1][i] * M[1][i]
+    rest = _rest(net)
+    forward(&rest, m, In + 1, A + 1, M + 1 if M != NULL else NULL, dropout, rng)
+
+
+cdef int _feedforward_csr(const Layers* net, Py_ssize_t m, const void* indptr,
+                          const void* indices, int index_bytes, const floating* data,
+                          fastbp_csr* batch, int chunk, floating* A1,
+                          floating* out) except -2 nogil:
+    """out = a^L (m, n_L) for the m rows of CSR X, in chunks of ``chunk`` rows
+    gathered into ``batch`` (room for any chunk's entries); A1: scratch
+    (chunk, n_1) unless L = 1. Returns 0, or -1 when out of memory; raises
+    KeyboardInterrupt (returning -2) between two chunks on Ctrl-C."""
+    cdef Py_ssize_t start = 0
+    cdef int rows, status = 0, L = net.L
+    cdef Layers rest = _rest(net)
+    cdef floating* Z
+    while start < m and status == 0:
+        rows = <int>min(m - start, <Py_ssize_t>chunk)
+        _csr_gather(indptr, indices, index_bytes, data, NULL, start, rows, False, batch)
+        Z = out + start * net.n[L] if L == 1 else A1
+        # Z = X[start:start + rows] @ w[1].T
+        _csr_times_wt(batch, net.n[1], net.n[0], <const floating*>net.w[1], Z)
+        activate(_activation(net, 1), Z, <floating*>net.b[1], rows, net.n[1])
+        if L > 1:
+            status = _feedforward_rows(&rest, rows, A1, out + start * net.n[L], NULL)
+        start += rows
+        if start < m and status == 0:
+            with gil:
+                PyErr_CheckSignals()
+    return status
+
+
+cdef int _gradient_csr(const Layers* net, Py_ssize_t m, const void* indptr,
+                       const void* indices, int index_bytes, const floating* data,
+                       fastbp_csr* batch, int chunk, floating** A, const floating* Y,
+                       const floating* s, floating** D, floating alpha, floating** gw,
+                       floating** gb, double* total_out) except -1 nogil:
+    """``_gradient`` for the m rows of CSR X, gathered ``chunk`` rows at a time into
+    ``batch`` (room for any chunk's entries); A[0] is unused."""
+    cdef Py_ssize_t start = 0
+    cdef int rows, nL = net.n[net.L]
+    cdef double total = 0
+    cdef floating beta = 0
+    while start < m:
+        rows = <int>min(m - start, <Py_ssize_t>chunk)
+        _csr_gather(indptr, indices, index_bytes, data, NULL, start, rows, False, batch)
+        _forward_csr(net, batch, A, A, <floating**>NULL, 0, NULL)
+        total += cost_sum(net.cost, A[net.L], Y + start * nL,
+                          s + start if s != NULL else NULL, rows, nL)
+        backward(net, rows, A, A, <floating**>NULL, Y + start * nL,
+                 s + start if s != NULL else NULL, D, alpha, beta, beta, gw, gb, batch)
+        beta = 1
+        start += rows
+        if start < m:
+            with gil:
+                PyErr_CheckSignals()
+    total_out[0] = total
+    return 0
+
+
+cdef class _CsrBatch:
+    """A CSR matrix X's arrays and a buffer for a batch of up to ``rows`` of its rows
+    with up to ``entries`` stored values between them (int32 columns, X's dtype).
+    X: scipy.sparse CSR whose indptr and indices share one dtype, int32 or int64,
+    checked by the caller (``_validation.check_features``)."""
+    cdef fastbp_csr csr
+    cdef cnp.ndarray indptr, indices, data, x_indptr, x_indices, x_data
+    cdef int index_bytes
+
+    def __cinit__(self, X, int rows, Py_ssize_t entries):
+        self.x_indptr, self.x_indices, self.x_data = X.indptr, X.indices, X.data
+        self.index_bytes = self.x_indices.itemsize
+        self.indptr = np.empty(rows + 1, np.int64)
+        self.indices = np.empty(max(entries, 1), np.int32)
+        self.data = np.empty(max(entries, 1), self.x_data.dtype)
+        self.csr.rows = 0
+        self.csr.indptr = <int64_t*>cnp.PyArray_DATA(self.indptr)
+        self.csr.indices = <int32_t*>cnp.PyArray_DATA(self.indices)
+        self.csr.data = cnp.PyArray_DATA(self.data)
+
+    cdef void point(self, Work* work):
+        work.x_indptr = cnp.PyArray_DATA(self.x_indptr)
+        work.x_indices = cnp.PyArray_DATA(self.x_indices)
+        work.x_index_bytes = self.index_bytes
+        work.x0 = &self.csr
+
+
+def _csr_batch_entries(X, int rows, bint consecutive):
+    """The most stored values a batch of ``rows`` rows of CSR X can hold: of rows
+    start..start+rows-1 for ``consecutive`` (start a multiple of rows), else of any
+    ``rows`` rows."""
+    indptr = np.asarray(X.indptr, np.int64)
+    m = indptr.shape[0] - 1
+    if m == 0:
+        return 0
+    if consecutive:
+        ends = np.minimum(np.arange(rows, m + rows, rows), m)
+        return int((indptr[ends] - indptr[0:m:rows]).max())
+    lengths = np.diff(indptr)
+    return int(np.partition(lengths, m - min(rows, m))[m - min(rows, m):].sum())
 
 
 cdef struct Work:
@@ -342,6 +546,10 @@ cdef struct Work:
     void** s1b
     void** s2w      # Adam's second moment
     void** s2b
+    const void* x_indptr    # X as CSR rows (see Gather), or NULL: X dense
+    const void* x_indices
+    int x_index_bytes
+    fastbp_csr* x0          # the batch's CSR rows, gathered (X sparse)
 
 
 cdef struct Gather:
@@ -359,6 +567,10 @@ cdef struct Gather:
     void* Yb
     void* Sb
     bint nonfinite  # out: a gathered row of X holds NaN or inf (gathering stopped)
+    const void* indptr      # X as CSR rows: indptr, indices (index_bytes each) and
+    const void* indices     # the values X; NULL: X dense
+    int index_bytes
+    fastbp_csr* csr         # the batch's CSR rows (X sparse; Xb unused)
 
 
 cdef void _gather_rows(Gather* g, const floating* X, const floating* Y,
@@ -368,14 +580,19 @@ cdef void _gather_rows(Gather* g, const floating* X, const floating* Y,
     g.nonfinite = False
     for r in range(g.m):
         row = g.order[g.start + r]
-        memcpy(Xb + r * g.n0, X + row * g.n0, g.n0 * sizeof(floating))
         memcpy(Yb + r * g.nL, Y + row * g.nL, g.nL * sizeof(floating))
+        if S != NULL:
+            Sb[r] = S[row]
+        if g.indptr != NULL:
+            continue    # X is sparse: its rows are gathered below
+        memcpy(Xb + r * g.n0, X + row * g.n0, g.n0 * sizeof(floating))
         # Checked while the row is in cache: spares the caller a pass over all of X.
         if g.check and _any_nonfinite(Xb + r * g.n0, g.n0, floating is float):
             g.nonfinite = True
             return
-        if S != NULL:
-            Sb[r] = S[row]
+    if g.indptr != NULL:
+        g.nonfinite = _csr_gather(g.indptr, g.indices, g.index_bytes, X,
+                                  g.order + g.start, 0, g.m, g.check, g.csr)
 
 
 cdef void* _gather(void* job) noexcept nogil:
@@ -446,7 +663,7 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
     cdef double largest = 0     # the step's largest product, in multiply-adds
     for l in range(1, L + 1):
         largest = max(largest, <double>batch_size * n[l] * n[l - 1])
-    cdef bint ahead = (gather_ahead and work.X_next != NULL
+    cdef bint ahead = (gather_ahead and work.X_next != NULL and work.x0 == NULL
                        and batch_size < OWN_GEMM_MIN_ROWS and kernel_threads() > 1
                        and largest < BLAS_THREADED_WORK)
     cdef bint started = False
@@ -455,6 +672,8 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
     g.n0, g.nL, g.single, g.check = n[0], n[L], floating is float, check_input
     g.start, g.m = 0, <int>min(<Py_ssize_t>batch_size, n_samples)
     g.Xb, g.Yb, g.Sb = work.In[0], work.Y, work.s
+    g.indptr, g.indices, g.index_bytes = work.x_indptr, work.x_indices, work.x_index_bytes
+    g.csr = work.x0
     if n_samples > 0:
         _gather(&g)
     for l in range(1, L + 1):
@@ -540,17 +759,21 @@ cdef inline int _step(const Layers* net, const Hyper* h, int m, floating** In,
     update. Returns 1, updating nothing, when the batch's cost is not finite."""
     cdef int L = net.L, l
     cdef const int* n = net.n
-    forward(net, m, In, A, M, h.dropout, rng)
+    if work.x0 != NULL:     # the batch as CSR rows (X sparse)
+        _forward_csr(net, work.x0, In, A, M, h.dropout, rng)
+    else:
+        forward(net, m, In, A, M, h.dropout, rng)
     batch_cost[0] = cost_sum(net.cost, A[L], Yb, Sb, m, n[L])
     if not isfinite(batch_cost[0]):
         return 1
     if h.optimizer == SGD:
         backward(net, m, In, A, M, Yb, Sb, <floating**>work.D, <floating>(-h.eta / m),
                  <floating>(1 - h.eta * h.decay), <floating>1,
-                 <floating**>net.w, <floating**>net.b)
+                 <floating**>net.w, <floating**>net.b, work.x0)
     else:
         backward(net, m, In, A, M, Yb, Sb, <floating**>work.D, <floating>(1.0 / m),
-                 <floating>0, <floating>0, <floating**>work.gw, <floating**>work.gb)
+                 <floating>0, <floating>0, <floating**>work.gw, <floating**>work.gb,
+                 work.x0)
         step[0] += 1
         for l in range(1, L + 1):
             update(h, step[0], <Py_ssize_t>n[l] * n[l - 1], <floating*>net.w[l],
@@ -708,20 +931,53 @@ cdef class Engine:
                 return False
         return True
 
-    def feedforward(self, cnp.ndarray X, cnp.ndarray out):
+    def feedforward(self, X, cnp.ndarray out):
         """out[...] = a^L for the rows of X: X (m, n_0), out (m, n_L), C-contiguous,
-        of the parameters' dtype (checked by the caller)."""
+        of the parameters' dtype (checked by the caller). X may also be a
+        scipy.sparse CSR matrix as ``_validation.check_features`` returns it."""
         cdef Py_ssize_t m = cnp.PyArray_DIM(out, 0)    # X may be one 1-d example
         cdef int status
         if m == 0:
             return
-        if cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32:
+        if not isinstance(X, np.ndarray):
+            self._feedforward_csr(X, out)
+            return
+        cdef void* x = cnp.PyArray_DATA(<cnp.ndarray>X)
+        if cnp.PyArray_TYPE(out) == cnp.NPY_FLOAT32:
             with nogil:
-                status = _feedforward_all(&self.net, m, <float*>cnp.PyArray_DATA(X),
+                status = _feedforward_all(&self.net, m, <float*>x,
                                           <float*>cnp.PyArray_DATA(out))
         else:
             with nogil:
-                status = _feedforward_all(&self.net, m, <double*>cnp.PyArray_DATA(X),
+                status = _feedforward_all(&self.net, m, <double*>x,
+                                          <double*>cnp.PyArray_DATA(out))
+        if status != 0:
+            raise MemoryError()
+
+    def _feedforward_csr(self, X, cnp.ndarray out):
+        """``feedforward`` for CSR X, in chunks of SPARSE_CHUNK_ROWS rows."""
+        cdef Py_ssize_t m = cnp.PyArray_DIM(out, 0)
+        cdef int chunk = <int>min(m, <Py_ssize_t>SPARSE_CHUNK_ROWS)
+        cdef _CsrBatch batch = _CsrBatch(X, chunk, _csr_batch_entries(X, chunk, True))
+        cdef cnp.ndarray A1 = np.empty((chunk if self.net.L > 1 else 1, self.net.n[1]),
+                                       out.dtype)
+        cdef const void* indptr = cnp.PyArray_DATA(batch.x_indptr)
+        cdef const void* indices = cnp.PyArray_DATA(batch.x_indices)
+        cdef const void* data = cnp.PyArray_DATA(batch.x_data)
+        cdef int status
+        if out.dtype == np.float32:
+            with nogil:
+                status = _feedforward_csr(&self.net, m, indptr, indices,
+                                          batch.index_bytes, <const float*>data,
+                                          &batch.csr, chunk,
+                                          <float*>cnp.PyArray_DATA(A1),
+                                          <float*>cnp.PyArray_DATA(out))
+        else:
+            with nogil:
+                status = _feedforward_csr(&self.net, m, indptr, indices,
+                                          batch.index_bytes, <const double*>data,
+                                          &batch.csr, chunk,
+                                          <double*>cnp.PyArray_DATA(A1),
                                           <double*>cnp.PyArray_DATA(out))
         if status != 0:
             raise MemoryError()
@@ -772,14 +1028,15 @@ cdef class Engine:
             raise ValueError("X contains NaN or infinite values")
         return out
 
-    def gradient(self, cnp.ndarray X, cnp.ndarray Y, S, double alpha, nabla_w, nabla_b):
+    def gradient(self, X, cnp.ndarray Y, S, double alpha, nabla_w, nabla_b):
         """Fill nabla_w[l-1], nabla_b[l-1] with alpha * Σ_x s_x ∂C_x/∂w^l (and b^l).
 
         X (m, n_0), Y (m, n_L) and the sample weights S (m,) or None (all 1) are the
         batch; the nabla arrays are shaped like the parameters; alpha = 1/Σ_x s_x gives
-        the gradient of the (weighted) mean cost. Returns Σ_x s_x C_x.
+        the gradient of the (weighted) mean cost. Returns Σ_x s_x C_x. X may also be
+        a scipy.sparse CSR matrix as ``_validation.check_features`` returns it.
         """
-        cdef Py_ssize_t m = cnp.PyArray_DIM(X, 0)
+        cdef Py_ssize_t m = Y.shape[0]
         cdef double row_work = 0
         cdef int l
         for l in range(1, self.net.L + 1):
@@ -787,14 +1044,36 @@ cdef class Engine:
         cdef int chunk = <int>min(<double>m, <double>GRADIENT_CHUNK_ROWS,
                                   max(FEEDFORWARD_CHUNK_WORK / row_work,
                                       <double>FEEDFORWARD_MIN_ROWS))
-        dtype = X.dtype
-        A = _PtrTable([X] + [np.empty((chunk, n), dtype) for n in self.sizes[1:]])
+        dtype = Y.dtype
+        sparse = not isinstance(X, np.ndarray)
+        A = _PtrTable([None if sparse else X] +
+                      [np.empty((chunk, n), dtype) for n in self.sizes[1:]])
         D = _PtrTable([None] + [np.empty((chunk, n), dtype) for n in self.sizes[1:]])
         gw = _PtrTable([None] + list(nabla_w))
         gb = _PtrTable([None] + list(nabla_b))
         cdef void* y = cnp.PyArray_DATA(Y)
         cdef void* s = NULL if S is None else cnp.PyArray_DATA(S)
         cdef double total = 0
+        cdef _CsrBatch batch
+        cdef const void* x
+        if sparse:
+            batch = _CsrBatch(X, chunk, _csr_batch_entries(X, chunk, True))
+            x = cnp.PyArray_DATA(batch.x_data)
+            if dtype == np.float32:
+                with nogil:
+                    _gradient_csr(&self.net, m, cnp.PyArray_DATA(batch.x_indptr),
+                                  cnp.PyArray_DATA(batch.x_indices), batch.index_bytes,
+                                  <const float*>x, &batch.csr, chunk, <float**>A.ptr,
+                                  <float*>y, <float*>s, <float**>D.ptr, <float>alpha,
+                                  <float**>gw.ptr, <float**>gb.ptr, &total)
+            else:
+                with nogil:
+                    _gradient_csr(&self.net, m, cnp.PyArray_DATA(batch.x_indptr),
+                                  cnp.PyArray_DATA(batch.x_indices), batch.index_bytes,
+                                  <const double*>x, &batch.csr, chunk, <double**>A.ptr,
+                                  <double*>y, <double*>s, <double**>D.ptr, alpha,
+                                  <double**>gw.ptr, <double**>gb.ptr, &total)
+            return total
         if dtype == np.float32:
             with nogil:
                 _gradient(&self.net, m, chunk, <float**>A.ptr, <float*>y, <float*>s,
@@ -813,7 +1092,7 @@ cdef class Engine:
         if self.workspace is not None and self.workspace.nbytes > larger_than:
             self.workspace = None
 
-    def train_epoch(self, cnp.ndarray X, cnp.ndarray Y, S, cnp.ndarray order,
+    def train_epoch(self, X, cnp.ndarray Y, S, cnp.ndarray order,
                     int batch_size, TrainingHyper hyper not None,
                     OptimizerState state not None, uint64_t seed,
                     bint check_input=False):
@@ -824,7 +1103,8 @@ cdef class Engine:
         parameters; its step count advances with every step. ``seed``: dropout's RNG.
         ``check_input``: check X's rows for NaN and infinities on the way (status 2),
         instead of trusting the caller. The work buffers are kept for the next call
-        with the same batch size (see ``_Workspace``).
+        with the same batch size (see ``_Workspace``). X is (n, n_0), or a
+        scipy.sparse CSR matrix as ``_validation.check_features`` returns it.
 
         Returns ``(status, cost, penalty, seed)``: status 0 and the epoch's mean
         training cost, status 1 and the first non-finite batch cost, or status 2 for
@@ -845,25 +1125,30 @@ cdef class Engine:
         cdef bint dropout = hyper.h.dropout > 0
         cdef bint gradients = hyper.h.optimizer != SGD
         cdef _Workspace ws = self.workspace
+        cdef bint sparse = not isinstance(X, np.ndarray)
+        cdef _CsrBatch batch = None
         if OPTIMIZERS[state.kind] != hyper.h.optimizer or (
                 gradients and len(state.s1w) != self.net.L):
             raise ValueError(f"the optimizer state ({state.kind}, {len(state.s1w)} "
                              f"layers) does not go with optimizer "
                              f"{hyper.optimizer!r} on {self.net.L} layers")
-        if ws is None or not ws.serves(batch_size, dropout, gradients):
+        if ws is None or not ws.serves(batch_size, dropout, gradients, sparse):
             self.workspace = None  # the old buffers go before the new ones come
-            ws = _Workspace(self, batch_size, dropout, gradients)
+            ws = _Workspace(self, batch_size, dropout, gradients, sparse)
             self.workspace = ws
         ws.point(&work, S is not None, state)
+        if sparse:
+            batch = _CsrBatch(X, batch_size, _csr_batch_entries(X, batch_size, False))
+            batch.point(&work)
         if hyper.h.decay > 0 and hyper.l2_cost:
             want_penalty = &penalty
 
         cdef const Py_ssize_t* idx = <const Py_ssize_t*>cnp.PyArray_DATA(order)
-        cdef void* x = cnp.PyArray_DATA(X)
+        cdef void* x = cnp.PyArray_DATA(batch.x_data if sparse else X)
         cdef void* y = cnp.PyArray_DATA(Y)
         cdef void* s = NULL if S is None else cnp.PyArray_DATA(S)
         cdef bint by_batch = hyper.l2_by_batch
-        if X.dtype == np.float32:
+        if Y.dtype == np.float32:
             with nogil:
                 status = train_epoch(&self.net, &hyper.h, <float*>x, <float*>y, <float*>s,
                                      idx, n_samples, batch_size, &work, &step, &rng,
@@ -1089,12 +1374,13 @@ cdef class _Workspace:
     over, which for a batch of the whole data set is as much as X, so the training
     driver drops large ones when a fit returns (``Engine.drop_workspace``)."""
     cdef int batch_size
-    cdef bint dropout, gradients, ahead
+    cdef bint dropout, gradients, ahead, sparse
     cdef readonly Py_ssize_t nbytes
     cdef cnp.ndarray X_first, Yb, Sb, X_next, Y_next, S_next
     cdef _PtrTable In, A, M, D, gw, gb
 
-    def __cinit__(self, Engine engine, int batch_size, bint dropout, bint gradients):
+    def __cinit__(self, Engine engine, int batch_size, bint dropout, bint gradients,
+                  bint sparse=False):
         global workspaces_built
         sizes, dtype = engine.sizes, engine.weights[0].dtype
         L = len(sizes) - 1
@@ -1107,8 +1393,10 @@ cdef class _Workspace:
 
         rows = lambda n: new((batch_size, n))
         self.batch_size, self.dropout, self.gradients = batch_size, dropout, gradients
+        self.sparse = sparse
         A_arrays = [None] + [rows(n) for n in sizes[1:]]
-        self.X_first = rows(sizes[0])
+        # (sparse X: the batch is gathered as CSR rows, see _CsrBatch)
+        self.X_first = new((1,)) if sparse else rows(sizes[0])
         In_arrays = [self.X_first] + [rows(n) if dropout and l < L else A_arrays[l]
                                       for l, n in enumerate(sizes[1:], start=1)]
         self.In, self.A = _PtrTable(In_arrays), _PtrTable(A_arrays)
@@ -1118,7 +1406,7 @@ cdef class _Workspace:
         self.D = _PtrTable([None] + [rows(n) for n in sizes[1:]])
         self.Yb, self.Sb = rows(sizes[L]), new((batch_size,))
         # The next batch's buffers, where train_epoch may gather it on another thread.
-        self.ahead = batch_size < OWN_GEMM_MIN_ROWS
+        self.ahead = batch_size < OWN_GEMM_MIN_ROWS and not sparse
         if self.ahead:
             self.X_next, self.Y_next = rows(sizes[0]), rows(sizes[L])
             self.S_next = new((batch_size,))
@@ -1128,10 +1416,10 @@ cdef class _Workspace:
         self.nbytes = sum(a.nbytes for a in made)
         workspaces_built += 1
 
-    cdef bint serves(self, int batch_size, bint dropout, bint gradients):
+    cdef bint serves(self, int batch_size, bint dropout, bint gradients, bint sparse):
         """Whether these buffers serve steps of this kind."""
         return (self.batch_size == batch_size and self.dropout == dropout
-                and (self.gradients or not gradients))
+                and (self.gradients or not gradients) and self.sparse == sparse)
 
     cdef void point(self, Work* work, bint weighted, OptimizerState state):
         """Fill ``work`` with these buffers, ``state``'s arrays and, if ``weighted``,
@@ -1149,6 +1437,9 @@ cdef class _Workspace:
         work.gw, work.gb = _table_ptr(self.gw), _table_ptr(self.gb)
         work.s1w, work.s1b = _table_ptr(state.t_s1w), _table_ptr(state.t_s1b)
         work.s2w, work.s2b = _table_ptr(state.t_s2w), _table_ptr(state.t_s2b)
+        work.x_indptr = work.x_indices = NULL
+        work.x_index_bytes = 0
+        work.x0 = NULL
 
 
 def _workspaces_built():

@@ -58,6 +58,12 @@ cdef enum:
 cdef enum:
     BLAS_THREADED_WORK = 524288
 
+# A product C = A @ B.T of at most this many rows (a mini-batch's forward product)
+# runs fastbp's "dots" kernel (src/dots_body.h), which reads B in place, on one
+# thread; the engine gives such products to gemm_own at every batch size.
+cdef extern from "kernels.h":
+    enum: FASTBP_DOTS_MAX_ROWS
+
 # The width in bytes of its column tiles (4 AVX-512 or 2 AVX2 vectors); 0 where it
 # does not run.
 cdef int own_gemm_tile_bytes() noexcept nogil

@@ -137,6 +137,7 @@ cdef extern from "pool.h" nogil:
     void fastbp_set_num_threads(int n)
     int fastbp_start(fastbp_task fn, void* job)
     void fastbp_finish()
+    int fastbp_pool_backoff_on
 
 
 cdef bint narrow_gemm(int m, int n, int k, const floating* X, const floating* W,
@@ -266,6 +267,15 @@ def _use_gemv_split(bint enabled):
     global fastbp_gemv_split
     cdef bint previous = fastbp_gemv_split != 0
     fastbp_gemv_split = enabled and FASTBP_HAVE_OWN_KERNELS
+    return previous
+
+
+def _use_pool_backoff(bint enabled):
+    """Turn on or off (a test hook: tests that count hand-outs to the worker
+    pool) the pool's back-off after a task taken back; returns the previous setting."""
+    global fastbp_pool_backoff_on
+    cdef bint previous = fastbp_pool_backoff_on != 0
+    fastbp_pool_backoff_on = enabled and FASTBP_HAVE_OWN_KERNELS
     return previous
 
 

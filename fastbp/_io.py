@@ -21,6 +21,7 @@ import secrets
 import stat
 import struct
 import tokenize
+import warnings
 import zipfile
 import zlib
 
@@ -435,9 +436,8 @@ def is_zip(path):
 # header's names rarely more.
 _CHARS_PER_COLUMN = 100
 # Lines are read in pieces of this many characters, so that no line is held whole
-# before its width is known; and parsed in blocks of about this many characters.
+# before its width is known.
 _PIECE_CHARS = 1 << 16
-_BLOCK_CHARS = 1 << 20
 
 
 def read_csv(path, max_columns=None, why=""):
@@ -455,7 +455,7 @@ def read_csv(path, max_columns=None, why=""):
     with _reading(path, "CSV file"):
         try:
             with opener(path, "rt") as f:
-                table = _CsvReader(f, path, max_columns, why).table()
+                table = _CsvReader(f, path, opener, max_columns, why).table()
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             # A truncated or damaged .gz, or a file named .gz that is not gzip.
             raise DataFileError(f"{path}: not a readable gzip file ({exc})") from None
@@ -468,40 +468,63 @@ def read_csv(path, max_columns=None, why=""):
 class _CsvReader:
     """One pass over a CSV file's lines (see ``read_csv``)."""
 
-    def __init__(self, f, path, max_columns, why):
-        self.f, self.path, self.why = f, path, why
+    def __init__(self, f, path, opener, max_columns, why):
+        self.f, self.path, self.opener, self.why = f, path, opener, why
         self.max_columns, self.width, self.number = max_columns, None, 0
 
     def table(self):
         first = self._line()
         if first is None or not first.strip():
             raise DataFileError(f"{self.path}: empty file")
-        header = _is_header(first)
-        blocks, block, chars = [], [], 0
-        line = None if header else first
-        if header:
-            line = self._line()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # no rows: said below
+                table = np.loadtxt(self._rows(None if _is_header(first) else first),
+                                   delimiter=",", ndmin=2, dtype=np.float64)
+        except ValueError as exc:
+            if isinstance(exc, (UnicodeDecodeError, DataFileError)):
+                raise
+            self._refuse(self._first_bad_number(None) or str(exc))
+        if table.size == 0:
+            raise DataFileError(f"{self.path}: no rows of data")
+        return table
+
+    def _rows(self, first):
+        """The lines holding data, ``first`` (None: none) and those after it, for
+        np.loadtxt; each refused as it is read if its width is not the first row's."""
+        line = first if first is not None else self._line()
         while line is not None:
-            fields = line.split("#", 1)[0]
-            if fields.strip():
-                columns = fields.count(",") + 1
+            if self.commas or line.split("#", 1)[0].strip():
+                columns = self.commas + 1
                 if self.width is None:
                     self.width = columns
                 elif columns != self.width:
-                    blocks.append(self._parse(block))  # an earlier bad line comes first
-                    self._refuse(f"line {self.number}: {columns} columns where the "
+                    self._refuse(self._first_bad_number(self.number) or
+                                 f"line {self.number}: {columns} columns where the "
                                  f"first row has {self.width}")
-                block.append((self.number, line))
-                chars += len(line)
-                if chars >= _BLOCK_CHARS:
-                    blocks.append(self._parse(block))
-                    block, chars = [], 0
+                yield line
             line = self._line()
-        blocks.append(self._parse(block))
-        blocks = [b for b in blocks if b.size]
-        if not blocks:
-            raise DataFileError(f"{self.path}: no rows of data")
-        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+    def _first_bad_number(self, until):
+        """'line N, column C: ...' for the first line before line ``until`` (None: the
+        end) with a field that is not a number, or None: a second pass over the file,
+        its lines bounded as in the first, for the message of a refused file."""
+        with self.opener(self.path, "rt") as f:
+            again = _CsvReader(f, self.path, self.opener, self.max_columns, self.why)
+            again.width = self.width
+            line = again._line()
+            while line is not None and (until is None or again.number < until):
+                text = line.split("#", 1)[0].strip()
+                header = again.number == 1 and _is_header(line)
+                for column, field in enumerate(text.split(",") if text else [], start=1):
+                    try:
+                        float(field)
+                    except ValueError:
+                        if not header:
+                            return (f"line {again.number}, column {column}: "
+                                    f"{field.strip()!r} is not a number")
+                line = again._line()
+        return None
 
     def _line(self):
         """The next line, or None at the end; refused while it is read if it is too
@@ -517,9 +540,9 @@ class _CsvReader:
             pieces.append(piece)
             length += len(piece)
             if not comment:
-                text = piece.split("#", 1)[0]
-                comment = len(text) < len(piece)
-                commas += text.count(",")
+                hash_at = piece.find("#")
+                comment = hash_at >= 0
+                commas += piece.count(",", 0, hash_at if comment else len(piece))
             if columns is not None and commas >= columns:
                 if self.width is not None:
                     self._refuse(f"line {self.number}: more than {self.width} columns "
@@ -531,18 +554,8 @@ class _CsvReader:
                              f"more than {columns:,} numbers take")
             if piece.endswith("\n"):
                 break
-        return "".join(pieces) if pieces else None
-
-    def _parse(self, block):
-        if not block:
-            return np.empty((0, 0))
-        try:
-            return np.loadtxt([line for _, line in block], delimiter=",", ndmin=2,
-                              dtype=np.float64)
-        except ValueError as exc:
-            if isinstance(exc, UnicodeDecodeError):
-                raise
-            self._refuse(_first_bad_line(block) or str(exc))
+        self.commas = commas
+        return "".join(pieces) if len(pieces) > 1 else pieces[0] if pieces else None
 
     def _refuse(self, where):
         raise DataFileError(f"{self.path}: not a table of comma-separated numbers "
@@ -555,19 +568,6 @@ def _is_header(line):
     except ValueError:
         return True
     return False
-
-
-def _first_bad_line(block):
-    """'line N, column C: ...' for the first line of ``block`` ((number, text) pairs,
-    numbered from 1 as an editor shows them) holding a field that is not a number."""
-    for number, line in block:
-        text = line.split("#", 1)[0].strip()
-        for column, field in enumerate(text.split(","), start=1):
-            try:
-                float(field)
-            except ValueError:
-                return f"line {number}, column {column}: {field.strip()!r} is not a number"
-    return None
 
 
 # -- data sets --------------------------------------------------------------------

@@ -13,17 +13,16 @@ What differs between its callers are parts the loop calls at fixed points: a
 scikit-learn's bookkeeping). The callers only choose and configure them.
 
 This module is the network's training half: it reads and updates the state that
-``Network`` keeps for training (its random stream, optimiser state, examples seen and
-the locks that keep other threads out while the engine updates the parameters).
+``Network`` keeps for training and hands it (``Network.training_state``, a
+``fastbp._state.TrainingState``: random stream, optimiser state, examples seen, and
+the locks whose rules that class states).
 """
-import contextlib
 import math
-import threading
 
 import numpy as np
 
 from . import _validation as check
-from ._backprop import OptimizerState, TrainingHyper, all_finite
+from ._backprop import TrainingHyper, all_finite
 from ._costs import cost_sum_py as cost_sum
 from ._optimizers import OPTIMIZERS as ENGINE_OPTIMIZERS
 
@@ -69,7 +68,7 @@ def check_options(*, l2=0.0, optimizer="sgd", momentum=0.0, nesterov=False,
         beta_1=check.fraction(beta_1, "beta_1", upper_open=True),
         beta_2=check.fraction(beta_2, "beta_2", upper_open=True),
         epsilon=check.check_positive_float(epsilon, "epsilon"),
-        schedule=check.check_choice(schedule, "schedule", SCHEDULES),
+        schedule=_check_schedule(schedule),
         power_t=check.non_negative(power_t, "power_t"),
         early_stopping=check.flag(early_stopping, "early_stopping"),
         n_iter_no_change=check.check_int(n_iter_no_change, "n_iter_no_change"),
@@ -89,6 +88,16 @@ def check_options(*, l2=0.0, optimizer="sgd", momentum=0.0, nesterov=False,
     if opts["nesterov"] and not opts["momentum"]:
         raise ValueError("nesterov=True needs momentum > 0")
     return opts
+
+
+def _check_schedule(schedule):
+    """One of SCHEDULES, or an object with a ``rate(run)`` method (see Schedule)."""
+    if isinstance(schedule, str) or not callable(getattr(schedule, "rate", None)):
+        if not isinstance(schedule, str):
+            raise TypeError(f"schedule must be one of {list(SCHEDULES)} or an object with "
+                            f"a rate(run) method, got {type(schedule).__name__}")
+        return check.check_choice(schedule, "schedule", SCHEDULES)
+    return schedule
 
 
 def engine_optimizer(opts):
@@ -114,18 +123,41 @@ def mean_cost(cost, A, Y):
     return cost_sum(cost, A, Y) / A.shape[0]
 
 
+def forward(engine, X, n_out, dtype):
+    """a^L of checked rows X through ``engine``; parameters that are no longer
+    finite (edited in place) raise ValueError instead of a wrong result."""
+    try:
+        A = np.empty((X.shape[0], n_out), dtype=dtype)
+        engine.feedforward(X, A)
+    except MemoryError as exc:
+        raise check.too_large("X", exc) from None
+    if not all_finite(A):
+        check_finite_parameters(engine)
+    return A
+
+
+def check_finite_parameters(engine):
+    """Raise ValueError naming the first parameter array holding NaN or inf
+    (arrays edited in place are not checked when they change)."""
+    for kind, arrays in (("weights", engine.weights), ("biases", engine.biases)):
+        for i, arr in enumerate(arrays):
+            if not all_finite(arr):
+                raise ValueError(f"{kind}[{i}] contains NaN or infinite values "
+                                 f"(set in place); fix the parameters first")
+
+
 class Monitor:
     """Evaluates a network on a data set after each epoch (cost with the L2 term)."""
 
-    def __init__(self, net, X, Y, classify, l2, n_train):
-        self.net, self.X, self.Y, self.classify = net, X, Y, classify
+    def __init__(self, net, engine, X, Y, classify, l2, n_train):
+        self.net, self.engine, self.X, self.Y, self.classify = net, engine, X, Y, classify
         self.labels = None  # found on first use: fit builds a monitor it may not call
         self.l2, self.n_train = l2, n_train
 
     def __call__(self):
         """Return (cost, accuracy or None)."""
         net = self.net
-        A = net._forward_checked(self.X)
+        A = forward(self.engine, self.X, net.sizes[-1], net.dtype)
         cost = mean_cost(net.cost, A, self.Y) + l2_term(net.weights, self.l2,
                                                          self.n_train)
         if not self.classify:
@@ -139,10 +171,13 @@ class Monitor:
 #
 # The epoch loop (``_Run.epochs``) calls these at fixed points, as scikit-learn's
 # ``_fit_stochastic`` calls its optimiser's ``iteration_ends`` and
-# ``trigger_stopping``. Each gets the run (``_Run``): ``run.net``, ``run.history``,
+# ``trigger_stopping``. Each gets the run (``_Run``): ``run.net``, ``run.epoch``
+# (1, 2, ... in this call), ``run.history``, ``run.eta0`` (fit's learning_rate),
 # ``run.hyper.eta`` (this epoch's rate), ``run.score`` (this epoch's validation
 # score, or None), ``run.examples_seen``, ``run.rng`` (the stream of shuffling and
-# dropout, which an observer may replace at ``epoch_start``).
+# dropout, which an observer may replace at ``epoch_start``). A user's schedule
+# (``fit(schedule=obj)``) and callback see ``run.net``, ``run.epoch``,
+# ``run.eta0``, ``run.history`` and ``run.examples_seen``.
 
 class Schedule:
     """The learning rate of each epoch.
@@ -292,8 +327,39 @@ class Callback(Observer):
         return self.callback(run.net, epoch, run.history)
 
 
+class _UserSchedule(Schedule):
+    """A schedule given to ``fit``: its own ``rate``, checked; the base class's
+    ``epoch_end`` and ``plateau`` unless it has them."""
+
+    def __init__(self, schedule):
+        self.schedule = schedule
+
+    def rate(self, run):
+        eta = self.schedule.rate(run)
+        if isinstance(eta, (bool, np.bool_)) or not isinstance(eta, (int, float,
+                                                                     np.number)):
+            raise TypeError(f"schedule.rate must return a number, got "
+                            f"{type(eta).__name__} in epoch {run.epoch}")
+        with np.errstate(over="ignore"):
+            if not (eta > 0 and np.isfinite(run.net.dtype.type(eta))):
+                raise ValueError(f"schedule.rate returned {eta} in epoch {run.epoch}: a "
+                                 f"learning rate must be a finite number > 0 in "
+                                 f"{run.net.dtype}")
+        return float(eta)
+
+    def epoch_end(self, run):
+        if hasattr(self.schedule, "epoch_end"):
+            self.schedule.epoch_end(run)
+
+    def plateau(self, run):
+        return bool(self.schedule.plateau(run)) if hasattr(self.schedule, "plateau") \
+            else False
+
+
 def network_schedule(opts, eta0):
     """The schedule ``Network.fit``'s options name."""
+    if not isinstance(opts["schedule"], str):
+        return _UserSchedule(opts["schedule"])
     if opts["schedule"] == "invscaling":
         return InvScaling(eta0, opts["power_t"])
     if opts["schedule"] == "plateau":
@@ -315,7 +381,8 @@ def network_stopping(opts):
 
 def train(net, X, y, epochs, batch_size, learning_rate, validation_data=None,
           shuffle=True, seed=None, sample_weight=None, options=None, append=False,
-          chunk=None, *, schedule=None, stopping=None, observers=(), order=None):
+          chunk=None, *, schedule=None, stopping=None, observers=(), order=None,
+          new_optimizer=False):
     """Train ``net`` in place: ``Network.fit`` (``append``: ``partial_fit``).
 
     Parameters
@@ -344,44 +411,24 @@ def train(net, X, y, epochs, batch_size, learning_rate, validation_data=None,
     order : callable or None
         ``order(n)``: the rows of each epoch, in place of ``shuffle``'s
         permutation (the book's order).
+    new_optimizer : bool
+        Start a new optimiser state (zeros) instead of going on with the network's
+        (scikit-learn's warm start); a refused call keeps the old one.
 
     Returns
     -------
     history : dict of lists (see ``Network.fit``), also ``net.history``.
     """
     options = check_options() if options is None else options
-    with _exclusive(net):
+    with net.training_state.training():
         run = _Run(net, X, y, epochs, batch_size, learning_rate, validation_data,
-                   shuffle, seed, sample_weight, options, append, chunk)
+                   shuffle, seed, sample_weight, options, append, chunk,
+                   new_optimizer)
         run.plug_in(schedule, stopping, observers, order)
         try:
             return run.epochs()
         finally:
             run.engine.drop_workspace(larger_than=KEEP_WORKSPACE_BYTES)
-
-
-@contextlib.contextmanager
-def _exclusive(net):
-    """Hold ``net``'s training lock, refusing a second fit (another thread's, or one
-    from fit's own callback) and a fit while a copy of the network is taken."""
-    if net._trainer == threading.get_ident():
-        # The lock is not re-entrant; its message would blame another thread.
-        raise RuntimeError("fit or partial_fit was called from inside this network's "
-                           "own fit (from its callback); a callback may stop "
-                           "training by returning True, then train again after "
-                           "fit returns")
-    if not net._train_lock.acquire(blocking=False):
-        raise RuntimeError("this network is already being trained in another thread")
-    try:
-        with net._param_lock:
-            if net._snapshots:
-                raise RuntimeError("this network is being copied or saved in "
-                                   "another thread; train it once that returns")
-            net._trainer = threading.get_ident()
-        yield
-    finally:
-        net._trainer = None
-        net._train_lock.release()
 
 
 class _Run:
@@ -392,7 +439,7 @@ class _Run:
     """
 
     def __init__(self, net, X, y, epochs, batch_size, learning_rate, validation_data,
-                 shuffle, seed, sample_weight, opts, append, chunk):
+                 shuffle, seed, sample_weight, opts, append, chunk, new_optimizer):
         sizes, dtype = net.sizes, net.dtype
         # X's values are checked by the engine as the first epoch gathers its rows,
         # which saves a pass over all of X; a bad row undoes that epoch (see below).
@@ -411,9 +458,10 @@ class _Run:
         with np.errstate(over="ignore"):
             if not np.isfinite(dtype.type(eta0)):
                 raise ValueError(f"learning_rate={eta0} does not fit in {dtype}")
-        _check_step_options(opts, eta0, n, self.n_epochs, net._examples_seen, dtype)
+        self.training_state = tstate = net.training_state
+        _check_step_options(opts, eta0, n, self.n_epochs, tstate.examples_seen, dtype)
         self.shuffle = check.flag(shuffle, "shuffle")
-        rng = net._rng if seed is None else np.random.default_rng(
+        rng = tstate.rng if seed is None else np.random.default_rng(
             check.check_int(seed, "seed", minimum=0))
         rng_state = rng.bit_generator.state
         if validation_data is not None:
@@ -430,7 +478,8 @@ class _Run:
                     f"validation_fraction={opts['validation_fraction']} leaves no "
                     f"validation or no training examples out of {n}; pass "
                     f"validation_data or change validation_fraction")
-            if not all_finite(X):  # the held-out rows never reach the engine's check
+            # (the held-out rows never reach the engine's check)
+            if not all_finite(X.data if check.is_sparse(X) else X):
                 raise ValueError("X contains NaN or infinite values")
             rows = rng.permutation(n)
             X_val, Y_val = X[rows[:n_val]], Y[rows[:n_val]]
@@ -439,15 +488,18 @@ class _Run:
             n -= n_val
         else:
             X_val = None
-        self.engine = engine = net._engine()
-        net._check_finite_parameters(engine)
+        self.engine = engine = net.compiled()
+        check_finite_parameters(engine)
         # All arguments are valid: from here on the network changes.
         self.net, self.opts, self.rng, self.rng_state = net, opts, rng, rng_state
         self.X, self.Y, self.S, self.n, self.batch_size = X, Y, S, n, batch_size
         self.eta0 = eta0
         self.chunk = n if chunk is None else min(chunk, n)
-        self.old_state, self.old_history = net._opt_state, net.history
-        self.state = state = _optimizer_state(net, engine_optimizer(opts))
+        self.old_state, self.old_history = tstate.optimizer, net.history
+        if new_optimizer:
+            tstate.optimizer = None
+        self.state = state = tstate.optimizer_for(engine_optimizer(opts), engine.weights,
+                                                  engine.biases)
         sklearn_l2 = opts["l2_per_batch"]
         self.per_batch = per_batch = sklearn_l2 and not opts["monitor_training"]
         # Typed once here; only the learning rate changes between epochs.
@@ -455,9 +507,9 @@ class _Run:
             state.kind, eta0, decay=opts["l2"] / n, mu=opts["momentum"],
             beta1=opts["beta_1"], beta2=opts["beta_2"], epsilon=opts["epsilon"],
             dropout=opts["dropout"], l2_cost=per_batch, l2_by_batch=sklearn_l2)
-        self.train_monitor = Monitor(net, X, Y, self.classify, opts["l2"], n)
+        self.train_monitor = Monitor(net, engine, X, Y, self.classify, opts["l2"], n)
         self.val_monitor = None if X_val is None else Monitor(
-            net, X_val, Y_val, check.is_classification(None, Y_val), opts["l2"], n)
+            net, engine, X_val, Y_val, check.is_classification(None, Y_val), opts["l2"], n)
         history = net.history if append and net.history else {}
         for key in ["train_cost", "learning_rate"] + (["l2_term"] if per_batch else []) + \
                 (["train_accuracy"] if opts["monitor_training"] and self.classify
@@ -466,6 +518,7 @@ class _Run:
                  ["val_cost"] + (["val_accuracy"] if self.val_monitor.classify else [])):
             history.setdefault(key, [])
         self.history = net.history = history
+        self.history_start = len(history["train_cost"])
 
     def plug_in(self, schedule, stopping, observers, order):
         """Set the loop's parts: ``options``' own unless given."""
@@ -481,10 +534,16 @@ class _Run:
         self.order = order
 
     @property
+    def epochs_done(self):
+        """Epochs of this call whose training the network holds (fewer than were run
+        when divergence or Ctrl-C put some back)."""
+        return len(self.history["train_cost"]) - self.history_start
+
+    @property
     def examples_seen(self):
         """Examples the network has trained on, all calls together (this epoch's
         once it is done)."""
-        return self.net._examples_seen
+        return self.training_state.examples_seen
 
     def epochs(self):
         """The epoch loop: the one place that runs a network's epochs.
@@ -500,7 +559,14 @@ class _Run:
         schedule, stopping, observers = self.schedule, self.stopping, self.observers
         self.rows = np.arange(self.n, dtype=np.intp)
         for epoch in range(1, self.n_epochs + 1):
-            hyper.eta = schedule.rate(self)
+            self.epoch = epoch
+            try:
+                hyper.eta = schedule.rate(self)
+            except Exception:
+                if epoch == 1:  # a refused first rate changes nothing
+                    self.training_state.optimizer = self.old_state
+                    net.history = self.old_history
+                raise
             for observer in observers:
                 observer.epoch_start(self, epoch)
             # Ctrl-C (or any interrupt) before the epoch's bookkeeping is done puts
@@ -508,6 +574,8 @@ class _Run:
             # step count, random stream, history and examples seen all describe the
             # same whole steps.
             epoch_start = self._epoch_state()
+            if epoch == 1:
+                self.call_start = epoch_start
             try:
                 self._train_epoch(epoch, epoch_start)
                 self.score = self._record()
@@ -541,8 +609,7 @@ class _Run:
         (everything put back as before the call) for a row of X that is not finite,
         FloatingPointError when training diverges. ``start_state``: the epoch's
         ``_epoch_state``."""
-        net, hyper, state, rng = self.net, self.hyper, self.state, self.rng
-        before = start_state["params"]
+        hyper, state, rng = self.hyper, self.state, self.rng
         n = self.n
         if self.order is not None:
             self.rows = np.asarray(self.order(n), dtype=np.intp)
@@ -562,19 +629,14 @@ class _Run:
                 self._undo_call(start_state)
                 raise ValueError("X contains NaN or infinite values")
             # A non-finite batch cost stops the epoch before its update; an update
-            # that overflows shows in the parameters. Either way, go back to the start
-            # of the epoch if the parameters themselves are no longer finite.
-            finite = all(all_finite(p) for p in self.params())
-            if status != 0 or not finite:
-                if not finite:
-                    for p, saved in zip(self.params(), before):
-                        np.copyto(p, saved)
+            # that overflows shows in the parameters.
+            if status != 0 or not all(all_finite(p) for p in self.params()):
                 what = f"a mini-batch cost became {cost}" if status != 0 else \
                     "an update overflowed the parameters"
+                kept = self._keep_finite_state(epoch, start_state)
                 raise FloatingPointError(
                     f"training diverged in epoch {epoch}: {what}; "
-                    f"{_divergence_cause(hyper, self.opts['l2'])}. The network keeps "
-                    f"the last parameters with a finite cost.")
+                    f"{_divergence_cause(hyper, self.opts['l2'])}. {kept}")
             if self.chunk >= n:  # one call: its mean as it is
                 self.cost, self.penalty = cost, penalty
             else:
@@ -584,7 +646,35 @@ class _Run:
             if self.chunk < n:
                 for observer in self.observers:
                     observer.progress(self, start + len(rows))
-        net._examples_seen += n
+        self.training_state.examples_seen += n
+
+    def _keep_finite_state(self, epoch, start_state):
+        """After divergence: go back to the last whole state whose outputs and cost
+        on the training rows are finite, the epoch's start or else the call's (a
+        finite batch cost says nothing of the other rows: parameters grown huge
+        overflow on them). Parameters, optimiser state, random stream, examples
+        seen and history go back together. Returns the sentence that says which."""
+        self._restore_epoch_state(start_state)
+        if epoch > 1 and self._finite_on_training_rows():
+            return (f"The network keeps the parameters of the end of epoch {epoch - 1}, "
+                    f"the last whose outputs and cost on the training data are finite.")
+        self._undo_call(self.call_start)
+        self.training_state.examples_seen = self.call_start["seen"]
+        if self._finite_on_training_rows():
+            return ("The network keeps the parameters it had before this call: those "
+                    "of each later epoch give non-finite outputs or cost on the training "
+                    "data.")
+        return ("The network keeps the parameters it had before this call; they too "
+                "give non-finite outputs or cost on the training data.")
+
+    def _finite_on_training_rows(self):
+        net = self.net
+        A = np.empty((self.n, net.sizes[-1]), dtype=net.dtype)
+        self.engine.feedforward(self.X, A)
+        if not all_finite(A):
+            return False
+        with np.errstate(all="ignore"):
+            return bool(np.isfinite(mean_cost(net.cost, A, self.Y)))
 
     def _undo_call(self, start_state):
         """Put everything back as before this call of ``train``. Only the first
@@ -594,7 +684,7 @@ class _Run:
         for p, saved in zip(self.params(), start_state["params"]):
             np.copyto(p, saved)
         self.state.restore(start_state["optimizer"])
-        net._opt_state, net.history = self.old_state, self.old_history
+        self.training_state.optimizer, net.history = self.old_state, self.old_history
         self.rng.bit_generator.state = self.rng_state
 
     def _record(self):
@@ -625,7 +715,7 @@ class _Run:
         """What one epoch changes, copied (see ``_restore_epoch_state``)."""
         return {"params": [p.copy() for p in self.params()],
                 "optimizer": self.state.copy(), "rng": self.rng.bit_generator.state,
-                "seen": self.net._examples_seen,
+                "seen": self.training_state.examples_seen,
                 "history": {k: len(v) for k, v in self.history.items()}}
 
     def _restore_epoch_state(self, saved):
@@ -633,18 +723,9 @@ class _Run:
             np.copyto(p, old)
         self.state.restore(saved["optimizer"])
         self.rng.bit_generator.state = saved["rng"]
-        self.net._examples_seen = saved["seen"]
+        self.training_state.examples_seen = saved["seen"]
         for key, length in saved["history"].items():
             del self.history[key][length:]
-
-
-def _optimizer_state(net, kind):
-    """``net``'s momentum / Adam state arrays, kept across fit calls while the kind
-    stays."""
-    state = net._opt_state
-    if state is None or state.kind != kind:
-        state = net._opt_state = OptimizerState.zeros(kind, net.weights, net.biases)
-    return state
 
 
 def _check_step_options(opts, eta0, n, epochs, examples_seen, dtype):

@@ -7,6 +7,7 @@ it was.
 import collections.abc
 import numbers
 import operator
+import sys
 
 import numpy as np
 
@@ -131,7 +132,10 @@ def check_features(X, name, n_features, dtype, allow_1d=False, finite=True):
     A 1-d X (one example) is accepted when ``allow_1d`` and returned as one row.
     Integer, big-endian, read-only and non-contiguous input is converted (once).
     ``finite=False`` leaves the check for NaN and infinities to the caller.
+    A scipy.sparse X is returned as CSR (see ``check_sparse_features``).
     """
+    if is_sparse(X):
+        return check_sparse_features(X, name, n_features, dtype, finite), False
     arr = as_numeric_array(X, name)
     was_1d = arr.ndim == 1 and allow_1d
     if was_1d:
@@ -146,6 +150,104 @@ def check_features(X, name, n_features, dtype, allow_1d=False, finite=True):
         raise ValueError(f"{name} has {arr.shape[1]} features per example, but the "
                          f"network's input layer has {n_features} neurons")
     return _as_finite(arr, name, dtype, finite), was_1d
+
+
+def is_sparse(X):
+    """Whether X is a scipy.sparse matrix or array (without importing scipy.sparse:
+    if it was never imported, X cannot be one)."""
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(X)
+
+
+def check_sparse_features(X, name, n_features, dtype, finite=True):
+    """Return the scipy.sparse ``X`` as a CSR matrix (m, n_features) of ``dtype``
+    whose indptr and indices are one dtype, int32 or int64.
+
+    CSC and the other formats are converted to CSR once, as scikit-learn's
+    ``check_array(accept_sparse="csr")`` does; the values are cast to ``dtype``
+    (a copy of the stored values only: X is never densified). The structure of a
+    compressed matrix (CSR or CSC), which may have been built by hand, is checked
+    first: the engine indexes with it. Unsorted and duplicate entries are accepted
+    (duplicates add up, as in scipy). ``finite=False`` leaves the check of the
+    values for NaN and infinities to the caller.
+    """
+    import scipy.sparse as sparse
+    if len(X.shape) != 2:
+        raise ValueError(f"{name} must be a 2-d sparse matrix (m, n_features), got "
+                         f"shape {X.shape}")
+    kind = X.dtype.kind
+    if kind == "b":
+        raise TypeError(f"{name} has dtype bool; convert it to numbers first "
+                        f"(for example {name}.astype(float))")
+    if kind not in "fiu":
+        raise TypeError(f"{name} must hold real numbers, got a sparse matrix of dtype "
+                        f"{X.dtype}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has no rows (shape {X.shape})")
+    if X.shape[1] != n_features:
+        raise ValueError(f"{name} has {X.shape[1]} features per example, but the "
+                         f"network's input layer has {n_features} neurons")
+    if X.format in ("csr", "csc"):
+        _check_compressed(X, name)
+    elif X.format == "coo":
+        _check_coordinates(X, name)
+    try:
+        csr = X if X.format == "csr" else X.tocsr()
+        nnz = int(csr.indptr[-1])
+        indptr, indices = csr.indptr, csr.indices[:nnz]
+        if indptr.dtype != indices.dtype or indptr.dtype not in (np.int32, np.int64):
+            indptr, indices = indptr.astype(np.int64), indices.astype(np.int64)
+        with np.errstate(over="ignore"):  # float64 -> float32 overflow is reported below
+            data = np.ascontiguousarray(csr.data[:nnz], dtype=dtype)
+        out = sparse.csr_matrix(X.shape, dtype=dtype)
+        out.data, out.indices = data, np.ascontiguousarray(indices)
+        out.indptr = np.ascontiguousarray(indptr)
+    except MemoryError as exc:
+        raise too_large(name, exc) from None
+    if finite and not all_finite(data):
+        raise ValueError(f"{name} contains NaN or infinite values (after conversion to "
+                         f"{dtype})")
+    return out
+
+
+def _check_coordinates(X, name):
+    """Refuse a COO matrix whose row or column indices are out of range (scipy's
+    conversion to CSR would write out of bounds)."""
+    for what, index, size in (("row", X.row, X.shape[0]),
+                              ("column", X.col, X.shape[1])):
+        index = np.asarray(index)
+        if index.ndim != 1 or index.dtype.kind not in "iu" or \
+                index.shape[0] != np.asarray(X.data).shape[0]:
+            raise TypeError(f"{name}: a COO matrix needs 1-d integer {what} indices, one "
+                            f"per stored value")
+        if index.size and (index.min() < 0 or index.max() >= size):
+            raise ValueError(f"{name} has {what} indices outside [0, {size}) (malformed "
+                             f"COO matrix)")
+
+
+def _check_compressed(X, name):
+    """Refuse a CSR or CSC matrix whose indptr or indices do not describe one."""
+    major, minor = X.shape if X.format == "csr" else X.shape[::-1]
+    indptr, indices = np.asarray(X.indptr), np.asarray(X.indices)
+    what = "column" if X.format == "csr" else "row"
+    if (indptr.ndim != 1 or indices.ndim != 1 or indptr.dtype.kind not in "iu"
+            or indices.dtype.kind not in "iu" or np.ndim(X.data) != 1):
+        raise TypeError(f"{name}: a {X.format.upper()} matrix needs 1-d integer indptr "
+                        f"and indices and 1-d data, got {indptr.dtype} {indptr.shape}, "
+                        f"{indices.dtype} {indices.shape} and data of shape "
+                        f"{np.shape(X.data)}")
+    if indptr.shape[0] != major + 1:
+        raise ValueError(f"{name}: indptr has {indptr.shape[0]} entries, but a "
+                         f"{X.format.upper()} matrix of shape {X.shape} needs {major + 1}")
+    nnz = int(indptr[-1])
+    if (indptr[0] != 0 or (np.diff(indptr) < 0).any() or nnz > indices.shape[0]
+            or nnz > np.asarray(X.data).shape[0]):
+        raise ValueError(f"{name}: indptr must start at 0 and not decrease, up to at "
+                         f"most the {min(indices.shape[0], np.asarray(X.data).shape[0])} "
+                         f"stored entries (malformed {X.format.upper()} matrix)")
+    if nnz and (indices[:nnz].min() < 0 or indices[:nnz].max() >= minor):
+        raise ValueError(f"{name} has {what} indices outside [0, {minor}) (malformed "
+                         f"{X.format.upper()} matrix)")
 
 
 def too_large(name, exc):

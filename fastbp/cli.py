@@ -189,7 +189,29 @@ def build_parser():
 
 def _digits_split(dtype):
     X, y = datasets.load_digits(dtype=dtype)
-    return datasets.fixed_split(X, y, validation=True, test=True)
+    return _split(X, y, validation=True, test=True)
+
+
+def _split(X, y, validation, test):
+    """Split off a validation and/or a test set: a fixed shuffle, one sixth of rows each.
+
+    The digits set has no standard split: this gives it 1,197 training, 300
+    validation and 300 test images, the same on every run.
+
+    Returns (train, validation or None, test or None), each an (X, y) pair, training
+    rows first in the shuffled order (for the digits: 1,197 / 300 / 300).
+    """
+    n = len(y)
+    held = max(1, int(n / 6 + 0.5))
+    n_train = n - held * (validation + test)
+    if n_train < 1:
+        raise UsageError(f"{n} examples are too few to split off validation and test "
+                         f"sets; give more, or X_val/y_val and X_test/y_test")
+    order = np.random.default_rng(0).permutation(n)
+    bounds = [n_train, n_train + held * validation]
+    rows = np.split(order, bounds)
+    parts = [(X[r], y[r]) for r in rows]
+    return parts[0], parts[1] if validation else None, parts[2] if test else None
 
 
 def _load_data_file(path, dtype, hidden):
@@ -198,7 +220,7 @@ def _load_data_file(path, dtype, hidden):
         given = _io.read_data_sets(path, dtype, hidden[0])
     except _io.DataFileError as exc:
         raise UsageError(f"--data {exc}") from None
-    train, validation, test = datasets.fixed_split(
+    train, validation, test = _split(
         *given[""], validation="_val" not in given, test="_test" not in given)
     return train, given.get("_val", validation), given.get("_test", test)
 

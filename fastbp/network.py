@@ -13,6 +13,7 @@ import numpy as np
 from . import _io, _training, _validation as check
 from ._backprop import Engine, OptimizerState, all_finite
 from ._tables import ACTIVATIONS, COST_OUTPUTS, COSTS, HIDDEN_ACTIVATIONS
+from ._state import TrainingState
 
 INITS = ("normal", "scaled_normal", "xavier", "he")
 
@@ -58,7 +59,8 @@ class Network:
     def __init__(self, sizes, activation="sigmoid", output_activation=None,
                  cost="quadratic", init="scaled_normal", dtype="float64", seed=None):
         self._configure(sizes, activation, output_activation, cost, init, dtype, seed)
-        weights, biases = _initial_parameters(self._sizes, self._init, self._rng,
+        weights, biases = _initial_parameters(self._sizes, self._init,
+                                              self._train_state.rng,
                                               self._dtype)
         self._weights = _ParameterList(self, "weights", weights)
         self._biases = _ParameterList(self, "biases", biases)
@@ -93,18 +95,11 @@ class Network:
         if isinstance(seed, (bool, np.bool_)):
             raise TypeError("seed must be None or a non-negative integer, got a bool")
         try:
-            self._rng = np.random.default_rng(seed)
+            rng = np.random.default_rng(seed)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"seed must be None or a non-negative integer: {exc}") from None
         self._engine_cache = None
-        self._train_lock = threading.Lock()
-        self._param_lock = threading.Lock()
-        self._trainer = None
-        self._snapshots = 0  # copies of the network being taken (see _SnapshotGuard)
-        # Kept for the training driver (fastbp._training), which alone changes them:
-        # the optimiser state and the examples trained on (invscaling's t).
-        self._opt_state = None
-        self._examples_seen = 0
+        self._train_state = TrainingState(rng)
         self.history = {}
 
     # -- properties ---------------------------------------------------------------
@@ -156,7 +151,7 @@ class Network:
 
         Parameters
         ----------
-        X : array_like of shape (m, n_0) or (n_0,)
+        X : array_like of shape (m, n_0) or (n_0,), or scipy.sparse (m, n_0)
             Examples as rows, or a single example.
 
         Returns
@@ -170,8 +165,13 @@ class Network:
             NaN or inf (a parameter set to NaN or inf in place, or an overflow): a
             non-finite output is never handed back as an answer.
         """
-        engine = self._engine()
+        # A reader: training waits for it to finish (TrainingState's steps, inline).
+        state = self._train_state
+        state.readers.append(None)
         try:
+            if state.trainer is not None:
+                state.check_reader()
+            engine = self._engine()
             # Input already in the engine's layout is checked and run in one compiled
             # call: single-example latency is a design goal.
             out = engine.feedforward_ready(X)
@@ -185,6 +185,10 @@ class Network:
                     out = out[0]
         except MemoryError as exc:
             raise check.too_large("X", exc) from None
+        finally:
+            state.readers.pop()
+            if state.trainer is not None:
+                state.reader_left()
         if not all_finite(out):  # X is finite: NaN or inf here is no answer
             self._refuse_non_finite_output(engine)
         return out
@@ -207,14 +211,15 @@ class Network:
         """
         X, Y = self._check_data(X, Y)
         S = check.check_sample_weight(sample_weight, X.shape[0], self._dtype)
-        engine = self._engine()
-        self._check_finite_parameters(engine)
-        # Shaped like the engine's arrays, not the list's, which another thread
-        # may change meanwhile.
-        nabla_w = [np.empty_like(w) for w in engine.weights]
-        nabla_b = [np.empty_like(b) for b in engine.biases]
-        total_weight = X.shape[0] if S is None else float(S.sum(dtype=np.float64))
-        engine.gradient(X, Y, S, 1.0 / total_weight, nabla_w, nabla_b)
+        with self._train_state.reading():
+            engine = self._engine()
+            _training.check_finite_parameters(engine)
+            # Shaped like the engine's arrays, not the list's, which another thread
+            # may change meanwhile.
+            nabla_w = [np.empty_like(w) for w in engine.weights]
+            nabla_b = [np.empty_like(b) for b in engine.biases]
+            total_weight = X.shape[0] if S is None else float(S.sum(dtype=np.float64))
+            engine.gradient(X, Y, S, 1.0 / total_weight, nabla_w, nabla_b)
         return nabla_b, nabla_w
 
     def total_cost(self, X, Y, l2=0.0):
@@ -261,7 +266,9 @@ class Network:
 
         Parameters
         ----------
-        X : array_like of shape (n, n_0)
+        X : array_like of shape (n, n_0), or scipy.sparse (n, n_0)
+            A sparse X (CSR; CSC and other formats are converted to CSR once) is never
+            densified: the first layer reads each mini-batch's stored values.
         y : array_like of shape (n,) with integer labels in [0, n_L), or (n, n_L) targets
         epochs : int >= 1
         batch_size : int >= 1
@@ -285,11 +292,15 @@ class Network:
             Nesterov's momentum: w ← w + μ v - η g (after updating v).
         beta_1, beta_2, epsilon : float
             Adam's parameters.
-        schedule : {"constant", "invscaling", "plateau"}
+        schedule : {"constant", "invscaling", "plateau"} or object
             "invscaling": η_t = η / (t + 1)^power_t, t the number of examples seen
             before the epoch (as scikit-learn). "plateau": the book's rule: halve η
             when the validation score has not improved for ``n_iter_no_change``
-            epochs, and stop once it has fallen to η/128.
+            epochs, and stop once it has fallen to η/128. An object with a method
+            ``rate(run)`` gives each epoch's η itself (a finite float > 0), from
+            ``run.epoch`` (1, 2, ... in this call), ``run.eta0`` (``learning_rate``),
+            ``run.examples_seen``, ``run.history`` and ``run.net``; its optional
+            ``epoch_end(run)`` is called after each epoch.
         power_t : float >= 0
         early_stopping : bool
             Stop when the validation score (accuracy for class labels, minus the
@@ -398,7 +409,9 @@ class Network:
     def to_onnx(self, path=None, **options):
         """This network as an ``onnx.ModelProto`` (also saved to ``path`` if given).
 
-        See ``fastbp.onnx.to_onnx`` for the graph and the options.
+        ``path`` is written atomically, as ``save`` writes; special targets (a FIFO,
+        a directory) and graph names that collide are refused with ValueError. See
+        ``fastbp.onnx.to_onnx`` for the graph and the options.
         """
         from . import onnx as _onnx
         return _onnx.to_onnx(self, path, **options)
@@ -435,7 +448,8 @@ class Network:
         parameters in place without the GIL, so a concurrent reader would see a
         half-applied step.
         """
-        if self._trainer is not None and self._trainer != threading.get_ident():
+        trainer = self._train_state.trainer
+        if trainer is not None and trainer != threading.get_ident():
             raise RuntimeError("this network is being trained in another thread; use "
                                "it once fit returns, or predict with a copy taken "
                                "before fit or in its callback (copy.deepcopy(net))")
@@ -459,12 +473,7 @@ class Network:
         engine updates the arrays it started with, so training would go on in
         arrays the network no longer holds.
         """
-        with self._param_lock:
-            if self._trainer is not None:
-                raise RuntimeError(
-                    "the network's parameters cannot be replaced while fit runs "
-                    "(edit them in place, e.g. net.weights[0][...] = w, or assign "
-                    "them once fit returns)")
+        with self._train_state.replacing():
             if index is not None:
                 kind, i, value = index  # i an index or a slice into the live list
                 live = self._weights if kind == "weights" else self._biases
@@ -486,42 +495,50 @@ class Network:
             if biases is not None:
                 self._biases = _ParameterList(self, "biases", new_b)
 
+    @property
+    def training_state(self):
+        """The state training keeps between calls (``TrainingState``): the random
+        stream, the optimiser state (``reset_optimizer()`` starts a new one), the
+        examples seen, and the locks whose rules it states."""
+        return self._train_state
+
     def _snapshot_guard(self, what):
         """A context that keeps fit from starting while a copy of the network is
         taken, and refuses the copy while another thread trains it."""
-        return _SnapshotGuard(self, what)
+        return self._train_state.snapshot(what)
 
     def __getstate__(self):
         # An independent copy of everything that training changes, taken while fit
         # cannot start (pickle and copy.deepcopy copy the state only after this
-        # returns). The engine (raw pointers) and the locks are rebuilt, not pickled.
+        # returns). The engine (raw pointers) and the locks are rebuilt, not pickled;
+        # the training state is kept under its earlier keys, which older pickles have.
         with self._snapshot_guard("copied or pickled"):
             state = self.__dict__.copy()
-            for key in ("_engine_cache", "_train_lock", "_param_lock", "_trainer",
-                        "_snapshots"):
+            for key in ("_engine_cache", "_train_state"):
                 state.pop(key, None)
             state["_weights"] = [check.aligned(w) for w in self._weights]
             state["_biases"] = [check.aligned(b) for b in self._biases]
-            state["_rng"] = copy.deepcopy(self._rng)
+            training = self._train_state.copy()
+            state["_rng"], state["_opt_state"] = training.rng, training.optimizer
+            state["_examples_seen"] = training.examples_seen
             state["history"] = copy.deepcopy(self.history)
-            if self._opt_state is not None:
-                state["_opt_state"] = self._opt_state.copy()
         return state
 
     def __setstate__(self, state):
+        state = dict(state)
+        for key in ("_train_lock", "_param_lock", "_trainer", "_snapshots"):
+            state.pop(key, None)  # locks pickled by no version; dropped all the same
+        rng, old = state.pop("_rng"), state.pop("_opt_state", None)
+        seen = state.pop("_examples_seen", 0)
         self.__dict__.update(state)
         self._engine_cache = None
-        self._train_lock = threading.Lock()
-        self._param_lock = threading.Lock()
-        self._trainer = None
-        self._snapshots = 0
         self._weights = _ParameterList(self, "weights", state["_weights"])
         self._biases = _ParameterList(self, "biases", state["_biases"])
-        old = state.get("_opt_state")
         if isinstance(old, dict):  # pickled before the optimiser state was one object
-            self._opt_state = OptimizerState(
+            old = OptimizerState(
                 old["kind"], *(old.get(k, ()) for k in ("s1w", "s1b", "s2w", "s2b")),
                 step=old["step"])
+        self._train_state = TrainingState(rng, old, seen)
 
     def _check_parameters(self, weights, biases, name):
         """Refuse parameter lists the engine cannot use in place."""
@@ -565,15 +582,8 @@ class Network:
     def _forward_checked(self, X):
         """a^L for an X that has passed ``check_features``; parameters that are no
         longer finite (edited in place) raise ValueError instead of a wrong result."""
-        engine = self._engine()
-        try:
-            A = np.empty((X.shape[0], self._sizes[-1]), dtype=self._dtype)
-            engine.feedforward(X, A)
-        except MemoryError as exc:
-            raise check.too_large("X", exc) from None
-        if not all_finite(A):
-            self._check_finite_parameters(engine)
-        return A
+        with self._train_state.reading():
+            return _training.forward(self._engine(), X, self._sizes[-1], self._dtype)
 
     def _refuse_non_finite_output(self, engine=None):
         """Raise ValueError for an output holding NaN or inf computed from finite X:
@@ -586,12 +596,7 @@ class Network:
     def _check_finite_parameters(self, engine=None):
         """Raise ValueError naming the first parameter array holding NaN or inf
         (arrays edited in place are not checked when they change)."""
-        engine = self._engine() if engine is None else engine
-        for kind, arrays in (("weights", engine.weights), ("biases", engine.biases)):
-            for i, arr in enumerate(arrays):
-                if not all_finite(arr):
-                    raise ValueError(f"{kind}[{i}] contains NaN or infinite values "
-                                     f"(set in place); fix the parameters first")
+        _training.check_finite_parameters(self._engine() if engine is None else engine)
 
 
 def load(path):
@@ -610,30 +615,6 @@ def _build(weights, biases, meta):
     return Network._with_parameters(
         weights, biases, meta["sizes"], meta["activation"], meta["output_activation"],
         meta["cost"], meta["init"], meta["dtype"])
-
-
-class _SnapshotGuard:
-    """Counts a copy of the network under way (see ``Network._snapshot_guard``):
-    fit does not start meanwhile, and the copy is refused while another thread
-    trains. Inside fit's own thread (a callback) the epoch is whole: it goes ahead."""
-
-    def __init__(self, net, what):
-        self.net, self.what = net, what
-
-    def __enter__(self):
-        net = self.net
-        with net._param_lock:
-            if net._trainer is not None and net._trainer != threading.get_ident():
-                raise RuntimeError(
-                    f"this network cannot be {self.what} while it is being trained in "
-                    f"another thread; do it once fit returns, or from fit's callback")
-            net._snapshots += 1
-        return self
-
-    def __exit__(self, *exc):
-        with self.net._param_lock:
-            self.net._snapshots -= 1
-        return False
 
 
 def _as_list(value, name):

@@ -1,6 +1,6 @@
 import os
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -14,7 +14,10 @@ _OutputActivation = Literal["sigmoid", "tanh", "relu", "identity", "softmax"]
 _Cost = Literal["quadratic", "cross_entropy", "log_likelihood"]
 _Init = Literal["scaled_normal", "normal", "xavier", "he"]
 _Optimizer = Literal["sgd", "adam"]
-_Schedule = Literal["constant", "invscaling", "plateau"]
+class _ScheduleObject(Protocol):
+    def rate(self, run: Any, /) -> float: ...
+
+_Schedule = Literal["constant", "invscaling", "plateau"] | _ScheduleObject
 # The network's dtype (float32 or float64) is not known statically.
 _Array = NDArray[np.floating[Any]]
 _History = dict[str, list[float]]
@@ -83,6 +86,8 @@ class Network:
                   external_data: bool = False) -> Network: ...
     def to_onnx(self, path: _Path | None = None, **options: Any) -> Any: ...
     def compiled(self) -> Engine: ...
+    @property
+    def training_state(self) -> Any: ...
     def save(self, path: _Path) -> None: ...
     def __getstate__(self) -> dict[str, Any]: ...
     def __setstate__(self, state: dict[str, Any]) -> None: ...

@@ -12,10 +12,10 @@ not import this module.
 
 Differences from scikit-learn (docs/guide/estimators.md gives the reasons):
 
-- no sparse input;
 - ``solver="lbfgs"`` minimises the same function with scipy's L-BFGS-B, but its flat
   parameter vector holds fastbp's w^l (n_out, n_in) row by row, where scikit-learn's
   holds ``coefs_`` (n_in, n_out): the iterates agree to rounding, not bit for bit;
+  and it densifies sparse X (its whole-set gradient runs on dense rows);
 - ``sample_weight``: fastbp normalises the weights to mean 1 over the training set and
   divides each step's weighted sum by the batch size; scikit-learn divides each batch
   by its own sum of weights. The same steps for unweighted data and for full batches
@@ -94,6 +94,11 @@ def _output_or_none(network, X):
 
 class _BaseMLP(BaseEstimator):
     """Shared fitting code; see MLPClassifier and MLPRegressor."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True   # CSR (CSC and the rest converted to it)
+        return tags
 
     def __init__(self, **params):
         # The public classes' __init__ name every parameter (scikit-learn's get_params
@@ -229,9 +234,13 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"the data need a network of layer sizes {sizes}, but the "
                              f"fitted one has {self.network_.sizes}")
         elif not incremental and self.solver != "lbfgs":
-            # warm_start: keep the parameters, start a new optimiser (as scikit-learn).
-            self._restart_optimizer()
+            # warm_start: keep the parameters, start a new optimiser (as scikit-learn;
+            # the loop starts it once the fit is accepted).
+            self._current_learning_rate = float(self.learning_rate_init)
         if self.solver == "lbfgs":
+            # lbfgs's whole-set gradient runs on dense rows: sparse X is densified here
+            # (the stochastic solvers keep it sparse).
+            X = X.toarray() if check.is_sparse(X) else X
             X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
             return lambda: self._fit_lbfgs(X, Y, sample_weight)
 
@@ -256,14 +265,15 @@ class _BaseMLP(BaseEstimator):
             validation = (X_val, y_val, sw_val)
         else:
             validation = None
-        X = np.ascontiguousarray(X)
+        X = X if check.is_sparse(X) else np.ascontiguousarray(X)
         Y = np.ascontiguousarray(Y)
         n = X.shape[0]
         batch_size = self._batch_size(n)
 
         if incremental:
             return lambda: self._partial_pass(X, Y, sample_weight, batch_size, rs)
-        return lambda: self._fit_epochs(X, Y, sample_weight, batch_size, validation, rs)
+        return lambda: self._fit_epochs(X, Y, sample_weight, batch_size, validation, rs,
+                                        not first_pass)
 
     def _fit_lbfgs(self, X, Y, sample_weight):
         """scikit-learn's ``_fit_lbfgs``: L-BFGS-B over the flattened parameters, on
@@ -328,17 +338,6 @@ class _BaseMLP(BaseEstimator):
             self.best_validation_score_ = None
             self.best_loss_ = np.inf
 
-    def _restart_optimizer(self):
-        """Fresh optimiser state (momentum, Adam's moments) on the same parameters."""
-        old = self.network_
-        net = Network(old.sizes, activation=old.activation,
-                      output_activation=old.output_activation, cost=old.cost,
-                      init="xavier", dtype=old.dtype, seed=0)
-        net.weights = [w.copy() for w in old.weights]
-        net.biases = [b.copy() for b in old.biases]
-        self.network_ = net
-        self._current_learning_rate = float(self.learning_rate_init)
-
     def _batch_size(self, n):
         if isinstance(self.batch_size, str):  # "auto"
             return min(200, n)
@@ -373,7 +372,8 @@ class _BaseMLP(BaseEstimator):
                         nesterov=bool(self.nesterovs_momentum) and momentum > 0)
         return opts
 
-    def _train(self, X, Y, epochs, batch_size, rs, opts, validation, incremental):
+    def _train(self, X, Y, epochs, batch_size, rs, opts, validation, incremental,
+               new_optimizer=False):
         """Train ``network_`` in fastbp's loop with scikit-learn's rules (its
         ``_fit_stochastic`` and ``_backprop``): its L2 rule (each batch's term
         divided by that batch's own size, in its step and in its loss, the loss's
@@ -413,7 +413,7 @@ class _BaseMLP(BaseEstimator):
                 self.network_, X, Y, epochs.n_epochs, batch_size, rate, None, shuffle,
                 int(rs.randint(np.iinfo(np.int32).max)), sample_weight, options,
                 append=incremental, schedule=schedule, stopping=stopping,
-                observers=[epochs])
+                observers=[epochs], new_optimizer=new_optimizer)
         except FloatingPointError:
             # The loop went back to the diverged epoch's start. scikit-learn raises
             # its ValueError; with early stopping it ends with the best parameters,
@@ -446,12 +446,13 @@ class _BaseMLP(BaseEstimator):
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
 
-    def _fit_epochs(self, X, Y, sample_weight, batch_size, validation, rs):
-        """Up to max_iter epochs, in one run of fastbp's loop."""
+    def _fit_epochs(self, X, Y, sample_weight, batch_size, validation, rs, warm):
+        """Up to max_iter epochs, in one run of fastbp's loop (``warm``: from the
+        fitted parameters, with a new optimiser state)."""
         opts = self._options(X.shape[0], batch_size, sample_weight)
         self.n_iter_ = 0
         if not self._train(X, Y, self.max_iter, batch_size, rs, opts, validation,
-                           False):
+                           False, new_optimizer=warm):
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                           f"reached and the optimization hasn't converged yet.",
                           ConvergenceWarning)
@@ -830,13 +831,17 @@ class _Epochs(_training.Observer):
         self.validation, self.n, self.rs = validation, n, rs
         self.incremental = incremental
         self.n_epochs = 1 if incremental else est.max_iter
-        self.rate = None
+        self.rate, self.run, self.starts = None, None, []
+        self.n_iter = est.n_iter_
 
     def epoch_start(self, run, epoch):
         if self.rate is not None and (isinstance(self.schedule, _training.InvScaling)
                                       or run.hyper.eta != self.rate):
             run.rng = np.random.default_rng(int(self.rs.randint(np.iinfo(np.int32).max)))
-        self.rate = run.hyper.eta
+        self.rate, self.run = run.hyper.eta, run
+        # What the stopping rule and the schedule were at the epoch's start: a
+        # diverged fit goes back to the start of an earlier epoch (see store).
+        self.starts.append((self.stopping.best, self.stopping.count, run.hyper.eta))
 
     def score(self, run):
         """The epoch's bookkeeping; the stopping rule's score: minus the training
@@ -857,23 +862,39 @@ class _Epochs(_training.Observer):
         return -est.loss_
 
     def store(self):
-        """Keep the rule's and the schedule's state for the next call."""
+        """Keep the rule's and the schedule's state for the next call; after
+        divergence, only the epochs whose training the network kept."""
         est, stopping = self.est, self.stopping
-        est._no_improvement_count = stopping.count
+        best, count, rate = stopping.best, stopping.count, self.schedule.eta
+        undone = 0 if self.run is None else len(self.starts) - self.run.epochs_done
+        if undone > 0:  # the last epoch was not scored, the others are
+            best, count, rate = self.starts[self.run.epochs_done]
+            scored = len(self.starts) - 1
+            drop = scored - self.run.epochs_done
+            if drop:
+                del est.loss_curve_[len(est.loss_curve_) - drop:]
+                if self.validation is not None:
+                    del est.validation_scores_[len(est.validation_scores_) - drop:]
+                est.t_ -= drop * self.n
+                est.n_iter_ = self.n_iter if self.incremental else est.n_iter_ - drop
+                if est.loss_curve_:
+                    est.loss_ = est.loss_curve_[-1]
+        est._no_improvement_count = count
         if self.validation is None:
-            est.best_loss_ = -stopping.best
+            est.best_loss_ = -best
         else:
-            est.best_validation_score_ = stopping.best
-        est._current_learning_rate = self.schedule.eta
+            est.best_validation_score_ = best
+        est._current_learning_rate = rate
 
 
 # -- argument checks ----------------------------------------------------------------
 
 def _validate_data(estimator, X, *args, **kwargs):
     """scikit-learn's ``validate_data``, with the copy it makes of a huge X (a
-    zero-stride view, say) refused as a ValueError rather than a MemoryError."""
+    zero-stride view, say) refused as a ValueError rather than a MemoryError.
+    Sparse X is kept sparse (CSC and other formats converted to CSR)."""
     try:
-        return validate_data(estimator, X, *args, **kwargs)
+        return validate_data(estimator, X, *args, accept_sparse="csr", **kwargs)
     except MemoryError as exc:
         raise check.too_large("X", exc) from None
 
@@ -902,6 +923,6 @@ def _check_sample_weight(sample_weight, n):
 if __doc__ and MLPClassifier.__doc__:
     _NOTES = ("\n    Notes\n    -----\n    Differences from scikit-learn (their reasons: "
               "docs/guide/estimators.md):\n\n"
-              + textwrap.indent(__doc__[__doc__.index("- no sparse input"):], "    "))
+              + textwrap.indent(__doc__[__doc__.index("- ``solver=\"lbfgs\"``"):], "    "))
     MLPClassifier.__doc__ += _NOTES
     MLPRegressor.__doc__ += _NOTES

@@ -1,8 +1,11 @@
 """The benchmark harness: benchmarks/run.py times the implementations' epochs in
 rounds, each implementation in a ``worker.py serve`` process of its own."""
 import importlib
+import importlib.util
+import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -124,6 +127,11 @@ def test_the_onnxruntime_peer_computes_the_network(run_py, dtype):
     (one example and a batch), so the suite times the same computation."""
     import numpy as np
     import fastbp
+    if any(importlib.util.find_spec(name) is None for name in ("onnx", "onnxruntime")):
+        message = "onnx or onnxruntime is not installed: pip install '.[integration]'"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
     peers = importlib.import_module("peers")
     rng = np.random.default_rng(4)
     net = fastbp.Network([20, 7, 3], dtype=dtype, seed=1)
@@ -150,3 +158,25 @@ def test_w5_fits_both_estimators_and_reports_them(run_py, mnist_dir, monkeypatch
     text = report.section_w5({"w5": runs})
     expected = f"{runs[1]['wall'] / runs[0]['wall']:.2f}x"
     assert "| defaults | 1 | 2 |" in text and expected in text, text
+
+
+def test_without_mnist_the_benchmarks_run_on_data_of_its_shapes(run_py, tmp_path,
+                                                                monkeypatch, capsys):
+    """No FASTBP_MNIST_DIR and an empty download cache: a seeded stand-in of MNIST's
+    shapes, named as such in the results, and a note on stderr; the peers still agree
+    on it (--check)."""
+    import common
+    monkeypatch.delenv("FASTBP_MNIST_DIR", raising=False)
+    monkeypatch.setenv("FASTBP_DATA", str(tmp_path))
+    assert common.synthetic_instead_of_mnist()
+    for dtype in ("float64", "float32"):
+        train, validation, test, loader = common.load_mnist(dtype)
+        assert loader == common.SYNTHETIC_LOADER and loader.startswith("synthetic")
+        for (X, y), n in zip((train, validation, test), (50_000, 10_000, 10_000)):
+            assert X.shape == (n, 784) and X.dtype == dtype and y.shape == (n,)
+            assert 0 <= X.min() and X.max() <= 1 and set(np.unique(y)) == set(range(10))
+    again = common.load_mnist("float64")[0][0]
+    np.testing.assert_array_equal(again, common.load_mnist("float64")[0][0])
+    assert run_py.main(["--check"]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith("run.py: note: MNIST not found") and "synthetic" in err

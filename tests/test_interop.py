@@ -5,8 +5,8 @@ dtypes and batch sizes 1 and many) and compares outputs to 1e-12 relative in flo
 and 1e-5 in float32, relative to the largest output (so a ReLU that gives 0 in one
 and 1e-17 in the other passes, as it should).
 
-onnx, onnxruntime and skl2onnx are in the test extra: missing, their tests are skipped
-on a developer machine but fail under CI (CI=true), like the MNIST tests. torch is not
+onnx, onnxruntime and skl2onnx are in the integration extra: missing, their tests are
+skipped on a developer machine but fail under CI (CI=true), like the MNIST tests. torch is not
 in the extra (a plain `pip install torch` can bring a CUDA build of several GB): CI
 installs the CPU build itself, and its tests fail there without it too.
 """
@@ -34,7 +34,8 @@ def need(name):
     try:
         return __import__(name)
     except ImportError as exc:
-        extra = "pip install torch" if name == "torch" else "pip install '.[test]'"
+        extra = {"torch": "pip install torch --index-url https://download.pytorch.org/whl/cpu (the CPU-only build)",
+                 "sklearn": "pip install '.[test]'"}.get(name, "pip install '.[integration]'")
         message = f"{name} is not installed ({exc}); {extra}"
         if IN_CI:
             pytest.fail(message, pytrace=False)

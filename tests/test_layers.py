@@ -29,7 +29,11 @@ def python_modules():
 
 
 def compiled_modules():
-    return {p.stem for p in PACKAGE.glob("*.pyx")}
+    """The extension modules, from their sources or, where those are not installed,
+    from the built files (``_backprop.cpython-311-x86_64-linux-gnu.so``)."""
+    return {p.stem for p in PACKAGE.glob("*.pyx")} | \
+        {p.name.split(".")[0] for p in PACKAGE.iterdir()
+         if p.suffix in (".so", ".pyd") and not p.name.startswith(".")}
 
 
 def imports_of(name, path, modules):

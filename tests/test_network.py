@@ -514,7 +514,7 @@ def test_own_arrays_start_on_cache_lines(dtype, tmp_path):
     X = np.random.default_rng(0).normal(size=(20, 784)).astype(dtype)
     net.fit(X, np.arange(20) % 10, epochs=1, batch_size=5, learning_rate=0.01,
             optimizer="adam")
-    state = net._opt_state
+    state = net.training_state.optimizer
     assert len(state.arrays()) == 4 * len(net.weights)
     assert aligned(state.arrays())
     net.save(tmp_path / "net.npz")
@@ -536,7 +536,8 @@ def test_a_network_pickled_with_the_old_optimizer_state_dict_trains_on():
                            "s1b": list(opt.s1b)}
     old = fastbp.Network.__new__(fastbp.Network)
     old.__setstate__(state)
-    assert old._opt_state.kind == "momentum" and old._opt_state.step == 4
+    assert old.training_state.optimizer.kind == "momentum"
+    assert old.training_state.optimizer.step == 4
     for twin in (net, old):
         twin.partial_fit(X, y, batch_size=5, learning_rate=0.1, momentum=0.5, seed=1)
     for p, q in zip(net.weights + net.biases, old.weights + old.biases):

@@ -213,7 +213,7 @@ def test_fit_callback_may_copy_and_save_but_not_replace_parameters(tmp_path):
     for epoch, (twin, params) in enumerate(seen, start=1):
         for a, b in zip(twin.weights + twin.biases, params):
             np.testing.assert_array_equal(a, b)
-        assert twin._opt_state.step == epoch * 10     # 40 rows, batches of 4
+        assert twin.training_state.optimizer.step == epoch * 10     # 40 rows, batches of 4
         assert len(twin.history["train_cost"]) == epoch
         loaded = fastbp.load(tmp_path / f"epoch{epoch}.npz")
         np.testing.assert_array_equal(loaded.weights[1], params[1])
@@ -241,7 +241,7 @@ def estimator_state(est):
     for key, value in est.__dict__.items():
         if key == "network_":
             value = (id(value), [p.copy() for p in value.weights + value.biases],
-                     copy.deepcopy(value._opt_state))
+                     copy.deepcopy(value.training_state.optimizer))
         state[key] = copy.deepcopy(value)
     return state
 
@@ -626,20 +626,20 @@ def test_ctrl_c_leaves_a_state_of_whole_steps(optimizer, extra):
         done = len(net.history["train_cost"])
         landed.add(done)
         assert all(len(v) == done for v in net.history.values())
-        assert net._opt_state.step == done * steps_per_epoch
-        assert net._examples_seen == done * len(X)
+        assert net.training_state.optimizer.step == done * steps_per_epoch
+        assert net.training_state.examples_seen == done * len(X)
         twin = fastbp.Network([60, 40, 10], seed=0)
         if done:
             twin.fit(X, y, epochs=done, seed=3, **kwargs)
         for a, b in zip(net.weights + net.biases, twin.weights + twin.biases):
             np.testing.assert_array_equal(a, b)
         if done:
-            assert len(net._opt_state.arrays()) == len(twin._opt_state.arrays()) > 0
-            for a, b in zip(net._opt_state.arrays(), twin._opt_state.arrays()):
+            assert len(net.training_state.optimizer.arrays()) == len(twin.training_state.optimizer.arrays()) > 0
+            for a, b in zip(net.training_state.optimizer.arrays(), twin.training_state.optimizer.arrays()):
                 np.testing.assert_array_equal(a, b)
         # The interrupted network trains on like one that was never interrupted.
         net.partial_fit(X[:100], y[:100], **kwargs)
-        assert net._opt_state.step == done * steps_per_epoch + 10
+        assert net.training_state.optimizer.step == done * steps_per_epoch + 10
     assert len(landed) >= 2, landed  # some in the first epoch, some later
 
 

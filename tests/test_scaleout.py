@@ -4,7 +4,7 @@ and memory-mapped training data.
 The clusters are real: a ``dask.distributed.LocalCluster`` of two worker processes and
 a local Ray instance, on this machine only. Each distributed run must give exactly
 what the same work gives serially (fastbp's fits are deterministic for a given
-``random_state``). dask, distributed, dask-ml and ray come with the test extra; a
+``random_state``). dask, distributed, dask-ml and ray come with the integration extra; a
 missing one skips on a developer machine and fails under CI (CI=true).
 """
 import importlib
@@ -34,7 +34,7 @@ def need(name):
     try:
         return importlib.import_module(name)
     except ImportError as exc:
-        message = f"{name} is not installed ({exc}); pip install '.[test]'"
+        message = f"{name} is not installed ({exc}); pip install '.[integration]'"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)

@@ -38,14 +38,6 @@ PRIVATE = {
     "test_adaptive_learning_rate": "_optimizer",
 }
 
-# Features of scikit-learn's MLPs that fastbp.sklearn does not have yet, with the
-# failing tests that show it. Each must still fail: remove its entry when it passes.
-MISSING = {
-    "test_sparse_matrices[csr_matrix]": "sparse input",
-    "test_sparse_matrices[csr_array]": "sparse input",
-}
-
-
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory):
     """{test id: (outcome, message)} of scikit-learn's test_mlp.py on fastbp."""
@@ -78,14 +70,14 @@ def suite(tmp_path_factory):
 def test_the_whole_file_ran(suite):
     # scikit-learn 1.9's file holds 59 tests; a collection error would hold none.
     assert len(suite) >= 59
-    for name in list(PRIVATE) + list(MISSING):
+    for name in PRIVATE:
         assert name in suite, f"{name} is not in scikit-learn's test file any more"
 
 
-def test_every_test_passes_but_the_listed_ones(suite):
+def test_every_test_passes_but_the_private_ones(suite):
     unexpected = {name: outcome + ": " + message.strip().splitlines()[0]
                   for name, (outcome, message) in suite.items()
-                  if outcome != "passed" and name not in PRIVATE and name not in MISSING}
+                  if outcome != "passed" and name not in PRIVATE}
     assert not unexpected, "\n".join(f"{k}: {v}" for k, v in unexpected.items())
 
 
@@ -94,9 +86,3 @@ def test_private_tests_fail_on_their_private_name(suite, name):
     outcome, message = suite[name]
     assert outcome == "failure", f"{name} {outcome}: remove it from PRIVATE"
     assert PRIVATE[name] in message, message
-
-
-@pytest.mark.parametrize("name", sorted(MISSING))
-def test_missing_features_still_fail(suite, name):
-    outcome, _ = suite[name]
-    assert outcome != "passed", f"{name} passes now: remove it from MISSING"

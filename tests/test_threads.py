@@ -17,6 +17,15 @@ DTYPES = ["float64", "float32"]
 N_THREADS = 8
 
 
+@pytest.fixture
+def no_pool_backoff():
+    """The worker pool without its back-off after a task taken back, for tests that
+    count hand-outs: on a busy machine the back-off keeps tasks on the caller."""
+    previous = _blas._use_pool_backoff(False)
+    yield
+    _blas._use_pool_backoff(previous)
+
+
 def run_in_threads(functions, timeout=120):
     """Start all functions at the same moment (a barrier); return their results in
     order, re-raising the first exception any of them raised."""
@@ -229,7 +238,7 @@ GATHER_SETUPS = {
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("setup", GATHER_SETUPS)
-def test_gathering_the_next_batch_on_a_worker_changes_no_bit(dtype, setup):
+def test_gathering_the_next_batch_on_a_worker_changes_no_bit(dtype, setup, no_pool_backoff):
     """With a second thread, training gathers each next mini-batch on a worker while
     the current one runs: the copies are the same, and so must every bit be."""
     import threadpoolctl
@@ -265,7 +274,7 @@ def test_gathering_the_next_batch_on_a_worker_changes_no_bit(dtype, setup):
 
 
 @pytest.mark.parametrize("hidden", [30, 60, 80, 100])
-def test_training_leaves_the_second_core_to_a_threaded_blas(hidden):
+def test_training_leaves_the_second_core_to_a_threaded_blas(hidden, no_pool_backoff):
     """Below OWN_GEMM_MIN_ROWS rows BLAS runs the step's small products; one large
     enough for OpenBLAS to split over two threads (whose last bits then depend on the
     thread count) goes to fastbp's own GEMM, and the pool's worker does not gather
@@ -400,7 +409,7 @@ def test_feedforward_and_fit_release_the_gil(dtype):
     net.feedforward(X[:10])  # build the engine outside the measured window
     for name, call in [
         ("feedforward", lambda: net.feedforward(X)),
-        ("fit", lambda: net.fit(X[:5000], y[:5000], epochs=1, batch_size=10,
+        ("fit", lambda: net.fit(X[:20000], y[:20000], epochs=1, batch_size=10,
                                 learning_rate=0.1, seed=0)),
     ]:
         # Holding the GIL through the compiled part would make the gap nearly the
@@ -415,3 +424,138 @@ def test_feedforward_and_fit_release_the_gil(dtype):
         else:
             pytest.fail(f"{name} held the GIL: (call seconds, longest stretch without "
                         f"Python in another thread) = {attempts}")
+
+
+# -- readers in flight and training exclude each other ---------------------------------
+
+def _reader_paths(net):
+    """Ways to read a Network, each returning an array computed from its parameters."""
+    return {
+        "feedforward": lambda X: net.feedforward(X),
+        "predict": lambda X: net.predict(X),
+        "total_cost": lambda X: np.array(net.total_cost(X, np.zeros(len(X), int))),
+        "backprop": lambda X: np.concatenate(
+            [g.ravel() for g in net.backprop(X[:200], np.zeros(200, int))[1]]),
+    }
+
+
+def _race(read, train, X, delay, start_first):
+    """Start ``read(X)`` in a thread and ``train()`` in this one: after the reader says
+    it is about to call (an event), after ``delay`` seconds, or (``start_first``)
+    before the reader starts. Returns the reader's result or its exception."""
+    about_to_read, go = threading.Event(), threading.Event()
+    out = {}
+
+    def reader():
+        about_to_read.set()
+        go.wait()
+        try:
+            out["value"] = read(X)
+        except RuntimeError as exc:
+            out["error"] = exc
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    about_to_read.wait()
+    if start_first:
+        # Training runs first; the reader is let go from inside it (the callback).
+        train(lambda: go.set())
+    else:
+        go.set()
+        if delay:
+            time.sleep(delay)
+        train(lambda: None)
+    t.join(120)
+    assert not t.is_alive()
+    return out
+
+
+@pytest.mark.parametrize("path", ["feedforward", "predict", "total_cost", "backprop"])
+def test_a_read_in_flight_when_training_starts_comes_whole_from_one_set_of_parameters(
+        path):
+    """Generated schedules (seeded delays, events): every answer equals the one the
+    parameters before training give, or the one after it, bit for bit; a read that
+    starts while another thread trains is refused with RuntimeError. Never a mix."""
+    rng = np.random.default_rng(sum(map(ord, path)))
+    X = rng.random((3000, 256))
+    outcomes = {"before": 0, "after": 0, "refused": 0}
+    for trial in range(12):
+        net = fastbp.Network([256, 512, 512, 10], seed=trial)
+        read = _reader_paths(net)[path]
+        before = read(X)
+        start_first = trial % 4 == 3
+        delay = 0 if start_first else float(rng.choice([0, 0, 1e-4, 1e-3, 5e-3]))
+
+        def train(during):
+            def callback(_net, epoch, history):
+                during()
+                time.sleep(0.01)  # the reader, if let go, tries while training runs
+                return False
+            net.fit(X[:64], rng.integers(0, 10, 64), epochs=2, batch_size=8,
+                    learning_rate=3.0, callback=callback)
+
+        out = _race(read, train, X, delay, start_first)
+        after = read(X)
+        if "error" in out:
+            assert "being trained in another thread" in str(out["error"])
+            outcomes["refused"] += 1
+            continue
+        got = out["value"]
+        if np.array_equal(got, before):
+            outcomes["before"] += 1
+        else:
+            assert np.array_equal(got, after), (
+                f"trial {trial}: a read in flight came back from a mix of the "
+                f"parameters before and after training")
+            outcomes["after"] += 1
+    assert outcomes["refused"] >= 3  # the schedules with training first
+
+
+def test_training_waits_for_the_readers_in_flight():
+    """A fit that starts while feedforward runs in another thread starts its first
+    step only after that read returns (readers in flight finish first)."""
+    net = fastbp.Network([256, 1024, 1024, 10], seed=0)
+    X = np.random.default_rng(0).random((4000, 256))
+    events = []
+    entered = threading.Event()
+    original = net._engine
+
+    def engine():
+        entered.set()  # the reader is counted and about to compute
+        return original()
+
+    net._engine = engine
+    t = threading.Thread(target=lambda: (net.feedforward(X), events.append("read")))
+    t.start()
+    entered.wait()
+    del net._engine
+    net.fit(X[:8], np.zeros(8, int), epochs=1, batch_size=8, learning_rate=0.1,
+            callback=lambda *a: events.append("epoch"))
+    t.join()
+    assert events == ["read", "epoch"]
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_an_estimator_predict_in_flight_when_partial_fit_starts_is_whole(kind):
+    sk = pytest.importorskip("fastbp.sklearn")
+    rng = np.random.default_rng(7 if kind == "classifier" else 8)
+    X = rng.random((3000, 200))
+    y = rng.integers(0, 5, 3000) if kind == "classifier" else rng.random(3000)
+    for trial in range(6):
+        est = (sk.MLPClassifier if kind == "classifier" else sk.MLPRegressor)(
+            hidden_layer_sizes=(512, 512), max_iter=1, random_state=trial)
+        kw = {"classes": np.arange(5)} if kind == "classifier" else {}
+        est.partial_fit(X[:50], y[:50], **kw)
+        read = est.predict_proba if kind == "classifier" else est.predict
+        before = read(X)
+        delay = float(rng.choice([0, 1e-4, 1e-3, 3e-3]))
+
+        def train(during):
+            est.partial_fit(X[:40], y[:40])
+
+        out = _race(read, train, X, delay, False)
+        if "error" in out:
+            assert "being trained in another thread" in str(out["error"])
+            continue
+        assert np.array_equal(out["value"], before) or np.array_equal(
+            out["value"], read(X)), f"trial {trial}: a torn prediction"

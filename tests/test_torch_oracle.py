@@ -23,7 +23,8 @@ def need_torch():
     try:
         import torch
     except ImportError as exc:
-        message = f"torch is not installed ({exc}); pip install torch"
+        message = (f"torch is not installed ({exc}); pip install torch "
+                   f"--index-url https://download.pytorch.org/whl/cpu (the CPU-only build)")
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)

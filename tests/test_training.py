@@ -358,7 +358,7 @@ def test_optimizer_state_is_one_object_that_copies_and_pickles():
     import pickle
     net, X, y = make()
     net.fit(X, y, epochs=2, batch_size=5, learning_rate=0.1, optimizer="adam")
-    state = net._opt_state
+    state = net.training_state.optimizer
     assert state.kind == "adam" and state.step == 2 * 3
     assert [a.shape for a in state.s1w] == [w.shape for w in net.weights]
     twin = pickle.loads(pickle.dumps(state))
@@ -377,3 +377,125 @@ def test_optimizer_state_is_one_object_that_copies_and_pickles():
         type(state)("rmsprop")
     with pytest.raises(ValueError, match="s1w"):
         type(state)("momentum")
+
+
+# -- what a diverged fit keeps -----------------------------------------------------
+
+def diverging_cases(count=24, seed=0):
+    """Seeded configurations that diverge, with huge inputs and rates."""
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        activation, cost = [("identity", "log_likelihood"), ("relu", "log_likelihood"),
+                            ("identity", "quadratic"), ("relu", "quadratic"),
+                            ("tanh", "log_likelihood")][i % 5]
+        n = int(rng.integers(20, 80))
+        X = rng.random((n, 4)) * 10.0 ** rng.integers(1, 4)
+        y = np.arange(n) % 3
+        opts = [{}, {"momentum": 0.9}, {"optimizer": "adam"}][int(rng.integers(3))]
+        rate = 10.0 ** rng.integers(2, 8) if not opts else 10.0 ** rng.integers(3, 7)
+        yield (dict(sizes=[4, int(rng.integers(3, 12)), 3], activation=activation,
+                    output_activation="softmax" if cost == "log_likelihood"
+                    else "identity", cost=cost,
+                    dtype=["float64", "float32"][i % 2], seed=i),
+               X, y, int(rng.integers(1, 12)), float(rate), opts)
+
+
+def test_after_divergence_the_kept_parameters_answer_finite_and_are_whole_epochs():
+    """The parameters kept after FloatingPointError give finite outputs and a finite
+    cost on the training rows, and are those of the epochs the history holds: a
+    twin trained for that many epochs has them bit for bit."""
+    diverged = 0
+    for kwargs, X, y, batch_size, rate, opts in diverging_cases():
+        net = fastbp.Network(**kwargs)
+        try:
+            net.fit(X, y, 8, batch_size, rate, seed=1, **opts)
+        except FloatingPointError as exc:
+            message = str(exc)
+        else:
+            continue
+        diverged += 1
+        out = net.feedforward(X)
+        assert np.isfinite(out).all(), (kwargs, rate, message)
+        assert "keeps the parameters" in message
+        assert np.isfinite(net.total_cost(X, y))
+        net.predict(X)
+        kept = len(net.history.get("train_cost", []))
+        assert net.training_state.examples_seen == kept * len(X)
+        twin = fastbp.Network(**kwargs)
+        if kept:
+            twin.fit(X, y, kept, batch_size, rate, seed=1, **opts)
+        for p, q in zip(net.weights + net.biases, twin.weights + twin.biases):
+            np.testing.assert_array_equal(p, q)
+        # and it trains on from there at a sane rate
+        net.fit(X / X.max(), y, 1, batch_size, 1e-3, seed=2)
+    assert diverged >= 8
+
+
+def test_a_diverged_estimator_fit_keeps_whole_epochs_and_finite_answers():
+    sk = pytest.importorskip("fastbp.sklearn")
+    rng = np.random.default_rng(5)
+    diverged = 0
+    for trial in range(10):
+        X = rng.random((60, 4)) * 10.0 ** rng.integers(2, 4)
+        y = X @ rng.random(4) * 10.0 ** rng.integers(0, 3)
+        est = sk.MLPRegressor(hidden_layer_sizes=(int(rng.integers(3, 9)),),
+                              activation=["identity", "relu"][trial % 2], solver="sgd",
+                              momentum=0.0, learning_rate_init=float(
+                                  10.0 ** rng.integers(0, 4)), max_iter=20,
+                              random_state=trial)
+        try:
+            est.fit(X, y)
+        except FloatingPointError:
+            diverged += 1
+        else:
+            continue
+        assert np.isfinite(est.predict(X)).all()
+        assert len(est.loss_curve_) == est.n_iter_
+        assert est.t_ == est.n_iter_ * len(X)
+    assert diverged >= 4
+
+
+# -- a schedule object ---------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_schedule_object_takes_the_steps_of_the_named_schedule_it_mirrors(seed):
+    """An object computing invscaling's rate trains bit for bit as
+    schedule="invscaling" (over partial_fit calls too), and its rates are the
+    history's."""
+    rng = np.random.default_rng(seed)
+    X, y = rng.normal(size=(40, 4)), rng.integers(0, 3, 40)
+    eta0, power_t = float(rng.uniform(0.05, 1)), float(rng.uniform(0, 1))
+
+    class InvScaling:
+        def rate(self, run):
+            return run.eta0 / (run.examples_seen + 1) ** power_t
+
+    named, mine = fastbp.Network([4, 5, 3], seed=seed), fastbp.Network([4, 5, 3],
+                                                                     seed=seed)
+    for _ in range(2):
+        a = named.fit(X, y, 3, 7, eta0, schedule="invscaling", power_t=power_t)
+        b = mine.fit(X, y, 3, 7, eta0, schedule=InvScaling())
+        assert a["learning_rate"] == b["learning_rate"]
+        assert_params(mine, params(named), rtol=0)
+
+
+@pytest.mark.parametrize("rate, error", [(0.0, ValueError), (-1.0, ValueError),
+                                         (float("nan"), ValueError), (float("inf"), ValueError),
+                                         ("0.1", TypeError), (None, TypeError),
+                                         (True, TypeError)])
+def test_a_schedule_that_gives_a_bad_rate_is_refused_naming_it(rate, error):
+    net, X, y = make()
+    net.fit(X, y, epochs=1, batch_size=2, learning_rate=0.1, momentum=0.5)
+    before, state, history = params(net), net.training_state.optimizer, net.history
+
+    class Bad:
+        def rate(self, run):
+            return rate
+
+    with pytest.raises(error, match="schedule"):
+        net.fit(X, y, epochs=2, batch_size=2, learning_rate=0.1, schedule=Bad(),
+                optimizer="adam")
+    assert_params(net, before, rtol=0)
+    assert net.training_state.optimizer is state and net.history is history
+    with pytest.raises(TypeError, match="schedule"):
+        net.fit(X, y, epochs=1, batch_size=2, learning_rate=0.1, schedule=object())

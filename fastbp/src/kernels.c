@@ -19,19 +19,25 @@ typedef struct {
                     float*, int*, int);
     void (*gemv_d)(ptrdiff_t, ptrdiff_t, const double*, const double*, double*);
     void (*gemv_f)(ptrdiff_t, ptrdiff_t, const float*, const float*, float*);
+    void (*dots_d)(ptrdiff_t, ptrdiff_t, ptrdiff_t, double, const double*, ptrdiff_t,
+                   const double*, ptrdiff_t, double, double*, ptrdiff_t);
+    void (*dots_f)(ptrdiff_t, ptrdiff_t, ptrdiff_t, float, const float*, ptrdiff_t,
+                   const float*, ptrdiff_t, float, float*, ptrdiff_t);
     int gemm_tile_bytes;            /* the width of the GEMM's column tiles */
 } fastbp_kernel_table;
 
-static const fastbp_kernel_table fastbp_no_kernels = {"none", 0, 0, 0, 0, 0, 0, 0};
+static const fastbp_kernel_table fastbp_no_kernels = {"none", 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #if FASTBP_HAVE_OWN_KERNELS
 static const fastbp_kernel_table fastbp_avx512_kernels = {
     "AVX512F", fastbp_gemm_d_avx512, fastbp_gemm_f_avx512,
     fastbp_narrow_gemm_d_avx512, fastbp_narrow_gemm_f_avx512,
-    fastbp_gemv_rows_d_avx512, fastbp_gemv_rows_f_avx512, 4 * 64};
+    fastbp_gemv_rows_d_avx512, fastbp_gemv_rows_f_avx512,
+    fastbp_dots_d_avx512, fastbp_dots_f_avx512, 4 * 64};
 static const fastbp_kernel_table fastbp_avx2_kernels = {
     "AVX2", fastbp_gemm_d_avx2, fastbp_gemm_f_avx2,
     fastbp_narrow_gemm_d_avx2, fastbp_narrow_gemm_f_avx2,
-    fastbp_gemv_rows_d_avx2, fastbp_gemv_rows_f_avx2, 2 * 32};
+    fastbp_gemv_rows_d_avx2, fastbp_gemv_rows_f_avx2,
+    fastbp_dots_d_avx2, fastbp_dots_f_avx2, 2 * 32};
 #endif
 
 /* The features fastbp knows, in the order it prefers them. */
@@ -143,10 +149,20 @@ long fastbp_gemm_count(void) { return 0; }
 static int fastbp_counted(int done) { return done; }
 #endif
 
+/* C = alpha A B^T with few rows of A (a mini-batch's forward product: X w^T) by the
+   dots kernel, which reads w in place, on one thread whatever the limit (so the
+   bits never depend on it); else by the GEMM, which packs w^T for its tiles and
+   costs as much as the product again at 10 rows (benchmarks/tried.md). */
+#define FASTBP_DOTS(X)                                                             \
+    if (!at && bt && bad == NULL && m <= FASTBP_DOTS_MAX_ROWS && t->dots_##X != NULL) { \
+        t->dots_##X(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                 \
+        return 1;                                                                  \
+    }
 int fastbp_gemm_d(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                   const double* a, ptrdiff_t lda, const double* b, ptrdiff_t ldb,
                   double beta, double* c, ptrdiff_t ldc, int threads, int* bad) {
     const fastbp_kernel_table* t = fastbp_table();
+    FASTBP_DOTS(d)
     return fastbp_counted(t->gemm_d != NULL
            && t->gemm_d(at, bt, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, bad));
 }
@@ -154,6 +170,7 @@ int fastbp_gemm_f(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float a
                   const float* a, ptrdiff_t lda, const float* b, ptrdiff_t ldb,
                   float beta, float* c, ptrdiff_t ldc, int threads, int* bad) {
     const fastbp_kernel_table* t = fastbp_table();
+    FASTBP_DOTS(f)
     return fastbp_counted(t->gemm_f != NULL
            && t->gemm_f(at, bt, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, bad));
 }

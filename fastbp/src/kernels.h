@@ -16,7 +16,10 @@
 #include <stddef.h>
 #include "platform.h"
 
-/* With bad != NULL (op(A) = A only), *bad = whether A holds NaN or inf. */
+/* With bad != NULL (op(A) = A only), *bad = whether A holds NaN or inf. A product
+   C = alpha A B^T + beta C of at most FASTBP_DOTS_MAX_ROWS rows (a mini-batch's
+   forward product) runs the dots kernel on one thread, any other the GEMM. */
+#define FASTBP_DOTS_MAX_ROWS 16
 int fastbp_gemm_d(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                   const double* a, ptrdiff_t lda, const double* b, ptrdiff_t ldb,
                   double beta, double* c, ptrdiff_t ldc, int threads, int* bad);
@@ -78,6 +81,20 @@ void fastbp_gemv_rows_d_avx512(ptrdiff_t n, ptrdiff_t k, const double* w,
                                const double* x, double* y);
 void fastbp_gemv_rows_f_avx512(ptrdiff_t n, ptrdiff_t k, const float* w,
                                const float* x, float* y);
+/* C = alpha A B^T + beta C for a few rows of A, no operand packed (dots_body.h,
+   built for each instruction set by dots_avx512.c and dots_avx2.c). */
+void fastbp_dots_d_avx512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
+                          const double* a, ptrdiff_t lda, const double* b, ptrdiff_t ldb,
+                          double beta, double* c, ptrdiff_t ldc);
+void fastbp_dots_f_avx512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                          const float* a, ptrdiff_t lda, const float* b, ptrdiff_t ldb,
+                          float beta, float* c, ptrdiff_t ldc);
+void fastbp_dots_d_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
+                        const double* a, ptrdiff_t lda, const double* b, ptrdiff_t ldb,
+                        double beta, double* c, ptrdiff_t ldc);
+void fastbp_dots_f_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                        const float* a, ptrdiff_t lda, const float* b, ptrdiff_t ldb,
+                        float beta, float* c, ptrdiff_t ldc);
 /* The AVX2 and FMA implementations (gemm_avx2.c, narrow_avx2.c, gemv_avx2.c). */
 int fastbp_gemm_d_avx2(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                        double alpha, const double* a, ptrdiff_t lda, const double* b,

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 #include <immintrin.h>
 #define FASTBP_CPU_RELAX() _mm_pause()
 
@@ -18,13 +19,33 @@
    case the next comes soon (in training it comes within microseconds), then
    sleeps; one without a task sleeps at once. One caller uses them at a time;
    another caller meanwhile, or one whose threads cannot start, runs its tasks on
-   threads of its own. A forked child starts with none: they do not survive fork. */
+   threads of its own. A forked child starts with none: they do not survive fork.
+
+   On a busy machine a worker may not get a core when its task comes, or lose it
+   in the middle of the task. The caller never waits for a task that has not
+   started: worker 0's task is taken back and run by the caller when the caller's
+   own share is done (the claim word below). A task that has started is waited
+   for by spinning FASTBP_WAIT_SPINS pauses, then sleeping until its worker is
+   done. Either event (a take-back, or a wait long enough to sleep) says the
+   workers do not get the cores they need: the hand-outs that follow then run on
+   the caller alone, FASTBP_BACKOFF of them after a first such event, twice as
+   many after each next one (up to FASTBP_BACKOFF_MAX), until a hand-out goes
+   well again. And while the load average says the machine is crowded, every
+   hand-out stays on the caller: a worker spinning for its next task would take
+   time from the caller's own share of a core. */
 #define FASTBP_SPINS 4000
+#define FASTBP_WAIT_SPINS 2000
+#define FASTBP_BACKOFF 64
+#define FASTBP_BACKOFF_MAX 8192
 #define FASTBP_CLAIM_OPEN(batch) ((batch) >> 8 << 1)
 static struct {
     pthread_mutex_t busy;          /* held by the one caller using the workers */
     pthread_mutex_t lock;          /* guards sleeping, and the wake-ups */
     pthread_cond_t wake;
+    pthread_cond_t done;           /* the caller sleeps on it for started tasks */
+    int caller_waits;              /* the caller sleeps (or is about to) on done */
+    int backoff;                   /* hand-outs left to run on the caller alone */
+    int backoff_next;              /* the back-off after the next busy event */
     int workers, sleeping;
     int asleep0;                   /* worker 0 sleeps (or is about to) */
     /* (generation << 8) | tasks: bumped to hand out the next tasks; worker w
@@ -39,7 +60,7 @@ static struct {
     uint64_t claim;
     uint64_t first_batch[FASTBP_MAX_THREADS];
 } fastbp_pool = {.busy = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER,
-                 .wake = PTHREAD_COND_INITIALIZER};
+                 .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
 
 static void* fastbp_worker(void* arg) {
     const int id = (int)(intptr_t)arg;
@@ -73,7 +94,14 @@ static void* fastbp_worker(void* arg) {
                     __ATOMIC_RELAXED))
                 continue;
             fastbp_pool.fn(fastbp_pool.jobs + (size_t)(id + 1) * fastbp_pool.job_size);
-            __atomic_sub_fetch(&fastbp_pool.remaining, 1, __ATOMIC_RELEASE);
+            /* seq_cst, as the caller's store to caller_waits and its load of
+               remaining: one of the two sides sees the other's */
+            const int left = __atomic_sub_fetch(&fastbp_pool.remaining, 1, __ATOMIC_SEQ_CST);
+            if (left == 0 && __atomic_load_n(&fastbp_pool.caller_waits, __ATOMIC_SEQ_CST)) {
+                pthread_mutex_lock(&fastbp_pool.lock);
+                pthread_cond_signal(&fastbp_pool.done);
+                pthread_mutex_unlock(&fastbp_pool.lock);
+            }
         }
     }
     return NULL;
@@ -85,7 +113,9 @@ static void fastbp_pool_after_fork(void) {
     fastbp_pool.busy = m;
     fastbp_pool.lock = m;
     fastbp_pool.wake = c;
+    fastbp_pool.done = c;
     fastbp_pool.workers = fastbp_pool.sleeping = fastbp_pool.asleep0 = 0;
+    fastbp_pool.caller_waits = fastbp_pool.backoff = fastbp_pool.backoff_next = 0;
 }
 static pthread_once_t fastbp_pool_once = PTHREAD_ONCE_INIT;
 static void fastbp_pool_init(void) { pthread_atfork(NULL, NULL, fastbp_pool_after_fork); }
@@ -158,22 +188,89 @@ void fastbp_pool_hand_out(fastbp_task fn, char* jobs, size_t job_size, int tasks
     if (fastbp_pool.sleeping) pthread_cond_broadcast(&fastbp_pool.wake);
     pthread_mutex_unlock(&fastbp_pool.lock);
 }
-/* Take back worker 0's task of a hand-out of 2 tasks if it has not started it:
-   1 if taken back (the caller runs it itself), 0 if the worker has it. */
+/* Take back worker 0's task if it has not started it: 1 if taken back (the caller
+   runs it itself), 0 if the worker has it. */
 int fastbp_pool_cancel(void) {
     uint64_t open = FASTBP_CLAIM_OPEN(fastbp_pool.batch);
     if (!__atomic_compare_exchange_n(&fastbp_pool.claim, &open, open | 1, 0,
                                      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         return 0;
-    __atomic_store_n(&fastbp_pool.remaining, 0, __ATOMIC_RELAXED);
+    /* the other workers' tasks, if any, are still to be waited for */
+    __atomic_fetch_sub(&fastbp_pool.remaining, 1, __ATOMIC_SEQ_CST);
     return 1;
+}
+/* With the workers held: the workers did not get their cores (a task taken back,
+   or a long wait), so back off; or they did (busy 0), so the back-off restarts. */
+static void fastbp_pool_busy(int busy) {
+    if (!busy) {
+        fastbp_pool.backoff_next = FASTBP_BACKOFF;
+        return;
+    }
+    if (fastbp_pool.backoff_next < FASTBP_BACKOFF) fastbp_pool.backoff_next = FASTBP_BACKOFF;
+    fastbp_pool.backoff = fastbp_pool.backoff_next;
+    if (fastbp_pool.backoff_next < FASTBP_BACKOFF_MAX) fastbp_pool.backoff_next *= 2;
+}
+/* Wait for the jobs handed out (the workers still held): spin a little, then sleep
+   until the last worker is done (a worker without a core would otherwise keep the
+   caller spinning on the core it needs). Whether it slept. */
+static int fastbp_pool_wait(void) {
+    int spins = 0, slept = 0;
+    while (__atomic_load_n(&fastbp_pool.remaining, __ATOMIC_ACQUIRE) != 0) {
+        if (++spins < FASTBP_WAIT_SPINS) {
+            FASTBP_CPU_RELAX();
+            continue;
+        }
+        slept = 1;
+        pthread_mutex_lock(&fastbp_pool.lock);
+        __atomic_store_n(&fastbp_pool.caller_waits, 1, __ATOMIC_SEQ_CST);
+        while (__atomic_load_n(&fastbp_pool.remaining, __ATOMIC_SEQ_CST) != 0)
+            pthread_cond_wait(&fastbp_pool.done, &fastbp_pool.lock);
+        __atomic_store_n(&fastbp_pool.caller_waits, 0, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&fastbp_pool.lock);
+    }
+    return slept;
 }
 /* Wait for the jobs handed out, then let the workers go. */
 void fastbp_pool_release(void) {
-    int spins = 0;
-    while (__atomic_load_n(&fastbp_pool.remaining, __ATOMIC_ACQUIRE) != 0)
-        if (++spins % 1024) FASTBP_CPU_RELAX(); else sched_yield();
+    fastbp_pool_wait();
     pthread_mutex_unlock(&fastbp_pool.busy);
+}
+/* As fastbp_pool_release, after a hand-out whose worker 0 task was `taken` back. */
+static void fastbp_pool_release_after(int taken) {
+    const int slept = fastbp_pool_wait();
+    fastbp_pool_busy(taken || slept);
+    pthread_mutex_unlock(&fastbp_pool.busy);
+}
+/* Whether more threads want to run than the machine has processors, as GNU
+   OpenMP's dynamic thread count judges it: the 1-minute load average (which
+   counts this process's running threads too, a spinning worker included) above
+   the processors online plus one half. Read at most every FASTBP_LOAD_NS. */
+#define FASTBP_LOAD_NS 100000000
+static int fastbp_pool_crowded(void) {
+    static int64_t checked = INT64_MIN / 2;        /* guarded by busy */
+    static int crowded = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    const int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    if (now - checked >= FASTBP_LOAD_NS) {
+        double load;
+        const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        checked = now;
+        crowded = getloadavg(&load, 1) == 1 && cpus > 0 && load > cpus + 0.5;
+    }
+    return crowded;
+}
+/* With the workers held: whether this hand-out should stay on the caller, as the
+   machine is crowded or the pool backs off (fastbp_pool_busy). Never with
+   fastbp_pool_backoff_on = 0 (a test hook). */
+int fastbp_pool_backoff_on = 1;
+static int fastbp_pool_backing_off(void) {
+    if (!fastbp_pool_backoff_on) return 0;
+    if (fastbp_pool.backoff > 0) {
+        fastbp_pool.backoff--;
+        return 1;
+    }
+    return fastbp_pool_crowded();
 }
 
 /* Run fn on jobs[0], ..., jobs[n - 1] (job_size bytes apart), the first on this
@@ -181,9 +278,16 @@ void fastbp_pool_release(void) {
 void fastbp_run(fastbp_task fn, void* jobs, size_t job_size, int n) {
     char* job = (char*)jobs;
     if (n > 1 && fastbp_pool_acquire(n - 1)) {
+        if (fastbp_pool_backing_off()) {
+            pthread_mutex_unlock(&fastbp_pool.busy);
+            for (int t = 0; t < n; t++) fn(job + t * job_size);
+            return;
+        }
         fastbp_pool_hand_out(fn, job, job_size, n, 1);
         fn(job);
-        fastbp_pool_release();
+        const int taken = fastbp_pool_cancel();
+        if (taken) fn(job + job_size);  /* worker 0 had not started: run its task */
+        fastbp_pool_release_after(taken);
         return;
     }
     {   /* the workers are busy or could not start: threads for this call alone */
@@ -206,11 +310,19 @@ void fastbp_run(fastbp_task fn, void* jobs, size_t job_size, int n) {
    nothing, when the workers are taken or cannot start. */
 int fastbp_start(fastbp_task fn, void* job) {
     if (!fastbp_pool_acquire(1)) return 0;
+    if (fastbp_pool_backing_off()) {
+        pthread_mutex_unlock(&fastbp_pool.busy);
+        return 0;
+    }
     /* job_size 0: job "1" is job itself; tasks 2: worker 0 alone has a task */
     fastbp_pool_hand_out(fn, (char*)job, 0, 2, 1);
     return 1;
 }
-void fastbp_finish(void) { fastbp_pool_release(); }
+void fastbp_finish(void) {
+    const int taken = fastbp_pool_cancel();
+    if (taken) fastbp_pool.fn(fastbp_pool.jobs);   /* not started: the caller runs it */
+    fastbp_pool_release_after(taken);
+}
 
 /* 64-byte-aligned scratch of at least `size` bytes, owned by the calling thread:
    kept for its next calls (a fresh allocation each call would cost page faults,
@@ -287,6 +399,7 @@ FASTBP_EXPORT void fastbp_set_num_threads(int n) {
 }
 
 #else  /* no pool: every call runs on the calling thread */
+int fastbp_pool_backoff_on = 0;
 void fastbp_find_blas_threads(const char* cython_blas_path) { (void)cython_blas_path; }
 int fastbp_threads(void) { return 1; }
 FASTBP_EXPORT int fastbp_get_num_threads(void) { return 1; }

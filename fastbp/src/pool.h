@@ -29,6 +29,12 @@ void fastbp_run(fastbp_task fn, void* jobs, size_t job_size, int n);
 int fastbp_start(fastbp_task fn, void* job);
 void fastbp_finish(void);
 
+/* A worker's task not started when the caller is done with its own share is taken
+   back and run by the caller; the hand-outs that follow then stay on the caller
+   for a while (the machine is busy). 0 turns that back-off off (a test hook, for
+   tests that count hand-outs). */
+extern int fastbp_pool_backoff_on;
+
 /* For a task too short to wait for a sleeping worker: take the workers if worker 0
    is awake (1) or this is the second such call of a burst (2); 0: nothing held.
    Then hand out 2 tasks, run the caller's share, fastbp_pool_cancel (1: the
