@@ -7,6 +7,7 @@ cdef enum Activation:
     RELU = 2
     IDENTITY = 3
     SOFTMAX = 4      # output layer only: normalises each row (example)
+    EXP = 5          # output layer only: a = e^z, the mean of a Poisson count
 
 cdef void activate(Activation f, floating* Z, const floating* b,
                    Py_ssize_t m, Py_ssize_t n) noexcept nogil

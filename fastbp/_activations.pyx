@@ -2,10 +2,10 @@
 
 Derivatives are computed from the activation a = σ(z), not from z (thinc's habit), so
 the forward pass never stores z^l: σ' = a(1 - a) for the sigmoid, 1 - a² for tanh,
-[a > 0] for ReLU, 1 for the identity.
+[a > 0] for ReLU, 1 for the identity, a for exp.
 """
 from cython cimport floating
-from libc.math cimport tanh, tanhf
+from libc.math cimport exp, expf, tanh, tanhf
 
 # Public names of the activations, as accepted by ``fastbp.Network``.
 ACTIVATIONS = {
@@ -14,8 +14,9 @@ ACTIVATIONS = {
     "relu": RELU,
     "identity": IDENTITY,
     "softmax": SOFTMAX,
+    "exp": EXP,
 }
-OUTPUT_ONLY = frozenset({"softmax"})
+OUTPUT_ONLY = frozenset({"softmax", "exp"})
 
 
 cdef extern from "activations.h" nogil:
@@ -65,6 +66,12 @@ cdef void activate(Activation f, floating* Z, const floating* b,
         elif f == IDENTITY:
             for j in range(n):
                 z[j] += b[j]
+        elif f == EXP:
+            for j in range(n):
+                if floating is float:
+                    z[j] = expf(z[j] + b[j])
+                else:
+                    z[j] = exp(z[j] + b[j])
         else:  # SOFTMAX: subtract the row maximum so exp() cannot overflow.
             zmax = z[0] + b[0]
             for j in range(n):
@@ -97,9 +104,13 @@ cdef void scale_by_derivative(Activation f, floating* D, const floating* A,
         for i in range(size):
             D[i] *= 1 - A[i] * A[i]
     elif f == RELU:
+        # A select, not a branch: the compiler vectorises it, and a branch on the
+        # sign of a^l mispredicts on about every other element.
         for i in range(size):
-            if A[i] <= 0:
-                D[i] = 0
+            D[i] = 0 if A[i] <= 0 else D[i]
+    elif f == EXP:
+        for i in range(size):
+            D[i] *= A[i]
     elif f == SOFTMAX:
         for i in range(m):
             s = 0

@@ -249,7 +249,8 @@ cdef void bp1_output_error(const Layers* net, int m, const floating* AL,
     Jacobian product). Cross-entropy with a sigmoid output and log-likelihood with a
     softmax output: σ' cancels and δ^L = a^L - y exactly (book, ch. 3; for targets
     whose rows do not sum to 1, a^L Σ_j y_j - y), which stays accurate where the
-    output saturates. The Python API allows no other pairing. With sample weights s (m,), row x is scaled by s_x: the error of Σ_x s_x C_x.
+    output saturates. The Poisson deviance with an exp output: δ^L = a^L - y too.
+    The Python API allows no other pairing. With sample weights s (m,), row x is scaled by s_x: the error of Σ_x s_x C_x.
     """
     cdef Py_ssize_t i, j, nL = net.n[net.L]
     cdef Py_ssize_t size = <Py_ssize_t>m * nL

@@ -13,6 +13,7 @@ COSTS = {
     "quadratic": QUADRATIC,
     "cross_entropy": CROSS_ENTROPY,
     "log_likelihood": LOG_LIKELIHOOD,
+    "poisson": POISSON,
 }
 
 
@@ -35,6 +36,14 @@ cdef double _row_cost(Cost c, const floating* a, const floating* y, Py_ssize_t n
             d = <double>y[j] - <double>a[j]
             total += d * d
         return 0.5 * total
+    if c == POISSON:
+        # scikit-learn's poisson_loss: y ln(y/a) - y + a, with 0 ln 0 = 0.
+        for j in range(n):
+            yj = y[j]
+            if yj != 0:
+                total += yj * (log(yj) - log(<double>a[j]))
+            total += <double>a[j] - yj
+        return total
     for j in range(n):
         yj = y[j]
         # Terms with a zero coefficient are skipped, so 0 · ln 0 never makes a NaN.

@@ -19,10 +19,11 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 #: The activations a hidden layer may have (softmax is output-only).
 HIDDEN_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a not in OUTPUT_ONLY)
 
-# The book's chapter 3 pairings, for which BP1 reduces to δ^L = a^L - y: the cost a
-# network read from elsewhere gets for these outputs, and the only outputs the two
-# costs are defined for.
-_BOOK_PAIRINGS = {"softmax": "log_likelihood", "sigmoid": "cross_entropy"}
+# The book's chapter 3 pairings, and the Poisson deviance with its log link (a = e^z),
+# for which BP1 reduces to δ^L = a^L - y: the cost a network read from elsewhere gets
+# for these outputs, and the only outputs these costs are defined for.
+_BOOK_PAIRINGS = {"softmax": "log_likelihood", "sigmoid": "cross_entropy",
+                  "exp": "poisson"}
 
 #: The output activations each cost is defined for (the quadratic cost takes any).
 COST_OUTPUTS = {cost: frozenset(ACTIVATIONS) if cost == "quadratic" else
@@ -34,7 +35,7 @@ def default_cost(output_activation):
     """The cost a network read from elsewhere gets unless one is asked for.
 
     softmax -> "log_likelihood", sigmoid -> "cross_entropy" (the book's pairings),
-    anything else -> "quadratic". The cost only matters for further training;
+    exp -> "poisson", anything else -> "quadratic". The cost only matters for further training;
     ``feedforward`` does not depend on it.
     """
     return _BOOK_PAIRINGS.get(output_activation, "quadratic")
@@ -47,7 +48,7 @@ def cost_fits(cost, output_activation):
 
 #: scikit-learn's activation names (``activation``, ``out_activation_``) -> fastbp's.
 SKLEARN_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
-                       "relu": "relu", "softmax": "softmax"}
+                       "relu": "relu", "softmax": "softmax", "exp": "exp"}
 
 #: torch.nn activation classes (by name, in ``torch.nn``) -> fastbp's activations.
 TORCH_ACTIVATIONS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh",
@@ -55,7 +56,7 @@ TORCH_ACTIVATIONS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh",
 
 #: ONNX activation ops -> fastbp's activations (the identity has no op).
 ONNX_ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "Relu": "relu",
-                    "Softmax": "softmax"}
+                    "Softmax": "softmax", "Exp": "exp"}
 
 #: fastbp's activations -> the ONNX op that computes them.
 ONNX_OPS = {fastbp: op for op, fastbp in ONNX_ACTIVATIONS.items()}

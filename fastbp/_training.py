@@ -57,12 +57,13 @@ def check_options(*, l2=0.0, optimizer="sgd", momentum=0.0, nesterov=False,
     last batch decays by (λ/n)(batch_size/m), its own size m, instead of λ/n; and the
     L2 part of "train_cost" is each batch's term before its step, summed by the
     engine and also kept in history["l2_term"], instead of (λ/2n) Σ‖w‖² at the end
-    of the epoch.
+    of the epoch. It also accepts scikit-learn's momentum range, [0, 1].
     """
     opts = dict(
         l2=check.non_negative(l2, "l2"),
         optimizer=check.check_choice(optimizer, "optimizer", OPTIMIZERS),
-        momentum=check.fraction(momentum, "momentum", upper_open=True),
+        # scikit-learn's estimators accept momentum 1 (undamped velocity).
+        momentum=check.fraction(momentum, "momentum", upper_open=not l2_per_batch),
         nesterov=check.flag(nesterov, "nesterov"),
         beta_1=check.fraction(beta_1, "beta_1", upper_open=True),
         beta_2=check.fraction(beta_2, "beta_2", upper_open=True),

@@ -107,12 +107,13 @@ def from_sklearn(estimator, *, dtype=None, cost=None, network_class=None):
     estimator : fitted sklearn.neural_network.MLPClassifier or MLPRegressor, or a
         fitted fastbp.sklearn.MLPClassifier or MLPRegressor
         Hidden activation "identity", "logistic", "tanh" or "relu"; output "softmax"
-        (multi-class), "logistic" (binary or multi-label) or "identity" (regression).
+        (multi-class), "logistic" (binary or multi-label), "identity" (regression) or
+        "exp" (``MLPRegressor(loss="poisson")``).
     dtype : {"float32", "float64"} or None
         None: the dtype of the estimator's ``coefs_``.
     cost : str or None
         None: "log_likelihood" for a softmax output, "cross_entropy" for a logistic
-        one, "quadratic" for the regressor.
+        one, "quadratic" for the regressor ("poisson" for its exp output).
 
     Returns
     -------
@@ -120,10 +121,11 @@ def from_sklearn(estimator, *, dtype=None, cost=None, network_class=None):
     of shape (m, n_out) equals
 
     - multi-class ``MLPClassifier``: ``predict_proba(X)``, n_out = n_classes;
-    - binary ``MLPClassifier`` (one logistic unit in scikit-learn): ``predict_proba(X)``
-      too, n_out = 2. The unit's z becomes a softmax over (0, z), which is
-      (1 - σ(z), σ(z)); so the network has a softmax output and ``predict`` gives the
-      index into ``classes_``, as ``fastbp.sklearn.MLPClassifier`` does;
+    - binary ``MLPClassifier`` (one logistic unit, in scikit-learn and in
+      fastbp.sklearn): ``predict_proba(X)`` too, n_out = 2. The unit's z becomes a
+      softmax over (0, z), which is (1 - σ(z), σ(z)); so the network has a softmax
+      output (cost "log_likelihood" unless ``cost`` says otherwise) and ``predict``
+      gives the index into ``classes_``;
     - multi-label ``MLPClassifier``: ``predict_proba(X)``, sigmoid outputs;
     - ``MLPRegressor``: ``predict(X)`` reshaped to (m, n_outputs).
 
@@ -133,22 +135,27 @@ def from_sklearn(estimator, *, dtype=None, cost=None, network_class=None):
     Raises
     ------
     ValueError
-        For an unfitted estimator, another kind of estimator, or an output fastbp has
-        no activation for (``MLPRegressor(loss="poisson")``'s "exp").
+        For an unfitted estimator, another kind of estimator, or an activation fastbp
+        has not.
     """
     network = getattr(estimator, "__dict__", {}).get("network_")
-    if isinstance(network, Network):  # fastbp's own estimators
-        if dtype is None and cost is None and network_class in (None, type(network)):
-            return copy.deepcopy(network)
-        return network_from_layers(
-            [(w, b, network.activation if l < len(network.weights) - 1
-              else network.output_activation)
-             for l, (w, b) in enumerate(zip(network.weights, network.biases))],
-            dtype=network.dtype if dtype is None else dtype,
-            cost=network.cost if cost is None else cost,
-            activation=network.activation, source=type(estimator).__name__,
-            network_class=network_class)
     name = type(estimator).__name__
+    if isinstance(network, Network):  # fastbp's own estimators
+        # Two classes: one logistic unit, as in scikit-learn (see below).
+        binary = name == "MLPClassifier" and network.output_activation == "sigmoid" \
+            and network.sizes[-1] == 1
+        if not binary and dtype is None and cost is None \
+                and network_class in (None, type(network)):
+            return copy.deepcopy(network)
+        layers = [(w, b, network.activation if l < len(network.weights) - 1
+                   else network.output_activation)
+                  for l, (w, b) in enumerate(zip(network.weights, network.biases))]
+        if binary:
+            layers[-1] = _two_class_softmax(*layers[-1][:2])
+        return network_from_layers(
+            layers, dtype=network.dtype if dtype is None else dtype,
+            cost=network.cost if cost is None and not binary else cost,
+            activation=network.activation, source=name, network_class=network_class)
     module = type(estimator).__module__
     if not module.startswith("sklearn.") or name not in ("MLPClassifier", "MLPRegressor"):
         raise ValueError(f"from_sklearn reads scikit-learn's (or fastbp.sklearn's) "
@@ -163,11 +170,12 @@ def from_sklearn(estimator, *, dtype=None, cost=None, network_class=None):
     if hidden is None or hidden == "softmax":
         raise ValueError(f"{name}: hidden activation {activation!r} is not "
                          f"supported")
-    if output not in ({"softmax", "sigmoid"} if name == "MLPClassifier" else {"identity"}):
+    if output not in ({"softmax", "sigmoid"} if name == "MLPClassifier"
+                      else {"identity", "exp"}):
         raise ValueError(f"{name}: output activation {out_activation!r} "
                          f"(loss={getattr(estimator, 'loss', None)!r}) has no fastbp "
                          f"counterpart; supported: softmax and logistic for a classifier, "
-                         f"identity for a regressor")
+                         f"identity and exp (loss='poisson') for a regressor")
     coefs = _fitted_arrays(estimator, "coefs_", 2, name)
     intercepts = _fitted_arrays(estimator, "intercepts_", 1, name)
     if len(coefs) != len(intercepts) or not coefs:
@@ -176,13 +184,18 @@ def from_sklearn(estimator, *, dtype=None, cost=None, network_class=None):
     layers = [(c.T, b, hidden) for c, b in zip(coefs, intercepts)]
     W, b, _ = layers[-1]
     if name == "MLPClassifier" and output == "sigmoid" and W.shape[0] == 1:
-        # predict_proba is (1 - σ(z), σ(z)) = softmax(0, z).
-        layers[-1] = (np.vstack([np.zeros_like(W), W]),
-                      np.concatenate([np.zeros_like(b), b]), "softmax")
+        layers[-1] = _two_class_softmax(W, b)
     else:
         layers[-1] = (W, b, output)
     return network_from_layers(layers, dtype=dtype, cost=cost, activation=hidden,
                                source=name, network_class=network_class)
+
+
+def _two_class_softmax(W, b):
+    """The last layer (w, b, "softmax") equal to a two-class MLP's predict_proba:
+    its one logistic unit gives (1 - σ(z), σ(z)) = softmax(0, z)."""
+    return (np.vstack([np.zeros_like(W), W]), np.concatenate([np.zeros_like(b), b]),
+            "softmax")
 
 
 def _fitted_arrays(estimator, attr, ndim, name):

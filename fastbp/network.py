@@ -27,12 +27,14 @@ class Network:
         layer of 30 and 10 outputs.
     activation : {"sigmoid", "tanh", "relu", "identity"}
         σ of the hidden layers.
-    output_activation : {"sigmoid", "tanh", "relu", "identity", "softmax"} or None
+    output_activation : {"sigmoid", "tanh", "relu", "identity", "softmax", "exp"} or None
         σ of the output layer. None means ``activation``, except with
         ``cost="log_likelihood"``, where it means "softmax".
-    cost : {"quadratic", "cross_entropy", "log_likelihood"}
+    cost : {"quadratic", "cross_entropy", "log_likelihood", "poisson"}
         Per-example cost C_x; the network minimises the mean over examples.
-        "cross_entropy" needs a sigmoid output, "log_likelihood" a softmax output.
+        "cross_entropy" needs a sigmoid output, "log_likelihood" a softmax output,
+        "poisson" (half the Poisson deviance, Σ_j y_j ln(y_j/a_j) - y_j + a_j, for
+        count targets y >= 0) an exp output.
     init : {"scaled_normal", "normal", "xavier", "he"}
         "normal": weights and biases from N(0, 1) (the book's network.py);
         "scaled_normal": weights from N(0, 1/n_{l-1}), biases from N(0, 1)

@@ -372,7 +372,7 @@ def _float_cast(node, to):
 # The fewest inputs each op needs.
 _MIN_INPUTS = {"Gemm": 2, "MatMul": 2, "Add": 2, "Sub": 2, "Concat": 2, "Reshape": 2,
                "Transpose": 1, "Identity": 1, "Cast": 1, "Flatten": 1, "Dropout": 1,
-               "Sigmoid": 1, "Tanh": 1, "Relu": 1, "Softmax": 1, "Constant": 0}
+               "Sigmoid": 1, "Tanh": 1, "Relu": 1, "Softmax": 1, "Exp": 1, "Constant": 0}
 
 
 def from_onnx(source, *, dtype=None, cost=None, output=None, external_data=False,
@@ -517,7 +517,7 @@ def _unsupported(node, why=""):
         f"from_onnx: unsupported node op {node.op_type!r} (node {node.name!r}"
         f"{', domain ' + repr(node.domain) if node.domain else ''}){': ' + why if why else ''}"
         f"; fastbp reads MLP graphs of Gemm/MatMul+Add with Relu, Sigmoid, Tanh, "
-        f"Softmax")
+        f"Softmax, Exp")
 
 
 def _row_vector(node, c, n_out):

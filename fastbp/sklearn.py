@@ -1,8 +1,8 @@
 """scikit-learn estimators on the fastbp engine: ``MLPClassifier`` and ``MLPRegressor``.
 
-They follow :class:`sklearn.neural_network.MLPClassifier` and ``MLPRegressor`` with the
-stochastic solvers ("sgd", "adam"): the same parameter names and meanings, the same
-initialisation (Glorot uniform, drawn from ``random_state`` in scikit-learn's order),
+They follow :class:`sklearn.neural_network.MLPClassifier` and ``MLPRegressor`` with
+their three solvers ("sgd", "adam", "lbfgs"): the same parameter names and meanings,
+the same initialisation (Glorot uniform, drawn from ``random_state`` in scikit-learn's order),
 the same update rules, L2 penalty, learning-rate schedules, stopping rules and fitted
 attributes (``coefs_`` in scikit-learn's (n_in, n_out) layout). Every epoch runs in
 fastbp's compiled loop (``fastbp.Network.fit``) instead of NumPy.
@@ -10,22 +10,29 @@ fastbp's compiled loop (``fastbp.Network.fit``) instead of NumPy.
 Needs scikit-learn >= 1.6 (``pip install "fastbp[sklearn]"``); ``import fastbp`` does
 not import this module.
 
-Differences from scikit-learn, all documented on the classes:
+Differences from scikit-learn (docs/guide/estimators.md gives the reasons):
 
-- the classifier uses a softmax output with the log-likelihood cost for two classes
-  too (scikit-learn: one logistic output), so ``coefs_[-1]`` has 2 columns, not 1;
-- no "lbfgs" solver, no multi-label classification, no Poisson loss;
+- ``solver="lbfgs"`` minimises the same function with scipy's L-BFGS-B, but its flat
+  parameter vector holds fastbp's w^l (n_out, n_in) row by row, where scikit-learn's
+  holds ``coefs_`` (n_in, n_out): the iterates agree to rounding, not bit for bit;
+  and it densifies sparse X (its whole-set gradient runs on dense rows);
 - ``sample_weight``: fastbp normalises the weights to mean 1 over the training set and
   divides each step's weighted sum by the batch size; scikit-learn divides each batch
   by its own sum of weights. The same steps for unweighted data and for full batches
-  (the L2 term is scaled to match), close otherwise;
+  (the L2 term is scaled to match), close otherwise; negative weights are refused;
 - the random streams differ: with the same ``random_state`` the initial parameters
-  equal scikit-learn's, but the shuffling does not.
+  equal scikit-learn's, but the shuffling does not;
+- a diverging fit with ``early_stopping`` ends at once (best parameters, a NaN
+  validation score), where scikit-learn goes on with NaN scores until it stops;
+- float32 parameters answer float64 X in float32.
 """
 import copy
+import textwrap
 import numbers
 import warnings
 import numpy as np
+import scipy
+import scipy.optimize
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -37,11 +44,14 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (check_classification_targets, type_of_target,
+                                      unique_labels)
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from . import _training
+from . import _lbfgs, _training
 from . import _validation as check
 from ._tables import HIDDEN_ACTIVATIONS, SKLEARN_ACTIVATIONS
 from .network import Network
@@ -53,8 +63,24 @@ _ACTIVATIONS = {name: ours for name, ours in SKLEARN_ACTIVATIONS.items()
                 if ours in HIDDEN_ACTIVATIONS}
 _SOLVERS = tuple(_training.OPTIMIZERS)
 _LEARNING_RATES = ("constant", "invscaling", "adaptive")
+# ... and back, for out_activation_.
+_SKLEARN_NAMES = {v: k for k, v in _ACTIVATIONS.items()}
+_SCIPY_NO_IPRINT = tuple(int(v) for v in scipy.__version__.split(".")[:2]) >= (1, 15)
+# scikit-learn's message for parameters that became NaN or infinite.
+_NONFINITE = ("Solver produced non-finite parameter weights. The input data may contain "
+              "large values and need to be preprocessed.")
+# X's dtypes kept as they are (others become float64), as scikit-learn's MLPs.
+_FLOAT_DTYPES = (np.float64, np.float32)
 # scikit-learn's "adaptive" schedule stops once the rate has fallen to this value.
 _ADAPTIVE_MIN_RATE = 1e-6
+
+
+def _stochastic_solver(estimator):
+    """partial_fit's availability: stochastic solvers only, as in scikit-learn."""
+    if estimator.solver not in _SOLVERS:
+        raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                             f"{estimator.solver} is not stochastic.")
+    return True
 
 
 def _output_or_none(network, X):
@@ -74,36 +100,11 @@ class _BaseMLP(BaseEstimator):
         tags.input_tags.sparse = True   # CSR (CSC and the rest converted to it)
         return tags
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
-                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, dtype="float64"):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.dtype = dtype
+    def __init__(self, **params):
+        # The public classes' __init__ name every parameter (scikit-learn's get_params
+        # reads their signatures) and pass them here.
+        for name, value in params.items():
+            setattr(self, name, value)
 
     # -- scikit-learn layout of the parameters ------------------------------------
 
@@ -158,7 +159,7 @@ class _BaseMLP(BaseEstimator):
             sizes = [sizes]
         sizes = [_param(check.check_int, s, "hidden_layer_sizes") for s in sizes]
         _param(check.check_choice, self.activation, "activation", tuple(_ACTIVATIONS))
-        _param(check.check_choice, self.solver, "solver", _SOLVERS)
+        _param(check.check_choice, self.solver, "solver", _SOLVERS + ("lbfgs",))
         _param(check.check_choice, self.learning_rate, "learning_rate", _LEARNING_RATES)
         _param(check.non_negative, self.alpha, "alpha")
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
@@ -166,17 +167,21 @@ class _BaseMLP(BaseEstimator):
         _param(check.check_positive_float, self.learning_rate_init, "learning_rate_init")
         _param(check.non_negative, self.power_t, "power_t")
         _param(check.check_int, self.max_iter, "max_iter")
-        _param(check.check_int, self.n_iter_no_change, "n_iter_no_change")
+        _param(check.check_int, self.max_fun, "max_fun")
+        if not (isinstance(self.n_iter_no_change, numbers.Real)
+                and self.n_iter_no_change == np.inf):  # as scikit-learn: never stop
+            _param(check.check_int, self.n_iter_no_change, "n_iter_no_change")
         _param(check.non_negative, self.tol, "tol")
-        _param(check.fraction, self.momentum, "momentum", upper_open=True)
+        _param(check.fraction, self.momentum, "momentum")
         _param(check.check_real, self.validation_fraction, "validation_fraction", low=0,
-               high=1, low_open=True, high_open=True)
+               high=1, high_open=True)
         _param(check.fraction, self.beta_1, "beta_1", upper_open=True)
         _param(check.fraction, self.beta_2, "beta_2", upper_open=True)
         _param(check.check_positive_float, self.epsilon, "epsilon")
         for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
             _param(check.flag, getattr(self, name), name)
-        return sizes, _param(check.check_dtype, self.dtype)
+        dtype = None if self.dtype is None else _param(check.check_dtype, self.dtype)
+        return sizes, dtype
 
     # -- fitting ------------------------------------------------------------------
 
@@ -189,11 +194,12 @@ class _BaseMLP(BaseEstimator):
         epochs_before = None
         try:
             run = self._prepare_fit(X, y, sample_weight, incremental, classes)
-            epochs_before = len(self.loss_curve_)
+            epochs_before = len(self.__dict__.get("loss_curve_", ()))
             run()
         except BaseException as exc:
-            if epochs_before is None or (isinstance(exc, (ValueError, TypeError))
-                                         and len(self.loss_curve_) == epochs_before):
+            # lbfgs writes the network once, at its end: any refusal restores.
+            if epochs_before is None or (isinstance(exc, (ValueError, TypeError)) and len(
+                    self.__dict__.get("loss_curve_", ())) == epochs_before):
                 self.__dict__.clear()
                 self.__dict__.update(saved)
             raise
@@ -206,14 +212,17 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         first_pass = "network_" not in self.__dict__ or (
             not self.warm_start and not incremental)
-        if not first_pass and self.network_.dtype != dtype:
+        if not first_pass and dtype is not None and self.network_.dtype != dtype:
             raise ValueError(
                 f"dtype={self.dtype!r}, but the fitted network is "
                 f"{self.network_.dtype.name}: {'partial_fit' if incremental else 'warm_start'}"
                 f" continues in the network's dtype; set dtype back, or fit anew "
                 f"(warm_start=False)")
-        X, Y, y_score = self._validate_input(X, y, dtype, incremental, first_pass,
-                                             classes)
+        if not first_pass:
+            dtype = self.network_.dtype
+        X, Y, y_score = self._validate_input(X, y, _FLOAT_DTYPES if dtype is None else dtype,
+                                             incremental, first_pass, classes)
+        dtype = X.dtype
         n = X.shape[0]
         sample_weight = _check_sample_weight(sample_weight, n)
 
@@ -224,15 +233,21 @@ class _BaseMLP(BaseEstimator):
         elif self.network_.sizes != sizes:
             raise ValueError(f"the data need a network of layer sizes {sizes}, but the "
                              f"fitted one has {self.network_.sizes}")
-        elif not incremental:
+        elif not incremental and self.solver != "lbfgs":
             # warm_start: keep the parameters, start a new optimiser (as scikit-learn;
             # the loop starts it once the fit is accepted).
             self._current_learning_rate = float(self.learning_rate_init)
+        if self.solver == "lbfgs":
+            # lbfgs's whole-set gradient runs on dense rows: sparse X is densified here
+            # (the stochastic solvers keep it sparse).
+            X = X.toarray() if check.is_sparse(X) else X
+            X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+            return lambda: self._fit_lbfgs(X, Y, sample_weight)
 
         if self.early_stopping:
-            # As scikit-learn: stratified for two classes only (its multiclass
-            # targets are indicator columns, which it does not stratify on).
-            stratify = y_score if self._stratify and self.n_outputs_ == 2 else None
+            # As scikit-learn: stratified on the one logistic output's targets (two
+            # classes) only, not on indicator columns (multiclass, multi-label).
+            stratify = Y.astype(bool) if self._stratify and self.n_outputs_ == 1 else None
             parts = train_test_split(X, Y, y_score, *([] if sample_weight is None else
                                                       [sample_weight]),
                                      random_state=rs, test_size=self.validation_fraction,
@@ -260,9 +275,37 @@ class _BaseMLP(BaseEstimator):
         return lambda: self._fit_epochs(X, Y, sample_weight, batch_size, validation, rs,
                                         not first_pass)
 
+    def _fit_lbfgs(self, X, Y, sample_weight):
+        """scikit-learn's ``_fit_lbfgs``: L-BFGS-B over the flattened parameters, on
+        the whole training set's loss and gradient (``_lbfgs.Objective``)."""
+        net = self.network_
+        objective = _lbfgs.Objective(net, X, Y, sample_weight, self.alpha,
+                                     scale=self.n_outputs_ if self._loss_per_output else 1)
+        # scipy >= 1.15 deprecates iprint (scikit-learn passes it to older ones only).
+        iprint = {} if _SCIPY_NO_IPRINT else {"iprint": 1 if self.verbose else -1}
+        result = scipy.optimize.minimize(
+            objective, objective.pack(net), method="L-BFGS-B", jac=True,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
+                     **iprint})
+        self.n_iter_ = min(result.nit, self.max_iter)
+        if result.status != 0:
+            message = (f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                       f"(status={result.status}):\n{result.message}\n")
+            if self.n_iter_ == self.max_iter:
+                message += (f"\nIncrease the number of iterations to improve the "
+                            f"convergence (max_iter={self.max_iter}).")
+            message += ("\nYou might also want to scale the data as shown in:\n"
+                        "    https://scikit-learn.org/stable/modules/preprocessing.html")
+            warnings.warn(message, ConvergenceWarning, stacklevel=4)
+        if not np.isfinite(result.x).all():
+            raise ValueError(_NONFINITE)
+        objective.unpack(result.x, net)
+        self.loss_ = float(result.fun)
+
     def _initialize(self, sizes, dtype, rs):
         """A new network with scikit-learn's initial parameters (Glorot uniform)."""
         activation = _ACTIVATIONS[self.activation]
+        output, cost = self._output_layer()
         factor = 2.0 if self.activation == "logistic" else 6.0
         weights, biases = [], []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
@@ -272,15 +315,17 @@ class _BaseMLP(BaseEstimator):
             weights.append(np.ascontiguousarray(coef.T, dtype=dtype))
             biases.append(np.ascontiguousarray(intercept, dtype=dtype))
         net = Network(sizes, activation=activation,
-                      output_activation=self._output_activation, cost=self._cost,
-                      init="xavier", dtype=dtype, seed=0)
+                      output_activation=output, cost=cost, init="xavier", dtype=dtype,
+                      seed=0)
         net.weights, net.biases = weights, biases
         self.network_ = net
         self.n_layers_ = len(sizes)
         self.n_outputs_ = sizes[-1]
-        self.out_activation_ = self._output_activation
+        self.out_activation_ = _SKLEARN_NAMES.get(output, output)
         self.n_iter_ = 0
         self.t_ = 0
+        if self.solver == "lbfgs":
+            return  # as scikit-learn: no loss curve nor stopping state for lbfgs
         self.loss_curve_ = []
         self._no_improvement_count = 0
         self._current_learning_rate = float(self.learning_rate_init)
@@ -355,16 +400,33 @@ class _BaseMLP(BaseEstimator):
                           else "Training loss", self.tol, self.n_iter_no_change)
         epochs = _Epochs(self, schedule, validation, X.shape[0], rs, incremental)
         stopping = epochs.stopping = _training.NoImprovement(
-            epochs.score, float(self.tol), int(self.n_iter_no_change),
+            epochs.score, float(self.tol), float(self.n_iter_no_change),  # np.inf too
             rule="scikit-learn", keep_best=validation is not None,
             best=-self.best_loss_ if validation is None else self.best_validation_score_,
             count=self._no_improvement_count)
+        # Without a better epoch, a diverged fit with early stopping ends where it
+        # started (scikit-learn's best parameters start as the initial ones).
+        start = None if validation is None else [
+            p.copy() for p in self.network_.weights + self.network_.biases]
         try:
             _training.train(
                 self.network_, X, Y, epochs.n_epochs, batch_size, rate, None, shuffle,
                 int(rs.randint(np.iinfo(np.int32).max)), sample_weight, options,
                 append=incremental, schedule=schedule, stopping=stopping,
                 observers=[epochs], new_optimizer=new_optimizer)
+        except FloatingPointError:
+            # The loop went back to the diverged epoch's start. scikit-learn raises
+            # its ValueError; with early stopping it ends with the best parameters,
+            # after a NaN validation score (it goes on with NaN scores until its
+            # stopping rule ends it; here the fit ends at once).
+            if validation is None:
+                raise ValueError(_NONFINITE) from None
+            self.validation_scores_.append(np.nan)
+            net = self.network_
+            best = stopping.best_params if stopping.best_params is not None else start
+            for p, saved in zip(net.weights + net.biases, best):
+                np.copyto(p, saved)
+            return True
         finally:
             epochs.store()
         return stopping.stopped
@@ -416,11 +478,11 @@ class _BaseMLP(BaseEstimator):
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier trained by fastbp's compiled backpropagation.
 
-    A drop-in for :class:`sklearn.neural_network.MLPClassifier` with ``solver="sgd"``
-    or ``"adam"``: same parameters, same meaning, same fitted attributes. The output
-    layer is a softmax over ``len(classes_)`` units trained with the log-likelihood
-    (cross-entropy) loss, for two classes as well (scikit-learn uses one logistic unit
-    there; the model class is the same, the parameterisation has one more column).
+    A drop-in for :class:`sklearn.neural_network.MLPClassifier`: same parameters, same meaning, same fitted attributes. As in
+    scikit-learn, the output layer is a softmax over ``len(classes_)`` units with the
+    log-loss for more than two classes, one logistic unit with the binary log-loss for
+    two (or one) classes, and one logistic unit per label for a multi-label indicator
+    ``y`` (n_samples, n_labels).
 
     Parameters
     ----------
@@ -428,7 +490,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Neurons in each hidden layer.
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
         Hidden-layer activation ("logistic" is fastbp's "sigmoid").
-    solver : {"sgd", "adam"}, default="adam"
+    solver : {"sgd", "adam", "lbfgs"}, default="adam"
+        "lbfgs": scipy's L-BFGS-B on the whole training set's loss (the mean log-loss
+        plus 0.5 * alpha * sum_l ||W_l||^2 / n), its loss and gradient from fastbp's
+        compiled forward pass and BP1-BP4; at most ``max_iter`` iterations and
+        ``max_fun`` loss evaluations, stopping when the projected gradient is below
+        ``tol``, as scikit-learn. It sets ``loss_`` and ``n_iter_``, but no
+        ``loss_curve_`` (nor does scikit-learn), and has no ``partial_fit``.
     alpha : float >= 0, default=1e-4
         L2 penalty, exactly as scikit-learn: each mini-batch of m examples adds
         0.5 * alpha * sum_l ||W_l||^2 / m to its loss (weights only, not intercepts),
@@ -470,21 +538,24 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     warm_start : bool, default=False
         ``fit`` continues from the fitted parameters (with a fresh optimiser state,
         as scikit-learn).
-    momentum : float in [0, 1), default=0.9
+    momentum : float in [0, 1], default=0.9
         SGD momentum.
     nesterovs_momentum : bool, default=True
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified), stop when
         the validation accuracy has not improved by ``tol`` for more than
         ``n_iter_no_change`` epochs, and keep the best parameters seen.
-    validation_fraction : float in (0, 1), default=0.1
+    validation_fraction : float in [0, 1), default=0.1
     beta_1, beta_2 : float in [0, 1), default=0.9, 0.999
     epsilon : float > 0, default=1e-8
         Adam's parameters.
-    n_iter_no_change : int >= 1, default=10
-    dtype : {"float64", "float32"}, default="float64"
+    n_iter_no_change : int >= 1 or np.inf, default=10
+    max_fun : int >= 1, default=15000
+        "lbfgs" only: the most loss-and-gradient evaluations.
+    dtype : {"float64", "float32"} or None, default=None
         fastbp's own: dtype of the parameters and of every computation; X is
-        converted to it.
+        converted to it. None: float32 for float32 X, else float64 (scikit-learn's
+        rule); ``partial_fit`` and ``warm_start`` go on in the fitted network's dtype.
 
     Attributes
     ----------
@@ -518,26 +589,38 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         When X has string column names (pandas).
     n_layers_, n_outputs_ : int
     out_activation_ : str
-        "softmax".
+        "softmax" (more than two classes) or "logistic" (two classes, multi-label).
     """
 
-    _output_activation = "softmax"
-    _cost = "log_likelihood"
     _loss_per_output = False
     _stratify = True
 
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, max_fun=15000, dtype=None):
+        super().__init__(**{k: v for k, v in locals().items()
+                            if k not in ("self", "__class__")})
+
+
     def fit(self, X, y, sample_weight=None):
-        """Fit the model to X (n_samples, n_features) and class labels y (n_samples,).
+        """Fit the model to X (n_samples, n_features) and y: class labels (n_samples,)
+        or a multi-label indicator matrix (n_samples, n_labels).
 
         ``sample_weight`` (n_samples,), optional: non-negative weights.
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over X and y, continuing from the current state.
 
         ``classes`` (all the labels y may ever hold) is required on the first call and
-        must not change afterwards.
+        must not change afterwards. Only for the stochastic solvers ("sgd", "adam"),
+        as in scikit-learn.
         """
         if "classes_" not in self.__dict__:
             if classes is None:
@@ -549,49 +632,71 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                              f"partial_fit, was: {self.classes_!r}")
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
+    def _output_layer(self):
+        """(fastbp output activation, cost): scikit-learn's softmax for more than two
+        classes, one logistic unit per label otherwise (two classes: one unit)."""
+        if self._label_binarizer.y_type_ == "multiclass":
+            return "softmax", "log_likelihood"
+        return "sigmoid", "cross_entropy"
+
     def _validate_input(self, X, y, dtype, incremental, first_pass, classes):
         X, y = _validate_data(self, X, y, reset=first_pass, dtype=dtype, order="C",
-                             multi_output=False)
+                              multi_output=True)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
         check_classification_targets(y)
+        # scikit-learn's rules, in its order: a LabelBinarizer fitted on the first
+        # fit's y, or on partial_fit's first classes (on y, for multi-label y).
         if incremental and "classes_" not in self.__dict__:
             check_classification_targets(np.asarray(classes))
-            self.classes_ = unique_labels(classes)
+            binarizer = LabelBinarizer()
+            binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
+            self._label_binarizer = binarizer
+            self.classes_ = binarizer.classes_
         elif not incremental and (first_pass or "classes_" not in self.__dict__):
-            self.classes_ = unique_labels(y)
+            binarizer = LabelBinarizer()
+            binarizer.fit(y)
+            self._label_binarizer = binarizer
+            self.classes_ = binarizer.classes_
         elif self.warm_start and not incremental:
             if set(unique_labels(y)) != set(self.classes_):
                 raise ValueError(
                     f"warm_start can only be used where `y` has the same classes as in "
                     f"the previous call to fit. Previously got {self.classes_}, `y` "
                     f"has {unique_labels(y)}")
-        if len(self.classes_) < 2:
-            raise ValueError(f"MLPClassifier needs samples of at least 2 classes in the "
-                             f"data, but the data contain only one class: "
-                             f"{self.classes_[0]!r}")
-        codes = np.searchsorted(self.classes_, y)
-        codes = np.minimum(codes, len(self.classes_) - 1)
-        if not np.array_equal(np.asarray(self.classes_)[codes], y):
-            unknown = np.setdiff1d(unique_labels(y), self.classes_)
+        unknown = np.setdiff1d(unique_labels(y), self.classes_)
+        if len(unknown):
             raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` "
                              f"has {self.classes_}. 'y' has {unknown}.")
-        Y = np.zeros((len(codes), len(self.classes_)), dtype=dtype)
-        Y[np.arange(len(codes)), codes] = 1
-        return X, Y, codes
+        Y = np.ascontiguousarray(self._label_binarizer.transform(y), dtype=X.dtype)
+        return X, Y, y
 
-    def _validation_score(self, X_val, codes_val, sw_val):
+    def _labels(self, A):
+        """Class labels (or label indicators) for the network's outputs A."""
+        return self._label_binarizer.inverse_transform(
+            A.ravel() if A.shape[1] == 1 else A)
+
+    def _validation_score(self, X_val, y_val, sw_val):
         A = _output_or_none(self.network_, X_val)
         if A is None:
             return np.nan
-        return float(accuracy_score(codes_val, A.argmax(axis=1), sample_weight=sw_val))
+        return float(accuracy_score(y_val, self._labels(A), sample_weight=sw_val))
 
     def predict(self, X):
-        """The most probable class of each row of X."""
-        codes = self._forward(X).argmax(axis=1)
-        return self.classes_[codes]
+        """The predicted class of each row of X (n_samples,); for multi-label y, the
+        indicator matrix (n_samples, n_labels), each output thresholded at 0.5."""
+        return self._labels(self._forward(X))
 
     def predict_proba(self, X):
-        """Class probabilities (n_samples, n_classes), columns ordered as ``classes_``."""
-        return self._forward(X)
+        """Class probabilities (n_samples, n_classes), columns ordered as ``classes_``.
+
+        Two classes: (1 - p, p), p the logistic output; multi-label y: each label's
+        own probability (n_samples, n_labels), the sigmoid outputs.
+        """
+        A = self._forward(X)
+        if A.shape[1] == 1:
+            return np.hstack([1 - A, A])
+        return A
 
     def predict_log_proba(self, X):
         """Logarithm of ``predict_proba``."""
@@ -602,9 +707,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor trained by fastbp's compiled backpropagation.
 
-    A drop-in for :class:`sklearn.neural_network.MLPRegressor` with ``solver="sgd"``
-    or ``"adam"``: an identity output layer with one unit per target column (y may be
-    (n_samples,) or (n_samples, n_outputs)) and the squared-error loss.
+    A drop-in for :class:`sklearn.neural_network.MLPRegressor`: one output unit per
+    target column (y may be (n_samples,) or (n_samples, n_outputs)), the identity
+    with the squared-error loss, or exp with the Poisson deviance
+    (``loss="poisson"``, for counts y >= 0).
 
     The loss. fastbp's "quadratic" cost is ½‖y − a‖², summed over the outputs;
     scikit-learn's squared loss is ½ mean_outputs (y − a)². scikit-learn nevertheless
@@ -616,9 +722,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     Parameters
     ----------
-    Those of :class:`fastbp.sklearn.MLPClassifier`, with one difference:
-    ``early_stopping`` monitors the validation R² (``score``), and the held-out split
-    is not stratified.
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        "poisson": an exp output trained on half the Poisson deviance,
+        Σ_j y_j ln(y_j / a_j) - y_j + a_j per example, summed over the outputs (as
+        scikit-learn; its gradient is a - y).
+    Others : those of :class:`fastbp.sklearn.MLPClassifier`, with one difference:
+        ``early_stopping`` monitors the validation R² (``score``), and the held-out
+        split is not stratified.
 
     Attributes
     ----------
@@ -626,13 +736,21 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     validation_scores_, best_validation_score_, n_iter_, t_, n_features_in_,
     feature_names_in_, n_layers_, n_outputs_ : as for MLPClassifier.
     out_activation_ : str
-        "identity".
+        "identity", or "exp" for ``loss="poisson"``.
     """
 
-    _output_activation = "identity"
-    _cost = "quadratic"
-    _loss_per_output = True
     _stratify = False
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, max_fun=15000, dtype=None):
+        super().__init__(**{k: v for k, v in locals().items()
+                            if k not in ("self", "__class__")})
+
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X (n_samples, n_features) and targets y (n_samples[, n_outputs]).
@@ -641,16 +759,31 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over X and y, continuing from the current state."""
+        """One epoch over X and y, continuing from the current state (stochastic
+        solvers only, as in scikit-learn)."""
         return self._fit(X, y, sample_weight, incremental=True)
 
+    def _output_layer(self):
+        """(fastbp output activation, cost): scikit-learn's identity output with the
+        squared error, or exp output with the Poisson deviance."""
+        if self.loss == "poisson":
+            return "exp", "poisson"
+        return "identity", "quadratic"
+
+    @property
+    def _loss_per_output(self):
+        # scikit-learn's squared error is a mean over the outputs, its Poisson loss a sum.
+        return self.loss == "squared_error"
+
     def _validate_input(self, X, y, dtype, incremental, first_pass, classes):
+        _param(check.check_choice, self.loss, "loss", ("squared_error", "poisson"))
         X, y = _validate_data(self, X, y, reset=first_pass, dtype=dtype, order="C",
-                             multi_output=True, y_numeric=True)
+                              multi_output=True, y_numeric=True)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        Y = np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)
+        Y = np.ascontiguousarray(y.reshape(len(y), -1), dtype=X.dtype)
         return X, Y, y
 
     def _validation_score(self, X_val, y_val, sw_val):
@@ -783,3 +916,13 @@ def _check_sample_weight(sample_weight, n):
     if isinstance(sample_weight, numbers.Number):
         sample_weight = np.full(n, sample_weight, dtype=np.float64)
     return _param(check.check_weights, sample_weight, n)
+
+
+# The classes list the module's differences from scikit-learn too (python -OO has no
+# docstrings).
+if __doc__ and MLPClassifier.__doc__:
+    _NOTES = ("\n    Notes\n    -----\n    Differences from scikit-learn (their reasons: "
+              "docs/guide/estimators.md):\n\n"
+              + textwrap.indent(__doc__[__doc__.index("- ``solver=\"lbfgs\"``"):], "    "))
+    MLPClassifier.__doc__ += _NOTES
+    MLPRegressor.__doc__ += _NOTES

@@ -141,6 +141,8 @@ def test_export_estimators():
          rng.standard_normal(50)),
         (MLPRegressor(hidden_layer_sizes=(3, 3), activation="identity", max_iter=5,
                       random_state=0, dtype="float32"), rng.standard_normal((50, 2))),
+        (MLPRegressor(loss="poisson", hidden_layer_sizes=(4,), max_iter=5,
+                      random_state=0), rng.poisson(2.0, 50).astype(float)),
     ]
     for est, y in cases:
         est.fit(X, y)
@@ -159,7 +161,9 @@ def test_export_estimators():
                 assert names == ["predictions"]
                 assert_close(got["predictions"],
                              est.predict(Xm).reshape(m, -1), dtype)
-        same_network(fastbp.Network.from_onnx(model), est.network_)
+        # A two-class estimator's one logistic unit is exported as from_sklearn's
+        # two-unit softmax.
+        same_network(fastbp.Network.from_onnx(model), fastbp.Network.from_sklearn(est))
     no_label = fastbp.onnx.to_onnx(cases[0][0], label=False)
     assert [o.name for o in no_label.graph.output] == ["probabilities"]
 
@@ -255,6 +259,15 @@ def test_from_sklearn_fastbp_estimators():
         same_network(net, est.network_)
         assert net is not est.network_
         assert fastbp.Network.from_sklearn(est, dtype="float32").dtype == np.float32
+    # Two classes and multi-label y: one logistic unit per label, as in scikit-learn;
+    # the network of a two-class estimator answers predict_proba's two columns.
+    for y in (rng.integers(0, 2, 30), rng.integers(0, 2, (30, 3))):
+        est = MLPClassifier(hidden_layer_sizes=(3,), max_iter=3).fit(X, y)
+        for dtype in (None, "float32"):
+            net = fastbp.Network.from_sklearn(est, dtype=dtype)
+            np.testing.assert_allclose(net.feedforward(X), est.predict_proba(X),
+                                       rtol=1e-5 if dtype else 1e-12)
+        assert net.output_activation == ("softmax" if y.ndim == 1 else "sigmoid")
 
 
 def test_from_sklearn_refusals():
@@ -264,8 +277,11 @@ def test_from_sklearn_refusals():
     rng = np.random.default_rng(6)
     warnings.simplefilter("ignore")
     X, y = rng.random((30, 3)), rng.random(30)
-    with pytest.raises(ValueError, match="'exp'"):
-        fastbp.Network.from_sklearn(MLPRegressor(loss="poisson", max_iter=3).fit(X, y))
+    # loss="poisson"'s exp output converts (it is no refusal any more).
+    poisson = MLPRegressor(loss="poisson", max_iter=3).fit(X, y)
+    net = fastbp.Network.from_sklearn(poisson)
+    assert (net.output_activation, net.cost) == ("exp", "poisson")
+    np.testing.assert_allclose(net.feedforward(X).ravel(), poisson.predict(X), rtol=1e-12)
     with pytest.raises(ValueError, match="LogisticRegression"):
         fastbp.Network.from_sklearn(LogisticRegression().fit(X, y > 0.5))
     with pytest.raises(ValueError, match="not fitted"):

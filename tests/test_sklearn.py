@@ -388,15 +388,6 @@ def test_arbitrary_labels(labels):
     np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], pred)
 
 
-def test_two_classes_use_a_softmax_of_two_units():
-    X, y = make_classification(100, 4, random_state=0)
-    clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=30, random_state=0).fit(
-        X, np.where(y, "yes", "no"))
-    assert clf.coefs_[-1].shape == (5, 2)
-    assert clf.out_activation_ == "softmax"
-    assert clf.predict_proba(X).shape == (100, 2)
-
-
 def test_partial_fit_needs_classes_first():
     X, y = make_classification(90, 5, n_informative=3, n_classes=3, random_state=0)
     labels = np.array(["a", "b", "c"])[y]
@@ -492,12 +483,15 @@ def test_sample_weight_is_used():
 
 
 @pytest.mark.parametrize("params, match", [
-    (dict(solver="lbfgs"), "solver"),
+    (dict(solver="newton"), "solver"),
+    (dict(max_fun=0), "max_fun"),
+    (dict(n_iter_no_change=-np.inf), "n_iter_no_change"),
     (dict(activation="softmax"), "activation"),
     (dict(hidden_layer_sizes=(3, 0)), "hidden_layer_sizes"),
     (dict(batch_size=0), "batch_size"),
     (dict(learning_rate="plateau"), "learning_rate"),
-    (dict(momentum=1.0), "momentum"),
+    (dict(momentum=1.5), "momentum"),
+    (dict(validation_fraction=1.0), "validation_fraction"),
     (dict(dtype="float16"), "dtype"),
 ])
 def test_bad_parameters(params, match):
