@@ -346,9 +346,10 @@ def _tensor_array(tensor, what):
     except Exception as exc:  # onnx/numpy errors of many kinds for malformed fields
         raise ValueError(f"from_onnx: {what} {tensor.name!r} is malformed "
                          f"({type(exc).__name__}: {exc})") from None
-    # A complex (or string) tensor cast to a real dtype later would drop its imaginary
-    # part silently: a wrong network, not an error.
-    if array.dtype.kind not in "fiub":
+    # A complex tensor cast to a real dtype later would drop its imaginary part
+    # silently: a wrong network, not an error. (Strings, such as skl2onnx's class
+    # labels, are read; any use of one as a number is refused where it is used.)
+    if array.dtype.kind == "c":
         raise ValueError(f"from_onnx: {what} {tensor.name!r} has dtype {array.dtype}; "
                          f"fastbp reads real numbers only")
     return array

@@ -245,8 +245,9 @@ def runtime_output(data, X):
 
 @pytest.mark.parametrize("dtype", [TensorProto.COMPLEX64, TensorProto.COMPLEX128,
                                    TensorProto.STRING])
-def test_tensors_of_no_real_type_are_refused(dtype):
-    """A complex bias cast to the network's dtype would lose its imaginary part."""
+def test_parameters_of_no_real_type_are_refused(dtype):
+    """A complex bias cast to the network's dtype would lose its imaginary part; a
+    string parameter is no number."""
     rng = np.random.default_rng(dtype)
     for model in base_models():
         for index in range(len(model.graph.initializer)):
@@ -261,7 +262,10 @@ def test_tensors_of_no_real_type_are_refused(dtype):
                     helper.tensor_dtype_to_np_dtype(dtype))
             new = numpy_helper.from_array(array, old.name)
             m.graph.initializer[index].CopyFrom(new)
-            with pytest.raises(ValueError, match=old.name):
+            # A complex tensor is refused by name as it is read; a string one where
+            # a node uses it as a number.
+            with pytest.raises(ValueError,
+                               match=None if dtype == TensorProto.STRING else old.name):
                 from_onnx(m)
 
 
