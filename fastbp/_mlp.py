@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _lbfgs, _training
 from . import _validation as check
-from ._tables import HIDDEN_ACTIVATIONS, SKLEARN_ACTIVATIONS
+from ._tables import FLOAT_DTYPES, HIDDEN_ACTIVATIONS, SKLEARN_ACTIVATIONS
 from .network import Network
 
 # The hidden activations, by scikit-learn's names.
@@ -36,8 +36,9 @@ _SCIPY_NO_IPRINT = tuple(int(v) for v in scipy.__version__.split(".")[:2]) >= (1
 # scikit-learn's message for parameters that became NaN or infinite.
 _NONFINITE = ("Solver produced non-finite parameter weights. The input data may contain "
               "large values and need to be preprocessed.")
-# X's dtypes kept as they are (others become float64), as scikit-learn's MLPs.
-_FLOAT_DTYPES = (np.float64, np.float32)
+# X's dtypes kept as they are (others become the first, float64), as scikit-learn's
+# MLPs: fastbp's float dtypes, widest first.
+_X_DTYPES = tuple(sorted(FLOAT_DTYPES, key=lambda dt: -dt.itemsize))
 # scikit-learn's "adaptive" schedule stops once the rate has fallen to this value.
 _ADAPTIVE_MIN_RATE = 1e-6
 
@@ -187,7 +188,7 @@ class MLPBase(BaseEstimator):
                 f"(warm_start=False)")
         if not first_pass:
             dtype = self.network_.dtype
-        X, Y, y_score = self._validate_input(X, y, _FLOAT_DTYPES if dtype is None else dtype,
+        X, Y, y_score = self._validate_input(X, y, _X_DTYPES if dtype is None else dtype,
                                              incremental, first_pass, classes)
         dtype = X.dtype
         n = X.shape[0]
