@@ -989,7 +989,11 @@ def test_ctrl_c_in_a_real_run_writes_the_model_and_the_plot(tmp_path):
             assert line, proc.stderr.read()
             lines.append(line)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
+        # Not communicate(): with a timeout it reads the pipes' file descriptors and
+        # would lose the lines readline() has already buffered. The rest is a few
+        # lines, which the pipes hold while the process ends.
+        proc.wait(timeout=120)
+        out, err = proc.stdout.read(), proc.stderr.read()
     finally:
         proc.kill()
     assert proc.returncode == 130, err

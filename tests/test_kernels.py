@@ -279,8 +279,29 @@ def test_own_kernels_can_be_turned_off():
         assert _narrow(X, X)[0] is False
     finally:
         _blas._use_own_kernels(previous)
-    assert previous == OWN_KERNELS
+    # The switch's setting, on at import whether or not this CPU has kernels: a
+    # restore after a CPU without them must not leave them off for good.
+    assert previous is True
     assert _narrow(X, X)[0] == OWN_KERNELS
+
+
+def test_the_switch_restored_on_a_cpu_without_kernels_keeps_them_for_later(monkeypatch):
+    """Kernels turned off by FASTBP_DISABLE_CPU_FEATURES, the switch flipped and
+    restored, then the CPU's kernels enabled again: they are in use."""
+    before = _blas._config()["kernels"]
+    monkeypatch.setenv("FASTBP_DISABLE_CPU_FEATURES", "AVX512F,AVX2")
+    _blas._init_cpu()
+    try:
+        _blas._use_own_kernels(_blas._use_own_kernels(False))
+        monkeypatch.delenv("FASTBP_DISABLE_CPU_FEATURES")
+        _blas._init_cpu()
+        assert _blas._own_kernels_available() == (_blas._config()["kernels"] != "none")
+        X = np.ones((4, 3))
+        assert _narrow(X, X)[0] == (_blas._config()["kernels"] != "none")
+    finally:
+        monkeypatch.undo()
+        _blas._init_cpu()
+    assert _blas._config()["kernels"] == before
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

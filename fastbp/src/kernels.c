@@ -124,8 +124,10 @@ int fastbp_own_kernels_active(void) {
     return fastbp_kernels_on && fastbp_chosen != &fastbp_no_kernels;
 }
 
+/* Returns the switch's previous setting (not whether kernels were in use), so that
+   restoring it after a CPU without kernels does not leave them off for good. */
 int fastbp_use_own_kernels(int enabled) {
-    const int previous = fastbp_own_kernels_active();
+    const int previous = fastbp_kernels_on;
     fastbp_kernels_on = enabled != 0;
     return previous;
 }
