@@ -397,14 +397,18 @@ def _own_gemm_test(bint trans_a, bint trans_b, double alpha, const floating[:, :
         raise ValueError("rows must be contiguous")
     if threads <= 0:
         threads = fastbp_threads()
+    # A zero-size operand (k = 0) has no element 0 to point at: it is never read.
+    cdef const floating* a = &A[0, 0] if A.shape[0] and A.shape[1] else NULL
+    cdef const floating* b = &B[0, 0] if B.shape[0] and B.shape[1] else NULL
+    cdef floating* c = &C[0, 0] if m and n else NULL
     with nogil:
         if floating is float:
-            done = fastbp_gemm_f(trans_a, trans_b, m, n, k, <float>alpha, &A[0, 0], lda,
-                                 &B[0, 0], ldb, <float>beta, &C[0, 0], ldc, threads,
+            done = fastbp_gemm_f(trans_a, trans_b, m, n, k, <float>alpha, a, lda,
+                                 b, ldb, <float>beta, c, ldc, threads,
                                  &bad if check else NULL)
         else:
-            done = fastbp_gemm_d(trans_a, trans_b, m, n, k, alpha, &A[0, 0], lda,
-                                 &B[0, 0], ldb, beta, &C[0, 0], ldc, threads,
+            done = fastbp_gemm_d(trans_a, trans_b, m, n, k, alpha, a, lda,
+                                 b, ldb, beta, c, ldc, threads,
                                  &bad if check else NULL)
     if check:
         return done != 0, bad != 0
