@@ -2,7 +2,7 @@
 that turn messages of the Python API into messages about options."""
 import re
 
-PLOT_HINT = 'pip install "fastbp[plot]"'
+PLOT_HINT = 'pip install matplotlib'
 
 TRAIN_EPILOG = """\
 data:

@@ -400,7 +400,7 @@ class Network:
         raises ValueError naming it, and so does a malformed model. A model given as
         a ModelProto or bytes never reads a file; one given by path reads tensors kept
         in external files only with ``external_data=True``, and only from inside its
-        own folder. Needs ``pip install "fastbp[onnx]"``. See ``fastbp.onnx.from_onnx``.
+        own folder. Needs the ``onnx`` package (``pip install onnx``). See ``fastbp.onnx.from_onnx``.
         """
         from . import onnx as _onnx
         return _onnx.from_onnx(model, dtype=dtype, cost=cost, output=output,

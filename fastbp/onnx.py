@@ -5,7 +5,8 @@ ONNX graph, ``Gemm`` plus an activation op per layer, that onnxruntime and other
 runtimes serve. ``from_onnx`` (also ``fastbp.Network.from_onnx``) reads such graphs
 back, and the MLP graphs of ``torch.onnx.export`` and skl2onnx.
 
-Needs the ``onnx`` package: ``pip install "fastbp[onnx]"``. ``import fastbp`` does not
+Needs the ``onnx`` package (``pip install onnx``; ``pip install ".[onnx]"`` from a
+checkout adds onnxruntime and skl2onnx too). ``import fastbp`` does not
 import this module or onnx.
 """
 import copy
@@ -17,8 +18,8 @@ try:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(f"fastbp.onnx needs the onnx package: pip install "
-                      f"'fastbp[onnx]' ({exc})") from exc
+    raise ImportError(f"fastbp.onnx needs the onnx package: pip install onnx "
+                      f"({exc})") from exc
 
 from . import interop
 from ._tables import FLOAT_DTYPES, ONNX_ACTIVATIONS, ONNX_OPS, cost_fits

@@ -7,7 +7,7 @@ the same update rules, L2 penalty, learning-rate schedules, stopping rules and f
 attributes (``coefs_`` in scikit-learn's (n_in, n_out) layout). Every epoch runs in
 fastbp's compiled loop (``fastbp.Network.fit``) instead of NumPy.
 
-Needs scikit-learn >= 1.6 (``pip install "fastbp[sklearn]"``); ``import fastbp`` does
+Needs scikit-learn >= 1.6 (``pip install "scikit-learn>=1.6"``); ``import fastbp`` does
 not import this module.
 
 Differences from scikit-learn (docs/guide/estimators.md gives the reasons):
@@ -34,7 +34,7 @@ try:
     from sklearn.base import ClassifierMixin, RegressorMixin
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "fastbp.sklearn needs scikit-learn >= 1.6: pip install 'fastbp[sklearn]' "
+        "fastbp.sklearn needs scikit-learn >= 1.6: pip install 'scikit-learn>=1.6' "
         f"({exc})") from exc
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer

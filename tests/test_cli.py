@@ -362,7 +362,7 @@ def test_plot_without_matplotlib_exits_2_before_training(tmp_path, monkeypatch, 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import raises ImportError
     status, out, err = main(capsys, "train", "--plot", tmp_path / "curves.png")
     assert status == 2 and out == ""
-    assert err == 'fastbp: error: --plot needs matplotlib: pip install "fastbp[plot]"\n'
+    assert err == 'fastbp: error: --plot needs matplotlib: pip install matplotlib\n'
 
 
 # -- threads ----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""fastbp.sklearn: the scikit-learn estimators (an optional extra, fastbp[sklearn]).
+"""fastbp.sklearn: the scikit-learn estimators (scikit-learn is an optional dependency).
 
 Skipped without scikit-learn on a developer machine; under CI=true a missing
 scikit-learn is an error, so the CI job cannot silently skip these tests.
