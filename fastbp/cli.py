@@ -260,6 +260,10 @@ def _check_writable(path, option):
         raise UsageError(f"{option} {path}: directory {directory} does not exist")
     if os.path.isdir(path):
         raise UsageError(f"{option} {path}: is a directory")
+    try:
+        _io.writable_target(path)   # a FIFO or device: refused now, not after training
+    except ValueError:
+        raise UsageError(f"{option} {path}: exists and is not a regular file") from None
 
 
 def _check_plot_path(path):

@@ -569,6 +569,24 @@ def test_more_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, message
                             "fastbp predict: error: ")) and message in last
 
 
+@pytest.mark.parametrize("option, target", [
+    ("--save", "/dev/null"), ("--save", "fifo.png"), ("--save", "link.png"),
+    ("--plot", "fifo.png"), ("--plot", "link.png")])
+def test_an_output_that_is_not_a_regular_file_is_refused_before_training(
+        tmp_path, capsys, option, target):
+    """A FIFO (or a link to one) or a device would block the write or be lost: said
+    at once, naming the option, not after the training it would throw away."""
+    if option == "--plot":
+        pytest.importorskip("matplotlib")
+    os.mkfifo(tmp_path / "fifo.png")
+    os.symlink(tmp_path / "fifo.png", tmp_path / "link.png")
+    path = target if target.startswith("/") else str(tmp_path / target)
+    status, out, err = main(capsys, "train", option, path)
+    assert status == 2 and out == "", (out, err)
+    assert err.endswith(f"error: {option} {path}: exists and is not a regular file\n"), err
+    assert err.count("\n") == 1
+
+
 def test_splits_are_disjoint_and_cover_digits():
     parts = cli._digits_split("float64")
     assert [len(y) for _, y in parts] == [1197, 300, 300]
