@@ -447,8 +447,8 @@ def read_csv(path, max_columns=None, why=""):
     header, skipped; blank lines and ``#`` comments are skipped, as ``np.loadtxt``
     does. Memory grows with the rows, never with one line: a line with more than
     ``max_columns`` columns (None: no bound), or more columns than the first row, or
-    more than ``_CHARS_PER_COLUMN`` characters a column, is refused as soon as that
-    much of it is read, before it is parsed. ``why`` ends the message of a line with
+    more than ``_CHARS_PER_COLUMN`` characters a column before its comment, is refused
+    as soon as that much of it is read, before it is parsed. ``why`` ends the message of a line with
     more than ``max_columns`` columns.
     """
     opener = gzip.open if path.lower().endswith(".gz") else open
@@ -537,12 +537,15 @@ class _CsvReader:
             piece = self.f.readline(_PIECE_CHARS)
             if not piece:
                 break
-            pieces.append(piece)
-            length += len(piece)
             if not comment:
+                # A comment's text is dropped as it is read (its "#" kept, so that a
+                # line holding only a comment stays a line): any length is allowed.
                 hash_at = piece.find("#")
                 comment = hash_at >= 0
-                commas += piece.count(",", 0, hash_at if comment else len(piece))
+                kept = piece[:hash_at + 1] if comment else piece
+                commas += kept.count(",")
+                pieces.append(kept)
+                length += len(kept)
             if columns is not None and commas >= columns:
                 if self.width is not None:
                     self._refuse(f"line {self.number}: more than {self.width} columns "

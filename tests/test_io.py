@@ -191,16 +191,24 @@ def test_mutated_tables_are_read_or_refused_within_bounded_memory(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
 def test_bounded_reading_gives_what_loadtxt_gives(tmp_path, suffix):
-    """Tables within the bound read as np.loadtxt reads them: headers, comments,
-    blank lines, spaces, and more rows than one parsed block."""
+    """Tables within the bound read as np.loadtxt reads them: headers, comments
+    (of any length: the bound is on the numbers), blank lines, spaces, and more rows
+    than one parsed block."""
     rng = np.random.default_rng(3)
+
+    def long_comment():   # longer than the bound, and than one piece read
+        return "# " + "long, " * int(rng.integers(200, 30_000))
+
     for i in range(6):
         width = int(rng.integers(1, 12))
         table = rng.standard_normal((int(rng.integers(1, 3000 if i else 60_000)), width))
         lines = [", ".join(repr(float(v)) for v in row) for row in table]
         for _ in range(int(rng.integers(0, 5))):
             at = int(rng.integers(0, len(lines)))
-            lines.insert(at, rng.choice(["", "   ", "# a comment, with commas,,,"]))
+            lines.insert(at, rng.choice(["", "   ", "# a comment, with commas,,,",
+                                         long_comment()]))
+        at = int(rng.integers(0, len(lines)))
+        lines[at] += "  " + long_comment()
         lines[-1] += rng.choice(["", "  # trailing"])
         header = "name a, name b\n" if i % 2 else ""
         path = write_text(tmp_path / f"t{i}{suffix}", header + "\n".join(lines) + "\n")
