@@ -24,6 +24,7 @@ NOT_RUN = {
         "PyTorch's own index is not reachable from CI; CI installs the same CPU-only "
         "build (torch==2.13.0) from the registry it reaches",
     "pip install torch": "named as what not to do (it brings CUDA's libraries)",
+    "python -m pytest": "named as what not to do (it imports the unbuilt source tree)",
     "pip install jax": "a benchmark peer: CI checks that it resolves (pip install --dry-run jax)",
     'pip install "fastbp[sklearn]"': "how the extras will read once fastbp is on PyPI",
 }
