@@ -10,6 +10,12 @@ fastbp's compiled loop (``fastbp.Network.fit``) instead of NumPy.
 Needs scikit-learn >= 1.6 (``pip install "fastbp[sklearn]"``); ``import fastbp`` does
 not import this module.
 
+Sample weights are taken as scikit-learn takes them (negative ones too, not all zero):
+each mini-batch's loss and gradient are its weighted mean, divided by the batch's own
+sum of weights, and so is its L2 term (see ``alpha``); a batch whose weights sum to 0
+raises a ValueError that is also scikit-learn's ZeroDivisionError, and the fit is
+undone.
+
 Differences from scikit-learn (docs/guide/estimators.md gives the reasons):
 
 - ``solver="lbfgs"`` minimises the same function with scipy's L-BFGS-B, but its flat
@@ -179,12 +185,8 @@ class MLPClassifier(ClassifierMixin, MLPBase):
         """Fit the model to X (n_samples, n_features) and y: class labels (n_samples,)
         or a multi-label indicator matrix (n_samples, n_labels).
 
-        ``sample_weight`` (n_samples,) or a scalar, optional: weights as scikit-learn
-        takes them, negative ones too (not all zero). Each mini-batch's loss and
-        gradient are its weighted mean, divided by the batch's own sum of weights,
-        and so is its L2 term (see ``alpha``); a batch whose weights sum to 0 raises
-        a ValueError that is also scikit-learn's ZeroDivisionError, and the fit is
-        undone.
+        ``sample_weight`` (n_samples,) or a scalar, optional: as scikit-learn takes
+        them, negative ones too (see the module's notes on sample weights).
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
@@ -329,12 +331,8 @@ class MLPRegressor(RegressorMixin, MLPBase):
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X (n_samples, n_features) and targets y (n_samples[, n_outputs]).
 
-        ``sample_weight`` (n_samples,) or a scalar, optional: weights as scikit-learn
-        takes them, negative ones too (not all zero). Each mini-batch's loss and
-        gradient are its weighted mean, divided by the batch's own sum of weights,
-        and so is its L2 term (see ``alpha``); a batch whose weights sum to 0 raises
-        a ValueError that is also scikit-learn's ZeroDivisionError, and the fit is
-        undone.
+        ``sample_weight`` (n_samples,) or a scalar, optional: as scikit-learn takes
+        them, negative ones too (see the module's notes on sample weights).
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
