@@ -210,7 +210,8 @@ class MLPBase(BaseEstimator):
             # (the stochastic solvers keep it sparse).
             X = X.toarray() if check.is_sparse(X) else X
             X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
-            if sample_weight is not None and sample_weight.sum() == 0:
+            sample_weight = check.check_signed_sample_weight(sample_weight, n, dtype)
+            if sample_weight is not None and sample_weight.sum(dtype=np.float64) == 0:
                 # scikit-learn: numpy.average's ZeroDivisionError at the first call.
                 raise _training.ZeroWeightSumError(
                     "the sample weights sum to 0: the weighted mean loss is undefined "
@@ -327,8 +328,7 @@ class MLPBase(BaseEstimator):
             sample_weight = None  # the same steps, without the weighting work
         opts = dict(l2=float(self.alpha) * n / batch_size,
                     optimizer=self.solver, shuffle=bool(self.shuffle),
-                    sample_weight=None if sample_weight is None else
-                    np.ascontiguousarray(sample_weight, dtype=self.network_.dtype))
+                    sample_weight=sample_weight)  # the loop casts it to the dtype
         if self.solver == "adam":
             opts.update(beta_1=float(self.beta_1), beta_2=float(self.beta_2),
                         epsilon=float(self.epsilon))

@@ -455,7 +455,7 @@ class _Run:
         n = X.shape[0]
         self.classify = check.is_classification(y, Y)
         if opts["weight_sum_per_batch"]:
-            S = None if sample_weight is None else _signed_weights(sample_weight, n, dtype)
+            S = check.check_signed_sample_weight(sample_weight, n, dtype)
         else:
             S = check.check_sample_weight(sample_weight, n, dtype)
             if S is not None:  # at most 1 each, the largest 1: the sum cannot overflow
@@ -618,6 +618,7 @@ class _Run:
     def _train_epoch(self, epoch, start_state):
         """One epoch in the engine, in calls of ``chunk`` examples; raises ValueError
         (everything put back as before the call) for a row of X that is not finite,
+        ZeroWeightSumError (likewise) for a batch whose weights sum to 0,
         FloatingPointError when training diverges. ``start_state``: the epoch's
         ``_epoch_state``."""
         hyper, state, rng = self.hyper, self.state, self.rng
@@ -752,16 +753,6 @@ class ZeroWeightSumError(ValueError, ZeroDivisionError):
     """A mini-batch's sample weights sum to 0 (``weight_sum_per_batch``): a
     ValueError, and the ZeroDivisionError that scikit-learn's estimators raise there
     (from ``numpy.average``)."""
-
-
-def _signed_weights(sample_weight, n, dtype):
-    """``sample_weight`` as given (negative weights too), (n,) of ``dtype``."""
-    S = check.check_weights(sample_weight, n, signed=True)
-    with np.errstate(over="ignore"):
-        S = np.ascontiguousarray(S, dtype=dtype)
-    if not all_finite(S):
-        raise ValueError(f"sample_weight has weights beyond the range of {dtype}")
-    return S
 
 
 def _check_step_options(opts, eta0, n, epochs, examples_seen, dtype):

@@ -352,6 +352,20 @@ def check_sample_weight(sample_weight, n_rows, dtype):
 
 
 
+def check_signed_sample_weight(sample_weight, n_rows, dtype):
+    """Return None, or ``sample_weight`` as given, negative weights too (not all
+    zero), as a (n_rows,) array of ``dtype``: scikit-learn's weights, whose scale
+    matters (each batch's L2 term is divided by its sum of weights)."""
+    if sample_weight is None:
+        return None
+    arr = check_weights(sample_weight, n_rows, signed=True)
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(out).all():
+        raise ValueError(f"sample_weight has weights beyond the range of {out.dtype}")
+    return out
+
+
 def is_classification(y, Y):
     """Whether targets are classes: integer labels ``y`` (1-d), or one-hot rows ``Y``."""
     if y is not None and np.ndim(y) == 1:

@@ -214,3 +214,16 @@ def test_refused_weights_as_scikit_learn(bad):
         sk_nn.MLPClassifier(max_iter=2).fit(X, y, sample_weight=bad)
     with pytest.raises(ValueError, match="sample_weight"):
         MLPClassifier(max_iter=2).fit(X, y, sample_weight=bad)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_weights_beyond_float32_are_refused_in_float32(solver):
+    X, y = make_classification(20, 4, random_state=0)
+    weights = np.ones(20)
+    weights[3] = 1e300
+    est = MLPClassifier(dtype="float32", max_iter=2, solver=solver)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow on the way to the refusal
+        with pytest.raises(ValueError, match="sample_weight.*float32"):
+            est.fit(X, y, sample_weight=weights)
+    assert not hasattr(est, "coefs_")
