@@ -22,6 +22,8 @@ Differences from scikit-learn (docs/guide/estimators.md gives the reasons):
   parameter vector holds fastbp's w^l (n_out, n_in) row by row, where scikit-learn's
   holds ``coefs_`` (n_in, n_out): the iterates agree to rounding, not bit for bit;
   and it densifies sparse X (its whole-set gradient runs on dense rows);
+- a mini-batch whose weights sum to 0 undoes the whole fit (scikit-learn's
+  ZeroDivisionError leaves the steps before it);
 - the random streams differ: with the same ``random_state`` the initial parameters
   equal scikit-learn's, but the shuffling does not;
 - a diverging fit with ``early_stopping`` ends at once (best parameters, a NaN
