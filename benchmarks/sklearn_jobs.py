@@ -6,7 +6,10 @@ classes (one logistic output) and multi-label targets.
 
 JOB is one of the names in ``JOBS``; IMPL is "fastbp" (fastbp.sklearn) or "sklearn".
 One fit prints one JSON line: the fit's wall and CPU seconds (timed in the process,
-data loading excluded), n_iter_, and the accuracy on held-out data. ``--all`` runs
+data loading excluded), n_iter_, and the accuracy on held-out data; for lbfgs also
+the fit's loss evaluations and the rate of their products (forward, BP2, BP4) per
+CPU second as a share of a 2048^2 dgemm's, timed after the fit in the same process.
+``--all`` runs
 every job for both, each fit in a fresh process at 1 thread, the two alternating
 repeat by repeat, and prints results.md's table (medians, with the fit's process CPU
 seconds beside its wall seconds: on a shared machine the wall clock also counts the
@@ -80,16 +83,70 @@ def fit_one(job, impl):
         from sklearn.neural_network import MLPClassifier
     data, params = JOBS[job]
     X, y, X_test, y_test = load(data)
+    lbfgs = params.get("solver") == "lbfgs"
     with threadpool_limits(1):
         clf = MLPClassifier(**params, random_state=0)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _count_evaluations() as evaluations:
             warnings.simplefilter("ignore", ConvergenceWarning)
             wall, cpu = time.perf_counter(), time.process_time()
             clf.fit(X, y)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         accuracy = float(clf.score(X_test, y_test))
-    return {"job": job, "impl": impl, "wall": wall, "cpu": cpu, "n_iter": clf.n_iter_,
-            "accuracy": accuracy}
+        result = {"job": job, "impl": impl, "wall": wall, "cpu": cpu,
+                  "n_iter": clf.n_iter_, "accuracy": accuracy}
+        if lbfgs:
+            # The fit's rate on its products (forward, BP2, BP4 over all the rows at
+            # each loss evaluation) against a large dgemm's on this core, now; both
+            # in process CPU seconds (at 1 thread), which the machine's other jobs
+            # do not inflate as they do the wall clock.
+            sizes = [X.shape[1], *params["hidden_layer_sizes"], len(clf.classes_)]
+            flops = evaluations[0] * _gradient_flops(X.shape[0], sizes)
+            dgemm = _dgemm_rate()
+            result.update(evaluations=evaluations[0], products_gflops=flops / cpu / 1e9,
+                          dgemm_gflops=dgemm / 1e9, dgemm_share=flops / cpu / dgemm)
+    return result
+
+
+def _gradient_flops(m, sizes):
+    """Flops of one whole-set loss and gradient's products on m rows: the forward
+    products and BP4's, 2 m n_l n_{l-1} each, and BP2's for l >= 2."""
+    pairs = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    return 2 * m * (2 * sum(pairs) + sum(pairs[1:]))
+
+
+class _count_evaluations:
+    """Counts the loss evaluations of scipy.optimize.minimize's calls within the block
+    (result.nfev): both estimators call it through the module attribute."""
+
+    def __enter__(self):
+        import scipy.optimize
+        self.module, self.minimize, self.count = scipy.optimize, \
+            scipy.optimize.minimize, [0]
+
+        def minimize(*args, **kwargs):
+            res = self.minimize(*args, **kwargs)
+            self.count[0] += res.nfev
+            return res
+        scipy.optimize.minimize = minimize
+        return self.count
+
+    def __exit__(self, *exc):
+        self.module.minimize = self.minimize
+
+
+def _dgemm_rate(n=2048, repeats=3):
+    """Flops per CPU second of the best of ``repeats`` n x n dgemms (NumPy's BLAS,
+    at the caller's thread limit)."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    A, B = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+    C = np.empty((n, n))
+    best = np.inf
+    for _ in range(repeats):
+        t = time.process_time()
+        np.matmul(A, B, out=C)
+        best = min(best, time.process_time() - t)
+    return 2 * n ** 3 / best
 
 
 def run_all(repeats, jobs=JOBS):
@@ -118,6 +175,19 @@ def run_all(repeats, jobs=JOBS):
                       f"{tb / ta:.2f}x"]
         print(f"| {job} | {' | '.join(cells)} | {a[0]['n_iter']} / {b[0]['n_iter']} | "
               f"{100 * a[0]['accuracy']:.2f} % / {100 * b[0]['accuracy']:.2f} % |")
+    for job in jobs:
+        if "dgemm_share" not in results[(job, "fastbp")][0]:
+            continue
+        print()
+        for impl in ("fastbp", "sklearn"):
+            runs = results[(job, impl)]
+            print(f"{job}, {impl}: {runs[0]['evaluations']} loss evaluations; the fit "
+                  f"runs its products at "
+                  f"{statistics.median(r['products_gflops'] for r in runs):.2f} GFLOP/s, "
+                  f"{100 * statistics.median(r['dgemm_share'] for r in runs):.0f} % of a "
+                  f"2048^2 dgemm's "
+                  f"{statistics.median(r['dgemm_gflops'] for r in runs):.2f} GFLOP/s "
+                  f"timed in the same process (CPU seconds, medians)")
 
 
 def main(argv=None):

@@ -611,7 +611,7 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
                      const floating* Y, const floating* S, const Py_ssize_t* order,
                      Py_ssize_t n_samples, int batch_size, Work* work, long* step,
                      uint64_t* rng, bint check_input, double* cost,
-                     double* penalty, bint decay_by_batch) except -1 nogil:
+                     double* penalty, bint decay_by_batch, bint by_weight_sum) except -1 nogil:
     """One epoch of mini-batch training over the rows ``order`` of X (·, n_0), Y (·, n_L)
     and sample weights S (·,) (NULL: all 1).
 
@@ -624,8 +624,13 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
     taken before its own step.
 
     ``decay_by_batch``: scikit-learn's L2 rule, which divides each batch's penalty by
-    that batch's own size m: a smaller last batch decays by (λ/n)(batch_size/m)
-    instead of λ/n (the same for every full batch).
+    that batch's own divisor (below): a smaller last batch decays by
+    (λ/n)(batch_size/m) instead of λ/n (the same for every full batch).
+
+    ``by_weight_sum``: scikit-learn's weighting. Each step divides the batch's
+    weighted sums by the batch's own sum of weights W = Σ_x s_x instead of its size
+    m (the weights may be negative; their sum may not be 0), and ``cost`` adds each
+    batch's weighted mean cost times m. Without S, W = m.
 
     ``penalty`` NULL, or: it receives the epoch's L2 term as scikit-learn's MLPs
     accumulate their loss, each batch's term taken before that batch's step (like its
@@ -644,14 +649,16 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
     are the same either way, and so are the results.
 
     Returns 0; 1 as soon as a batch's cost is not finite (before that step's update);
-    2 when ``check_input`` finds a row of X that is not finite (before its step).
+    2 when ``check_input`` finds a row of X that is not finite (before its step);
+    3 when, with ``by_weight_sum``, a batch's weights sum to 0 (before its step).
     Raises KeyboardInterrupt between two steps on Ctrl-C.
     """
     cdef const int* n = net.n
     cdef int L = net.L, l, m
     cdef Py_ssize_t start = 0
     cdef double batch_cost, total = 0, done = 0, step_work = 0, l2_total = 0
-    cdef double squares
+    cdef double squares, divisor
+    cdef Py_ssize_t i
     cdef Hyper last     # h with the decay of a smaller last batch (decay_by_batch)
     cdef const Hyper* hb
     cdef floating** In = <floating**>work.In
@@ -686,6 +693,13 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
         if g.nonfinite:
             return 2
         m = g.m
+        divisor = m
+        if by_weight_sum and Sb != NULL:
+            divisor = 0
+            for i in range(m):
+                divisor += Sb[i]
+            if divisor == 0 or not isfinite(divisor):
+                return 3
         g.start, g.m = start + m, <int>min(<Py_ssize_t>batch_size, n_samples - start - m)
         if ahead and g.m > 0:
             g.Xb, g.Yb, g.Sb = work.X_next, work.Y_next, work.s_next
@@ -694,9 +708,9 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
             if started:
                 fastbp_count_gathered()
         hb = h
-        if decay_by_batch and m < batch_size:
+        if decay_by_batch and divisor != batch_size:
             last = h[0]
-            last.decay = h.decay * batch_size / m
+            last.decay = h.decay * batch_size / divisor
             hb = &last
         if penalty != NULL:
             # Before the step, as scikit-learn's _backprop adds it to the batch's loss.
@@ -704,13 +718,15 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
             for l in range(1, L + 1):
                 squares += _sum_squares(<floating*>net.w[l], <Py_ssize_t>n[l] * n[l - 1])
             l2_total += m * (0.5 * hb.decay) * squares
-        status = _step(net, hb, m, In, A, M, Yb, Sb, work, step, rng, &batch_cost)
+        status = _step(net, hb, m, divisor, In, A, M, Yb, Sb, work, step, rng,
+                       &batch_cost)
         if started:
             finish_task()
         if status:
             cost[0] = batch_cost
             return 1
-        total += batch_cost
+        # Σ_x s_x C_x / W per batch, times m: scikit-learn's accumulated loss.
+        total += batch_cost if divisor == m else batch_cost * (m / divisor)
         if g.m > 0:
             if not started:
                 _gather(&g)
@@ -752,11 +768,13 @@ cdef double _sum_squares(const floating* w, Py_ssize_t size) noexcept nogil:
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
-cdef inline int _step(const Layers* net, const Hyper* h, int m, floating** In,
-                      floating** A, floating** M, floating* Yb, floating* Sb, Work* work,
-                      long* step, uint64_t* rng, double* batch_cost) noexcept nogil:
+cdef inline int _step(const Layers* net, const Hyper* h, int m, double divisor,
+                      floating** In, floating** A, floating** M, floating* Yb,
+                      floating* Sb, Work* work, long* step, uint64_t* rng,
+                      double* batch_cost) noexcept nogil:
     """One training step on the batch in In[0], Yb, Sb: forward pass, backprop and
-    update. Returns 1, updating nothing, when the batch's cost is not finite."""
+    update, the weighted sums divided by ``divisor`` (m, or the batch's sum of
+    weights). Returns 1, updating nothing, when the batch's cost is not finite."""
     cdef int L = net.L, l
     cdef const int* n = net.n
     if work.x0 != NULL:     # the batch as CSR rows (X sparse)
@@ -767,11 +785,11 @@ cdef inline int _step(const Layers* net, const Hyper* h, int m, floating** In,
     if not isfinite(batch_cost[0]):
         return 1
     if h.optimizer == SGD:
-        backward(net, m, In, A, M, Yb, Sb, <floating**>work.D, <floating>(-h.eta / m),
+        backward(net, m, In, A, M, Yb, Sb, <floating**>work.D, <floating>(-h.eta / divisor),
                  <floating>(1 - h.eta * h.decay), <floating>1,
                  <floating**>net.w, <floating**>net.b, work.x0)
     else:
-        backward(net, m, In, A, M, Yb, Sb, <floating**>work.D, <floating>(1.0 / m),
+        backward(net, m, In, A, M, Yb, Sb, <floating**>work.D, <floating>(1.0 / divisor),
                  <floating>0, <floating>0, <floating**>work.gw, <floating**>work.gb,
                  work.x0)
         step[0] += 1
@@ -1107,8 +1125,9 @@ cdef class Engine:
         scipy.sparse CSR matrix as ``_validation.check_features`` returns it.
 
         Returns ``(status, cost, penalty, seed)``: status 0 and the epoch's mean
-        training cost, status 1 and the first non-finite batch cost, or status 2 for
-        a non-finite row of X (either way training stopped before that step's
+        training cost, status 1 and the first non-finite batch cost, status 2 for
+        a non-finite row of X, or status 3 for a batch whose weights sum to 0 with
+        ``hyper.by_weight_sum`` (each time training stopped before that step's
         update). ``penalty``: with ``hyper.l2_cost`` and decay > 0, the epoch's L2
         term with each batch's (d/2) Σ‖w‖² taken before its step (d its decay),
         weighted by its size (as scikit-learn's loss); otherwise 0.0, and no step
@@ -1148,16 +1167,19 @@ cdef class Engine:
         cdef void* y = cnp.PyArray_DATA(Y)
         cdef void* s = NULL if S is None else cnp.PyArray_DATA(S)
         cdef bint by_batch = hyper.l2_by_batch
+        cdef bint by_weight_sum = hyper.by_weight_sum
         if Y.dtype == np.float32:
             with nogil:
                 status = train_epoch(&self.net, &hyper.h, <float*>x, <float*>y, <float*>s,
                                      idx, n_samples, batch_size, &work, &step, &rng,
-                                     check_input, &cost, want_penalty, by_batch)
+                                     check_input, &cost, want_penalty, by_batch,
+                                     by_weight_sum)
         else:
             with nogil:
                 status = train_epoch(&self.net, &hyper.h, <double*>x, <double*>y,
                                      <double*>s, idx, n_samples, batch_size, &work, &step,
-                                     &rng, check_input, &cost, want_penalty, by_batch)
+                                     &rng, check_input, &cost, want_penalty, by_batch,
+                                     by_weight_sum)
         state.step = step
         return status, cost, penalty, rng
 
@@ -1251,14 +1273,18 @@ cdef class TrainingHyper:
         Accumulate the epoch's L2 term batch by batch (see ``Engine.train_epoch``).
     l2_by_batch : bool
         scikit-learn's decay of a smaller last batch (see the cdef ``train_epoch``).
+    by_weight_sum : bool
+        scikit-learn's weighting: each step divides by its batch's sum of sample
+        weights instead of its size (see the cdef ``train_epoch``).
     """
     cdef Hyper h
     cdef readonly str optimizer
-    cdef readonly bint l2_cost, l2_by_batch
+    cdef readonly bint l2_cost, l2_by_batch, by_weight_sum
 
     def __cinit__(self, str optimizer, double eta, double decay=0, double mu=0,
                   double beta1=0.9, double beta2=0.999, double epsilon=1e-8,
-                  double dropout=0, bint l2_cost=False, bint l2_by_batch=False):
+                  double dropout=0, bint l2_cost=False, bint l2_by_batch=False,
+                  bint by_weight_sum=False):
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got "
                              f"{optimizer!r}")
@@ -1268,6 +1294,7 @@ cdef class TrainingHyper:
         self.h.beta1, self.h.beta2, self.h.epsilon = beta1, beta2, epsilon
         self.h.dropout = dropout
         self.l2_cost, self.l2_by_batch = l2_cost, l2_by_batch
+        self.by_weight_sum = by_weight_sum
 
     @property
     def eta(self):

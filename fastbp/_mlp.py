@@ -210,6 +210,12 @@ class MLPBase(BaseEstimator):
             # (the stochastic solvers keep it sparse).
             X = X.toarray() if check.is_sparse(X) else X
             X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+            sample_weight = check.check_signed_sample_weight(sample_weight, n, dtype)
+            if sample_weight is not None and sample_weight.sum(dtype=np.float64) == 0:
+                # scikit-learn: numpy.average's ZeroDivisionError at the first call.
+                raise _training.ZeroWeightSumError(
+                    "the sample weights sum to 0: the weighted mean loss is undefined "
+                    "(Weights sum to zero, can't be normalized)")
             return lambda: self._fit_lbfgs(X, Y, sample_weight)
 
         if self.early_stopping:
@@ -224,9 +230,6 @@ class MLPBase(BaseEstimator):
             sw_val = None
             if sample_weight is not None:
                 sample_weight, sw_val = parts[6:]
-                if not sample_weight.sum() > 0:
-                    raise ValueError("sample_weight is zero on the whole training part "
-                                     "of the early-stopping split")
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
@@ -316,21 +319,16 @@ class MLPBase(BaseEstimator):
 
     def _options(self, n, batch_size, sample_weight):
         """Keyword arguments of Network.fit/partial_fit for n training examples."""
-        # scikit-learn adds 0.5 * alpha * ||W||^2 / (the batch's sum of sample weights)
-        # to each batch's loss; fastbp's book-style term is (l2 / 2n) ||W||^2 per step,
-        # so l2 = alpha * n / (batch_size * mean weight): exact for unweighted batches
-        # (the engine scales a smaller last batch's term by batch_size / its size, see
-        # _train), and for full batches whatever the weights.
-        if sample_weight is None:
-            mean_weight = 1.0
-        else:
-            mean_weight = float(sample_weight.mean())
-            if (sample_weight == sample_weight[0]).all():
-                sample_weight = None  # the same steps, without the weighting work
-        opts = dict(l2=float(self.alpha) * n / (batch_size * mean_weight),
+        # scikit-learn divides each batch's weighted loss, its gradient and its
+        # 0.5 * alpha * ||W||^2 by the batch's sum of sample weights W (its size
+        # without weights); fastbp's book-style decay is l2/n per step, so
+        # l2 = alpha * n / batch_size, which the engine scales by batch_size / W
+        # for each batch (weight_sum_per_batch, see _train).
+        if sample_weight is not None and (sample_weight == 1).all():
+            sample_weight = None  # the same steps, without the weighting work
+        opts = dict(l2=float(self.alpha) * n / batch_size,
                     optimizer=self.solver, shuffle=bool(self.shuffle),
-                    sample_weight=None if sample_weight is None else
-                    np.ascontiguousarray(sample_weight, dtype=self.network_.dtype))
+                    sample_weight=sample_weight)  # the loop casts it to the dtype
         if self.solver == "adam":
             opts.update(beta_1=float(self.beta_1), beta_2=float(self.beta_2),
                         epsilon=float(self.epsilon))
@@ -343,9 +341,10 @@ class MLPBase(BaseEstimator):
     def _train(self, X, Y, epochs, batch_size, rs, opts, validation, incremental,
                new_optimizer=False):
         """Train ``network_`` in fastbp's loop with scikit-learn's rules (its
-        ``_fit_stochastic`` and ``_backprop``): its L2 rule (each batch's term
-        divided by that batch's own size, in its step and in its loss, the loss's
-        term taken with the weights before the step), rate schedules, stopping rule
+        ``_fit_stochastic`` and ``_backprop``): its weighting and L2 rule (each
+        batch's weighted sums and L2 term divided by that batch's own sum of sample
+        weights, or its size, in its step and in its loss, the loss's term taken
+        with the weights before the step), rate schedules, stopping rule
         (on the training loss, or on the validation score with ``validation``) and
         bookkeeping (``n_iter_``, ``t_``, ``loss_curve_``, ...).
 
@@ -353,7 +352,8 @@ class MLPBase(BaseEstimator):
         """
         opts = dict(opts)
         shuffle, sample_weight = opts.pop("shuffle"), opts.pop("sample_weight")
-        options = _training.check_options(l2_per_batch=True, **opts)
+        options = _training.check_options(l2_per_batch=True, weight_sum_per_batch=True,
+                                          **opts)
         rate = self._current_learning_rate
         if self._invscaling:
             schedule = _training.InvScaling(float(self.learning_rate_init),
@@ -548,10 +548,10 @@ def as_value_error(check_value, value, *args, **kwargs):
 
 
 def _check_sample_weight(sample_weight, n):
-    """None, or non-negative finite float64 weights (n,) with a positive sum; a scalar
-    stands for n equal weights (as in scikit-learn)."""
+    """None, or finite float64 weights (n,), not all zero, negative ones too; a scalar
+    stands for n equal weights (as scikit-learn's ``_check_sample_weight``)."""
     if sample_weight is None:
         return None
     if isinstance(sample_weight, numbers.Number):
         sample_weight = np.full(n, sample_weight, dtype=np.float64)
-    return as_value_error(check.check_weights, sample_weight, n)
+    return as_value_error(check.check_weights, sample_weight, n, signed=True)

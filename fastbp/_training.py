@@ -50,7 +50,7 @@ def check_options(*, l2=0.0, optimizer="sgd", momentum=0.0, nesterov=False,
                   beta_1=0.9, beta_2=0.999, epsilon=1e-8, schedule="constant",
                   power_t=0.5, early_stopping=False, n_iter_no_change=10, tol=1e-4,
                   validation_fraction=0.1, dropout=0.0, monitor_training=False,
-                  callback=None, l2_per_batch=False):
+                  callback=None, l2_per_batch=False, weight_sum_per_batch=False):
     """Validate the training options; return them as a dict (see ``Network.fit``).
 
     ``l2_per_batch`` (fastbp.sklearn's estimators): scikit-learn's L2 rule. A smaller
@@ -58,6 +58,12 @@ def check_options(*, l2=0.0, optimizer="sgd", momentum=0.0, nesterov=False,
     L2 part of "train_cost" is each batch's term before its step, summed by the
     engine and also kept in history["l2_term"], instead of (λ/2n) Σ‖w‖² at the end
     of the epoch. It also accepts scikit-learn's momentum range, [0, 1].
+
+    ``weight_sum_per_batch`` (the same estimators): scikit-learn's sample weights,
+    taken as given (negative ones too) instead of normalised to mean 1; each step
+    divides its batch's weighted sums (and, with ``l2_per_batch``, its L2 term) by
+    the batch's own sum of weights instead of its size. A batch whose weights sum to
+    0 raises ``ZeroWeightSumError``.
     """
     opts = dict(
         l2=check.non_negative(l2, "l2"),
@@ -79,6 +85,7 @@ def check_options(*, l2=0.0, optimizer="sgd", momentum=0.0, nesterov=False,
         monitor_training=check.flag(monitor_training, "monitor_training"),
         callback=callback,
         l2_per_batch=check.flag(l2_per_batch, "l2_per_batch"),
+        weight_sum_per_batch=check.flag(weight_sum_per_batch, "weight_sum_per_batch"),
     )
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
@@ -447,9 +454,12 @@ class _Run:
         Y = check.check_targets(y, "y", sizes[-1], X.shape[0], dtype)
         n = X.shape[0]
         self.classify = check.is_classification(y, Y)
-        S = check.check_sample_weight(sample_weight, n, dtype)
-        if S is not None:  # at most 1 each, the largest 1: the sum cannot overflow
-            S = np.ascontiguousarray(S * (n / S.sum(dtype=np.float64)), dtype=dtype)
+        if opts["weight_sum_per_batch"]:
+            S = check.check_signed_sample_weight(sample_weight, n, dtype)
+        else:
+            S = check.check_sample_weight(sample_weight, n, dtype)
+            if S is not None:  # at most 1 each, the largest 1: the sum cannot overflow
+                S = np.ascontiguousarray(S * (n / S.sum(dtype=np.float64)), dtype=dtype)
         self.n_epochs = check.check_int(epochs, "epochs")
         batch_size = min(check.check_int(batch_size, "batch_size"), n)
         if chunk is not None:  # whole mini-batches
@@ -506,7 +516,8 @@ class _Run:
         self.hyper = TrainingHyper(
             state.kind, eta0, decay=opts["l2"] / n, mu=opts["momentum"],
             beta1=opts["beta_1"], beta2=opts["beta_2"], epsilon=opts["epsilon"],
-            dropout=opts["dropout"], l2_cost=per_batch, l2_by_batch=sklearn_l2)
+            dropout=opts["dropout"], l2_cost=per_batch, l2_by_batch=sklearn_l2,
+            by_weight_sum=opts["weight_sum_per_batch"])
         self.train_monitor = Monitor(net, engine, X, Y, self.classify, opts["l2"], n)
         self.val_monitor = None if X_val is None else Monitor(
             net, engine, X_val, Y_val, check.is_classification(None, Y_val), opts["l2"], n)
@@ -607,6 +618,7 @@ class _Run:
     def _train_epoch(self, epoch, start_state):
         """One epoch in the engine, in calls of ``chunk`` examples; raises ValueError
         (everything put back as before the call) for a row of X that is not finite,
+        ZeroWeightSumError (likewise) for a batch whose weights sum to 0,
         FloatingPointError when training diverges. ``start_state``: the epoch's
         ``_epoch_state``."""
         hyper, state, rng = self.hyper, self.state, self.rng
@@ -628,6 +640,15 @@ class _Run:
             if status == 2:
                 self._undo_call(start_state)
                 raise ValueError("X contains NaN or infinite values")
+            if status == 3:
+                # Any epoch may meet it (the batches change with the shuffling): the
+                # whole call is undone, as a refused call changes nothing.
+                self._restore_epoch_state(self.call_start)
+                self._undo_call(self.call_start)
+                raise ZeroWeightSumError(
+                    f"the sample weights of a mini-batch sum to 0 in epoch {epoch}: "
+                    f"its weighted mean is undefined (Weights sum to zero, can't be "
+                    f"normalized)")
             # A non-finite batch cost stops the epoch before its update; an update
             # that overflows shows in the parameters.
             if status != 0 or not all(all_finite(p) for p in self.params()):
@@ -726,6 +747,12 @@ class _Run:
         self.training_state.examples_seen = saved["seen"]
         for key, length in saved["history"].items():
             del self.history[key][length:]
+
+
+class ZeroWeightSumError(ValueError, ZeroDivisionError):
+    """A mini-batch's sample weights sum to 0 (``weight_sum_per_batch``): a
+    ValueError, and the ZeroDivisionError that scikit-learn's estimators raise there
+    (from ``numpy.average``)."""
 
 
 def _check_step_options(opts, eta0, n, epochs, examples_seen, dtype):

@@ -318,14 +318,19 @@ def check_targets(y, name, n_outputs, n_rows, dtype):
     return _as_finite(arr, name, dtype)
 
 
-def check_weights(sample_weight, n_rows, name="sample_weight"):
+def check_weights(sample_weight, n_rows, name="sample_weight", signed=False):
     """Return ``sample_weight`` as a finite float64 (n_rows,) array of non-negative
-    weights, not all zero (the array itself when it is one already), or raise."""
+    weights, not all zero (the array itself when it is one already), or raise.
+    ``signed``: negative weights are accepted too (scikit-learn's estimators)."""
     arr = as_numeric_array(sample_weight, name)
     if arr.shape != (n_rows,):
         raise ValueError(f"{name} must have shape ({n_rows},), one weight per row "
                          f"of X; got {arr.shape}")
     arr = _as_finite(arr, name, np.float64)
+    if signed:
+        if not arr.any():
+            raise ValueError(f"{name} must contain at least one non-zero number")
+        return arr
     if (arr < 0).any():
         raise ValueError(f"{name} must be non-negative")
     if not arr.max() > 0:
@@ -345,6 +350,20 @@ def check_sample_weight(sample_weight, n_rows, dtype):
     arr = check_weights(sample_weight, n_rows)
     return np.ascontiguousarray(arr / arr.max(), dtype=dtype)
 
+
+
+def check_signed_sample_weight(sample_weight, n_rows, dtype):
+    """Return None, or ``sample_weight`` as given, negative weights too (not all
+    zero), as a (n_rows,) array of ``dtype``: scikit-learn's weights, whose scale
+    matters (each batch's L2 term is divided by its sum of weights)."""
+    if sample_weight is None:
+        return None
+    arr = check_weights(sample_weight, n_rows, signed=True)
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(out).all():
+        raise ValueError(f"sample_weight has weights beyond the range of {out.dtype}")
+    return out
 
 
 def is_classification(y, Y):

@@ -315,8 +315,9 @@ class Network:
             Probability of dropping each hidden neuron in each training step
             (inverted dropout: inference needs no change).
         sample_weight : array_like of shape (n,), optional
-            Non-negative example weights, normalised to mean 1, so each step
-            follows the weighted mean cost.
+            Non-negative example weights, normalised to mean 1 over X, so each
+            step follows the weighted mean cost (fastbp.sklearn's estimators
+            divide each batch by its own sum of weights instead, as scikit-learn).
         monitor_training : bool
             After each epoch, recompute the training cost over all of X and the
             training accuracy (costs one forward pass over X per epoch).

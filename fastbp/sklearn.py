@@ -10,16 +10,20 @@ fastbp's compiled loop (``fastbp.Network.fit``) instead of NumPy.
 Needs scikit-learn >= 1.6 (``pip install "scikit-learn>=1.6"``); ``import fastbp`` does
 not import this module.
 
+Sample weights are taken as scikit-learn takes them (negative ones too, not all zero):
+each mini-batch's loss and gradient are its weighted mean, divided by the batch's own
+sum of weights, and so is its L2 term (see ``alpha``); a batch whose weights sum to 0
+raises a ValueError that is also scikit-learn's ZeroDivisionError, and the fit is
+undone.
+
 Differences from scikit-learn (docs/guide/estimators.md gives the reasons):
 
 - ``solver="lbfgs"`` minimises the same function with scipy's L-BFGS-B, but its flat
   parameter vector holds fastbp's w^l (n_out, n_in) row by row, where scikit-learn's
   holds ``coefs_`` (n_in, n_out): the iterates agree to rounding, not bit for bit;
   and it densifies sparse X (its whole-set gradient runs on dense rows);
-- ``sample_weight``: fastbp normalises the weights to mean 1 over the training set and
-  divides each step's weighted sum by the batch size; scikit-learn divides each batch
-  by its own sum of weights. The same steps for unweighted data and for full batches
-  (the L2 term is scaled to match), close otherwise; negative weights are refused;
+- a mini-batch whose weights sum to 0 undoes the whole fit (scikit-learn's
+  ZeroDivisionError leaves the steps before it);
 - the random streams differ: with the same ``random_state`` the initial parameters
   equal scikit-learn's, but the shuffling does not;
 - a diverging fit with ``early_stopping`` ends at once (best parameters, a NaN
@@ -79,9 +83,8 @@ class MLPClassifier(ClassifierMixin, MLPBase):
         i.e. weight decay w <- (1 - η * alpha / batch_size) w each step (through
         momentum or Adam like any other gradient), and scikit-learn's
         η * alpha / m for a smaller last batch.
-        With ``sample_weight``, scikit-learn divides by the batch's sum of weights
-        instead of its size; fastbp uses m * mean(sample_weight), the same for full
-        batches.
+        With ``sample_weight``, the batch's sum of weights W replaces m here and in
+        the batch's weighted mean loss and gradient, as in scikit-learn.
     batch_size : int or "auto", default="auto"
         Mini-batch size; "auto" is min(200, n_samples). Larger than n_samples: clipped
         with a warning.
@@ -184,7 +187,8 @@ class MLPClassifier(ClassifierMixin, MLPBase):
         """Fit the model to X (n_samples, n_features) and y: class labels (n_samples,)
         or a multi-label indicator matrix (n_samples, n_labels).
 
-        ``sample_weight`` (n_samples,), optional: non-negative weights.
+        ``sample_weight`` (n_samples,) or a scalar, optional: as scikit-learn takes
+        them, negative ones too (see the module's notes on sample weights).
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
@@ -329,7 +333,8 @@ class MLPRegressor(RegressorMixin, MLPBase):
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X (n_samples, n_features) and targets y (n_samples[, n_outputs]).
 
-        ``sample_weight`` (n_samples,), optional: non-negative weights.
+        ``sample_weight`` (n_samples,) or a scalar, optional: as scikit-learn takes
+        them, negative ones too (see the module's notes on sample weights).
         """
         return self._fit(X, y, sample_weight, incremental=False)
 

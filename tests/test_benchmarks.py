@@ -180,3 +180,39 @@ def test_without_mnist_the_benchmarks_run_on_data_of_its_shapes(run_py, tmp_path
     assert run_py.main(["--check"]) == 0
     out, err = capsys.readouterr()
     assert err.startswith("run.py: note: MNIST not found") and "synthetic" in err
+
+
+def test_sklearn_jobs_counts_the_products_of_an_lbfgs_fit(monkeypatch):
+    """The dgemm share's numerator: the flops of the loss evaluations scipy asked
+    for, each the forward, BP2 and BP4 products of all the rows, counted here by
+    NumPy's oracle itself (one matmul per product)."""
+    pytest.importorskip("sklearn")
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    jobs = importlib.import_module("sklearn_jobs")
+    from reference import backprop
+    rng = np.random.default_rng(0)
+    sizes, m = [5, 7, 4, 3], 11
+    W = [rng.normal(size=(b, a)) for a, b in zip(sizes[:-1], sizes[1:])]
+    B = [rng.normal(size=b) for b in sizes[1:]]
+    X, Y = rng.normal(size=(m, 5)), np.eye(3)[rng.integers(0, 3, m)]
+    flops = []
+    real = np.ndarray.__matmul__
+
+    class Counting(np.ndarray):
+        def __matmul__(self, other):
+            out = real(self, other)
+            flops.append(2 * self.shape[0] * self.shape[1] * np.shape(other)[-1])
+            return out.view(Counting)
+
+        def __rmatmul__(self, other):
+            return Counting.__matmul__(np.asarray(other).view(Counting), self)
+
+    backprop([w.view(Counting) for w in W], B, X.view(Counting), Y, "tanh", "softmax",
+             "log_likelihood")
+    assert jobs._gradient_flops(m, sizes) == sum(flops)
+    import scipy.optimize
+    minimize = scipy.optimize.minimize
+    with jobs._count_evaluations() as count:
+        res = scipy.optimize.minimize(lambda x: (x @ x, 2 * x), np.ones(3), jac=True,
+                                      method="L-BFGS-B")
+    assert count == [res.nfev] and scipy.optimize.minimize is minimize

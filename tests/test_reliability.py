@@ -268,8 +268,10 @@ def refused_fits(X, y, rng, continuing):
     ``continuing``: the estimator is fitted and warm_start is set."""
     n = len(y)
     w = rng.uniform(0.5, 2.0, n)
-    yield "classes and negative weights", {}, (X, y + 5, -np.ones(n))
-    yield "negative weight", {}, (X, y, np.where(np.arange(n) == rng.integers(n), -1.0, w))
+    # (Negative weights are no refusal: scikit-learn takes them. Weights that sum to 0
+    # over the whole batch of n rows are: the weighted mean is undefined.)
+    yield "classes and all-zero weights", {}, (X, y + 5, np.zeros(n))
+    yield "weights summing to 0", {}, (X, y, np.where(np.arange(n) < n // 2, -1.0, 1.0))
     yield "weights of wrong shape", {}, (X, y, w[:-1])
     yield "NaN weight", {}, (X, y, np.where(np.arange(n) == 0, np.nan, w))
     yield "too small validation split", dict(early_stopping=True,
@@ -652,7 +654,10 @@ def test_a_refused_regressor_fit_leaves_the_estimator_unchanged():
     X, _ = data(30)
     y = X @ rng.normal(size=4)
     n = len(y)
-    cases = [({}, (X, y, -np.ones(n))), ({"max_iter": 2**31}, (X, y, None)),
+    w = rng.integers(-3, 4, n).astype(float)
+    w[-1] -= w.sum()  # integers: the sum is exactly 0
+    cases = [({}, (X, y, np.zeros(n))), ({}, (X, y, w)),
+             ({"max_iter": 2**31}, (X, y, None)),
              ({"early_stopping": True, "validation_fraction": 0.9 / n}, (X, y, None)),
              ({"learning_rate_init": 1e300, "dtype": "float32"}, (X, y, None)),
              ({}, (X, np.where(np.arange(n) == 3, np.inf, y), None))]
