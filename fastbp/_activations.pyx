@@ -19,6 +19,20 @@ ACTIVATIONS = {
 OUTPUT_ONLY = frozenset({"softmax", "exp"})
 
 
+# The element-wise loops follow the instruction set the kernels chose (src/simd.h).
+from ._blas cimport simd_level
+cdef extern from "simd.h" nogil:
+    void fastbp_simd_bind(const int* level)
+    const char* fastbp_simd_variant()
+fastbp_simd_bind(simd_level())
+
+
+def _simd_variant():
+    """Which variant of this module's element-wise loops runs now (a test hook):
+    "x86-64-v4", "x86-64-v3" or "baseline"."""
+    return fastbp_simd_variant().decode()
+
+
 cdef extern from "activations.h" nogil:
     # src/activations.c: the sigmoid and exp loops, vectorised without -ffast-math
     void fastbp_sigmoid_rows_d(double* z, const double* b, Py_ssize_t m, Py_ssize_t n)

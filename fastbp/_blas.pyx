@@ -127,6 +127,18 @@ cdef extern from "kernels.h" nogil:
                            float* y)
 
 
+cdef extern from "simd.h" nogil:
+    # src/simd.h: which compiled variant of the element-wise loops runs
+    void fastbp_simd_choose()
+    const int* fastbp_simd_level_of_kernels()
+
+
+cdef const int* simd_level() noexcept nogil:
+    """Where the variant of the element-wise loops that the kernels' choice allows
+    is kept (src/simd.h): the modules with such loops read it at every call."""
+    return fastbp_simd_level_of_kernels()
+
+
 cdef extern from "pool.h" nogil:
     # src/pool.c: the worker threads, and how many our kernels may use
     int FASTBP_MAX_THREADS
@@ -320,6 +332,7 @@ def _init_cpu():
         _warnings.warn(f"FASTBP_DISABLE_CPU_FEATURES={disable!r} names a feature fastbp "
                        "does not know (it knows AVX512F, AVX2 and FMA)", RuntimeWarning,
                        stacklevel=2)
+    fastbp_simd_choose()
     threads = _os.environ.get("FASTBP_NUM_THREADS", "").strip()
     if threads:
         try:

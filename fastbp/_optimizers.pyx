@@ -11,6 +11,20 @@ from libc.math cimport pow, sqrt
 OPTIMIZERS = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adam": ADAM}
 
 
+# The element-wise loops follow the instruction set the kernels chose (src/simd.h).
+from ._blas cimport simd_level
+cdef extern from "simd.h" nogil:
+    void fastbp_simd_bind(const int* level)
+    const char* fastbp_simd_variant()
+fastbp_simd_bind(simd_level())
+
+
+def _simd_variant():
+    """Which variant of this module's element-wise loops runs now (a test hook):
+    "x86-64-v4", "x86-64-v3" or "baseline"."""
+    return fastbp_simd_variant().decode()
+
+
 cdef extern from "optimizers.h" nogil:
     # src/optimizers.c: the loops, vectorised (restrict pointers, sqrt without errno)
     void fastbp_momentum_d(Py_ssize_t n, double* p, const double* g, double* v,
