@@ -49,8 +49,9 @@ LINUX_THREADS = {"_blas": {"extra_link_args": ["-pthread"], "libraries": ["dl"]}
 # -fno-trapping-math (Clang's default) lets GCC vectorise the branch-free element-wise
 # loops (sigmoid, softmax); FP traps are never enabled here, and results are unchanged.
 # -ffp-contract=off: GCC would otherwise fuse a * b + c into one FMA where the target
-# has it (its AVX2 and AVX-512 clones) and not elsewhere, so the same code would give
-# other bits on other CPUs and compilers; the kernels call their FMAs explicitly.
+# has it (the element-wise loops' AVX2 and AVX-512 variants, src/simd.h) and not
+# elsewhere, so the same code would give other bits on other CPUs and compilers; the
+# kernels call their FMAs explicitly.
 # -fno-math-errno: sqrt need not set errno (nothing in fastbp reads it), so its loops
 # vectorise. Unlike -ffast-math, all three keep IEEE semantics. -fvisibility=hidden:
 # only the module init functions and what threadpoolctl calls through ctypes are

@@ -19,18 +19,13 @@ ACTIVATIONS = {
 OUTPUT_ONLY = frozenset({"softmax", "exp"})
 
 
-# The element-wise loops follow the instruction set the kernels chose (src/simd.h).
-from ._blas cimport simd_level
-cdef extern from "simd.h" nogil:
-    void fastbp_simd_bind(const int* level)
-    const char* fastbp_simd_variant()
-fastbp_simd_bind(simd_level())
+from ._simd cimport bind_simd, simd_variant
+bind_simd()     # the element-wise loops follow the kernels' instruction set
 
 
 def _simd_variant():
-    """Which variant of this module's element-wise loops runs now (a test hook):
-    "x86-64-v4", "x86-64-v3" or "baseline"."""
-    return fastbp_simd_variant().decode()
+    """Which variant of this module's element-wise loops runs now (a test hook)."""
+    return simd_variant()
 
 
 cdef extern from "activations.h" nogil:

@@ -51,18 +51,13 @@ cdef extern from "finite.h" nogil:
     int fastbp_any_nonfinite_d(const void* data, Py_ssize_t n)
     int fastbp_any_nonfinite_f(const void* data, Py_ssize_t n)
 
-# The element-wise loops follow the instruction set the kernels chose (src/simd.h).
-from ._blas cimport simd_level
-cdef extern from "simd.h" nogil:
-    void fastbp_simd_bind(const int* level)
-    const char* fastbp_simd_variant()
-fastbp_simd_bind(simd_level())
+from ._simd cimport bind_simd, simd_variant
+bind_simd()     # the element-wise loops follow the kernels' instruction set
 
 
 def _simd_variant():
-    """Which variant of this module's element-wise loops runs now (a test hook):
-    "x86-64-v4", "x86-64-v3" or "baseline"."""
-    return fastbp_simd_variant().decode()
+    """Which variant of this module's element-wise loops runs now (a test hook)."""
+    return simd_variant()
 
 
 # The first layer's products on a batch of CSR rows (src/sparse.c).

@@ -92,8 +92,8 @@ cdef floating dot(int n, const floating* x, int incx,
 # ---------------------------------------------------------------------------------
 # fastbp's own kernels, for the shapes where they beat OpenBLAS: many rows through a
 # narrow layer (narrow_gemm), one example (gemv_rows), and the products of mini-batch
-# training (gemm_own). They are C in fastbp/src, one file per family and instruction
-# set (each described there), behind the one table of src/kernels.c.
+# training (gemm_own). They are C in fastbp/src, one body per family (each described
+# there) built for each instruction set, behind the one table of src/kernels.c.
 
 cdef extern from "kernels.h" nogil:
     # src/kernels.h: fastbp's own kernels behind one table, chosen by CPU at import

@@ -11,18 +11,13 @@ from libc.math cimport pow, sqrt
 OPTIMIZERS = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adam": ADAM}
 
 
-# The element-wise loops follow the instruction set the kernels chose (src/simd.h).
-from ._blas cimport simd_level
-cdef extern from "simd.h" nogil:
-    void fastbp_simd_bind(const int* level)
-    const char* fastbp_simd_variant()
-fastbp_simd_bind(simd_level())
+from ._simd cimport bind_simd, simd_variant
+bind_simd()     # the element-wise loops follow the kernels' instruction set
 
 
 def _simd_variant():
-    """Which variant of this module's element-wise loops runs now (a test hook):
-    "x86-64-v4", "x86-64-v3" or "baseline"."""
-    return fastbp_simd_variant().decode()
+    """Which variant of this module's element-wise loops runs now (a test hook)."""
+    return simd_variant()
 
 
 cdef extern from "optimizers.h" nogil:

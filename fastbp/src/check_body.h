@@ -1,5 +1,5 @@
 /* The packing copy that also checks for NaN and inf, for one vocabulary (see
-   vec_undef.h): the narrow kernel packs X with it, the GEMM checks A with it.
+   vec_names.h): the narrow kernel packs X with it, the GEMM checks A with it.
    Included by gemm_body.h and narrow_body.h (once per element type; the second
    inclusion for a type defines nothing). */
 #if FASTBP_DOUBLE && !defined(FASTBP_CHECK_D) || !FASTBP_DOUBLE && !defined(FASTBP_CHECK_F)

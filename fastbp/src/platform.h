@@ -46,7 +46,7 @@
 #define FASTBP_FTZ_DAZ 0x8040u
 
 /* Names built from a vector vocabulary's FASTBP_X (d, f) and FASTBP_SUFFIX
-   (avx512, avx2), for the kernels' bodies (vec_undef.h): FASTBP_LOCAL(gemm_pack)
+   (avx512, avx2), for the kernels' bodies (vec_names.h): FASTBP_LOCAL(gemm_pack)
    is fastbp_gemm_pack_d, FASTBP_GLOBAL(gemm) fastbp_gemm_d_avx512. */
 #define FASTBP_CAT3_(a, b, c) a##b##c
 #define FASTBP_CAT3(a, b, c) FASTBP_CAT3_(a, b, c)

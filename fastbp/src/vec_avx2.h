@@ -5,7 +5,7 @@
    in the lanes left out; where the caller knows every lane is taken (`full`), a
    plain load or store is used instead. */
 #include "avx2_common.h"
-#include "vec_undef.h"
+#include "vec_names.h"
 
 #define FASTBP_ISA FASTBP_AVX2
 #define FASTBP_SUFFIX avx2
@@ -48,11 +48,3 @@
 #define FASTBP_V_TRANSPOSE fastbp_avx2_transpose_f
 #define FASTBP_V_SUM fastbp_avx2_sum_f
 #endif
-#define FASTBP_V_ZERO FASTBP_VEC_OP(setzero)()
-#define FASTBP_V_LOAD FASTBP_VEC_OP(load)
-#define FASTBP_V_LOADU FASTBP_VEC_OP(loadu)
-#define FASTBP_V_STORE FASTBP_VEC_OP(store)
-#define FASTBP_V_SET1 FASTBP_VEC_OP(set1)
-#define FASTBP_V_FMA FASTBP_VEC_OP(fmadd)
-#define FASTBP_V_MUL FASTBP_VEC_OP(mul)
-#define FASTBP_V_ADD FASTBP_VEC_OP(add)

@@ -2,11 +2,11 @@
    FASTBP_DOUBLE 1 (double, 8 lanes) or 0 (float, 16 lanes). A kernel file defines
    FASTBP_DOUBLE, includes this file, then a body (gemm_body.h, narrow_body.h,
    gemv_body.h), and again for the other type; vec_avx2.h defines the same names
-   for AVX2 (vec_undef.h lists them). AVX-512 has mask registers: a FASTBP_MASK
+   for AVX2 (vec_names.h lists them). AVX-512 has mask registers: a FASTBP_MASK
    is a bit per lane, and the masked loads and stores touch no memory in the
    lanes it leaves out. */
 #include "avx512_common.h"
-#include "vec_undef.h"
+#include "vec_names.h"
 
 #define FASTBP_ISA FASTBP_AVX512
 #define FASTBP_SUFFIX avx512
@@ -48,13 +48,5 @@
 #define FASTBP_MASK_FIRST fastbp_avx512_mask_f
 #define FASTBP_V_TRANSPOSE fastbp_avx512_transpose_f
 #endif
-#define FASTBP_V_ZERO FASTBP_VEC_OP(setzero)()
-#define FASTBP_V_LOAD FASTBP_VEC_OP(load)
-#define FASTBP_V_LOADU FASTBP_VEC_OP(loadu)
-#define FASTBP_V_STORE FASTBP_VEC_OP(store)
-#define FASTBP_V_SET1 FASTBP_VEC_OP(set1)
-#define FASTBP_V_FMA FASTBP_VEC_OP(fmadd)
-#define FASTBP_V_MUL FASTBP_VEC_OP(mul)
-#define FASTBP_V_ADD FASTBP_VEC_OP(add)
 /* the sum of a vector's lanes, always in the same order */
 #define FASTBP_V_SUM FASTBP_VEC_OP(reduce_add)

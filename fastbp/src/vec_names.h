@@ -1,5 +1,7 @@
 /* The names a vector vocabulary (vec_avx512.h, vec_avx2.h) defines, undefined so
-   that the next one can define them for another element type or instruction set:
+   that the next one can define them for another element type or instruction set,
+   and the operations spelled alike in every vocabulary (FASTBP_VEC_OP(op) names
+   the intrinsic op for the vocabulary's vector and type):
 
      FASTBP_ISA        the functions' target attribute   FASTBP_SUFFIX  avx512, avx2
      FASTBP_X          d or f                            FASTBP_T       the element type
@@ -44,3 +46,12 @@
 #undef FASTBP_I_AND
 #undef FASTBP_I_OR
 #undef FASTBP_I_SIGNS
+
+#define FASTBP_V_ZERO FASTBP_VEC_OP(setzero)()
+#define FASTBP_V_LOAD FASTBP_VEC_OP(load)
+#define FASTBP_V_LOADU FASTBP_VEC_OP(loadu)
+#define FASTBP_V_STORE FASTBP_VEC_OP(store)
+#define FASTBP_V_SET1 FASTBP_VEC_OP(set1)
+#define FASTBP_V_FMA FASTBP_VEC_OP(fmadd)
+#define FASTBP_V_MUL FASTBP_VEC_OP(mul)
+#define FASTBP_V_ADD FASTBP_VEC_OP(add)
