@@ -1,4 +1,4 @@
-/* The AVX2 helpers behind vec_avx2.h's vocabulary (and the dots kernel's): lane
+/* The AVX2 pieces behind vec_avx2.h's vocabulary (and the dots kernel's): lane
    masks, the sum across lanes, and the in-register transposes. AVX2 has no mask
    registers: a mask is a vector whose lanes are all ones (taken) or all zeros.
    Each piece comes in d (double, 4 lanes) and f (float, 8 lanes). */

@@ -1,4 +1,4 @@
-/* The AVX-512 helpers behind vec_avx512.h's vocabulary: lane masks and the
+/* The AVX-512 pieces behind vec_avx512.h's vocabulary: lane masks and the
    in-register transposes. Each piece comes in d (double, 8 lanes) and f (float,
    16 lanes). */
 #ifndef FASTBP_AVX512_COMMON_H
