@@ -17,11 +17,19 @@ MODULES = ["_blas", "_activations", "_costs", "_optimizers", "_backprop"]
 # The hand-written C each module is built with (fastbp/src; headers there too).
 C_SOURCES = {
     "_blas": ["kernels.c", "pool.c", "gemm_avx512.c", "narrow_avx512.c", "gemv_avx512.c",
-              "gemm_avx2.c", "narrow_avx2.c", "gemv_avx2.c", "dots_avx512.c", "dots_avx2.c"],
+              "gemm_avx2.c", "narrow_avx2.c", "gemv_avx2.c", "dots_avx512.c", "dots_avx2.c",
+              "simd.c"],
     "_activations": ["activations.c"],
     "_backprop": ["finite.c", "sparse.c"],
     "_optimizers": ["optimizers.c"],
 }
+
+# Every header of fastbp/src: build_ext rebuilds a module when one of them changes
+# (the kernels' bodies and vocabularies are headers, included once per instruction
+# set and type).
+C_HEADERS = sorted(os.path.join("fastbp", "src", name) for name in os.listdir(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "fastbp", "src"))
+    if name.endswith(".h"))
 
 DEBUG = os.environ.get("FASTBP_DEBUG", "0") not in ("", "0")
 
@@ -41,8 +49,9 @@ LINUX_THREADS = {"_blas": {"extra_link_args": ["-pthread"], "libraries": ["dl"]}
 # -fno-trapping-math (Clang's default) lets GCC vectorise the branch-free element-wise
 # loops (sigmoid, softmax); FP traps are never enabled here, and results are unchanged.
 # -ffp-contract=off: GCC would otherwise fuse a * b + c into one FMA where the target
-# has it (its AVX2 and AVX-512 clones) and not elsewhere, so the same code would give
-# other bits on other CPUs and compilers; the kernels call their FMAs explicitly.
+# has it (the element-wise loops' AVX2 and AVX-512 variants, src/simd.h) and not
+# elsewhere, so the same code would give other bits on other CPUs and compilers; the
+# kernels call their FMAs explicitly.
 # -fno-math-errno: sqrt need not set errno (nothing in fastbp reads it), so its loops
 # vectorise. Unlike -ffast-math, all three keep IEEE semantics. -fvisibility=hidden:
 # only the module init functions and what threadpoolctl calls through ctypes are
@@ -55,6 +64,7 @@ extensions = [
         f"fastbp.{name}",
         [f"fastbp/{name}.pyx"] + [f"fastbp/src/{c}" for c in C_SOURCES.get(name, [])],
         include_dirs=[np.get_include(), "fastbp/src"],
+        depends=C_HEADERS,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         # -g0 (last, so it overrides Python's own -g): no debug info in the wheel's
         # modules, which would make them several times larger.

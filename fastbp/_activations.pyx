@@ -19,6 +19,15 @@ ACTIVATIONS = {
 OUTPUT_ONLY = frozenset({"softmax", "exp"})
 
 
+from ._simd cimport bind_simd, simd_variant
+bind_simd()     # the element-wise loops follow the kernels' instruction set
+
+
+def _simd_variant():
+    """Which variant of this module's element-wise loops runs now (a test hook)."""
+    return simd_variant()
+
+
 cdef extern from "activations.h" nogil:
     # src/activations.c: the sigmoid and exp loops, vectorised without -ffast-math
     void fastbp_sigmoid_rows_d(double* z, const double* b, Py_ssize_t m, Py_ssize_t n)

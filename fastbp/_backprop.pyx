@@ -51,6 +51,15 @@ cdef extern from "finite.h" nogil:
     int fastbp_any_nonfinite_d(const void* data, Py_ssize_t n)
     int fastbp_any_nonfinite_f(const void* data, Py_ssize_t n)
 
+from ._simd cimport bind_simd, simd_variant
+bind_simd()     # the element-wise loops follow the kernels' instruction set
+
+
+def _simd_variant():
+    """Which variant of this module's element-wise loops runs now (a test hook)."""
+    return simd_variant()
+
+
 # The first layer's products on a batch of CSR rows (src/sparse.c).
 cdef extern from "sparse.h" nogil:
     ctypedef struct fastbp_csr:

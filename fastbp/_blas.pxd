@@ -81,3 +81,7 @@ ctypedef void* (*task)(void*) noexcept nogil
 cdef int kernel_threads() noexcept nogil
 cdef bint start_task(task fn, void* job) noexcept nogil
 cdef void finish_task() noexcept nogil
+
+# The variant of the element-wise loops that the kernels' choice allows (src/simd.h):
+# each module with such loops binds its dispatch to it at import.
+cdef const int* simd_level() noexcept nogil

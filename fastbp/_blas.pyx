@@ -92,8 +92,8 @@ cdef floating dot(int n, const floating* x, int incx,
 # ---------------------------------------------------------------------------------
 # fastbp's own kernels, for the shapes where they beat OpenBLAS: many rows through a
 # narrow layer (narrow_gemm), one example (gemv_rows), and the products of mini-batch
-# training (gemm_own). They are C in fastbp/src, one file per family and instruction
-# set (each described there), behind the one table of src/kernels.c.
+# training (gemm_own). They are C in fastbp/src, one body per family (each described
+# there) built for each instruction set, behind the one table of src/kernels.c.
 
 cdef extern from "kernels.h" nogil:
     # src/kernels.h: fastbp's own kernels behind one table, chosen by CPU at import
@@ -125,6 +125,18 @@ cdef extern from "kernels.h" nogil:
                            double* y)
     int fastbp_gemv_rows_f(Py_ssize_t n, Py_ssize_t k, const float* w, const float* x,
                            float* y)
+
+
+cdef extern from "simd.h" nogil:
+    # src/simd.h: which compiled variant of the element-wise loops runs
+    void fastbp_simd_choose()
+    const int* fastbp_simd_level_of_kernels()
+
+
+cdef const int* simd_level() noexcept nogil:
+    """Where the variant of the element-wise loops that the kernels' choice allows
+    is kept (src/simd.h): the modules with such loops read it at every call."""
+    return fastbp_simd_level_of_kernels()
 
 
 cdef extern from "pool.h" nogil:
@@ -320,6 +332,7 @@ def _init_cpu():
         _warnings.warn(f"FASTBP_DISABLE_CPU_FEATURES={disable!r} names a feature fastbp "
                        "does not know (it knows AVX512F, AVX2 and FMA)", RuntimeWarning,
                        stacklevel=2)
+    fastbp_simd_choose()
     threads = _os.environ.get("FASTBP_NUM_THREADS", "").strip()
     if threads:
         try:

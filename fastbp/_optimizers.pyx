@@ -11,6 +11,15 @@ from libc.math cimport pow, sqrt
 OPTIMIZERS = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adam": ADAM}
 
 
+from ._simd cimport bind_simd, simd_variant
+bind_simd()     # the element-wise loops follow the kernels' instruction set
+
+
+def _simd_variant():
+    """Which variant of this module's element-wise loops runs now (a test hook)."""
+    return simd_variant()
+
+
 cdef extern from "optimizers.h" nogil:
     # src/optimizers.c: the loops, vectorised (restrict pointers, sqrt without errno)
     void fastbp_momentum_d(Py_ssize_t n, double* p, const double* g, double* v,

@@ -57,7 +57,9 @@ def show_config(file=None):
     -----
     ``FASTBP_DISABLE_CPU_FEATURES`` (for example ``AVX512F`` or ``AVX2``, comma
     separated) turns CPU features off at import, so the kernels of a lesser
-    instruction set, or none, run; ``FASTBP_NUM_THREADS`` limits fastbp's threads.
+    instruction set, or none, run, and the element-wise loops (activations, the
+    NaN/inf check, the optimisers' updates) built for it; ``FASTBP_NUM_THREADS``
+    limits fastbp's threads.
     """
     import numpy
     import scipy

@@ -105,6 +105,98 @@ def test_kernels_in_use_match_the_cpu():
     assert _blas._own_kernels_available() == (config["kernels"] != "none")
 
 
+# The variant of each module's element-wise loops (activations, the NaN/inf check,
+# the optimisers' updates), beside the kernels chosen.
+SIMD = ("from fastbp import _activations, _backprop, _blas, _optimizers; "
+        "print(repr((_blas._config()['kernels'], _activations._simd_variant(), "
+        "_backprop._simd_variant(), _optimizers._simd_variant())))")
+
+
+def _cpu_flags():
+    """The CPU's feature flags as Linux reports them (empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+@pytest.mark.parametrize("disable", ["", "AVX512F", "AVX512F,AVX2"])
+def test_disabled_cpu_features_reach_the_element_wise_loops(disable):
+    """FASTBP_DISABLE_CPU_FEATURES governs the element-wise loops as it governs the
+    kernels: each module runs the widest variant that the features left on allow
+    and this CPU has (x86-64-v4: AVX-512 F, CD, BW, DQ, VL; x86-64-v3: AVX2, FMA,
+    BMI1, BMI2, as /proc/cpuinfo lists them)."""
+    kernels, *variants = eval(_in_child(SIMD, FASTBP_DISABLE_CPU_FEATURES=disable)[0])
+    flags = _cpu_flags()
+    v3 = {"avx2", "fma", "bmi1", "bmi2"} <= flags
+    v4 = v3 and {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= flags
+    if kernels == "AVX512F" and v4:
+        expected = "x86-64-v4"
+    elif kernels in ("AVX512F", "AVX2") and v3:
+        expected = "x86-64-v3"
+    else:
+        expected = "baseline"
+    assert variants == [expected] * 3
+    off = {name.strip().upper() for name in disable.split(",")}
+    if "AVX512F" in off:
+        assert "x86-64-v4" not in variants
+    if {"AVX512F", "AVX2"} <= off:
+        assert variants == ["baseline"] * 3
+
+
+# Training with every optimiser and activation through the BLAS alone (fastbp's
+# kernels off, so that only the element-wise loops can differ between children),
+# then the NaN/inf check, printed exactly.
+ELEMENT_WISE = """
+import numpy as np, fastbp
+from fastbp import _activations, _blas
+_blas._use_own_kernels(False)
+out = {"variant": _activations._simd_variant()}
+rng = np.random.default_rng(11)
+for dtype in (np.float64, np.float32):
+    X = rng.normal(size=(203, 37)).astype(dtype) * 3
+    y = rng.integers(0, 7, 203)
+    for activation, cost in (("sigmoid", "quadratic"), ("tanh", "log_likelihood")):
+        for kw in ({}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True},
+                   {"optimizer": "adam"}):
+            net = fastbp.Network([37, 23, 7], activation=activation, cost=cost,
+                                 output_activation="softmax" if cost != "quadratic" else None,
+                                 seed=2, dtype=dtype)
+            net.fit(X, y, epochs=2, batch_size=16, learning_rate=0.05, seed=3, l2=0.5, **kw)
+            key = f"{np.dtype(dtype).name}-{activation}-{sorted(kw.items())}"
+            out[key] = [a.astype(np.float64).ravel().tolist()
+                        for a in net.weights + net.biases + [net.feedforward(X)]]
+    bad = X.copy()
+    bad[100, 5] = np.inf
+    try:
+        fastbp.Network([37, 23, 7], dtype=dtype).feedforward(bad)
+        out[f"check-{np.dtype(dtype).name}"] = "passed"
+    except ValueError as e:
+        out[f"check-{np.dtype(dtype).name}"] = str(e)
+print(repr(out))
+"""
+
+
+def test_element_wise_variants_give_the_same_bits():
+    """Every compiled variant of the element-wise loops (sigmoid, softmax's exp, the
+    momentum, Nesterov and Adam updates, the NaN/inf check) gives the bits of the
+    others: the same training, run on each, ends with identical parameters."""
+    runs = [eval(_in_child(ELEMENT_WISE, FASTBP_DISABLE_CPU_FEATURES=disable)[0])
+            for disable in ("", "AVX512F", "AVX512F,AVX2")]
+    variants = {run.pop("variant") for run in runs}
+    if len(variants) == 1 and os.environ.get("CI") != "true":
+        pytest.skip(f"this CPU runs one variant only ({variants.pop()})")
+    assert runs[0].keys() == runs[1].keys() == runs[2].keys()
+    for key in runs[0]:
+        assert runs[1][key] == runs[0][key], key
+        assert runs[2][key] == runs[0][key], key
+    assert "inf" in runs[0]["check-float64"].lower() or "finite" in runs[0]["check-float64"]
+
+
 # Training and inference (many rows and one example) of a few networks on one
 # instruction set, printed exactly (float.hex), for the test below.
 ACROSS_ISAS = """

@@ -1,9 +1,11 @@
 /* The activations' element-wise loops: sigmoid and exp, written so that
-   compilers vectorise them (see platform.h for FASTBP_SIMD_CLONES). */
+   compilers vectorise them, once for each instruction set (simd.h). */
 #include "activations.h"
 #include <stdint.h>
 #include <string.h>
-#include "platform.h"
+#include "simd.h"
+
+FASTBP_SIMD_MODULE
 
 /* e^x for x <= 0 (NaN passes through), within about 1 ulp. Written without
    branches or libm calls so that loops over it vectorise, which libm's exp()
@@ -78,7 +80,7 @@ static inline float fastbp_expf_nonpos(float x) {
         (z)[j] = factor / (1 + e);                                           \
     }
 #define FASTBP_SIGMOID_ROWS(NAME, T, EXP)                                    \
-FASTBP_SIMD_CLONES void NAME(T* z, const T* b, ptrdiff_t m, ptrdiff_t n) { \
+FASTBP_SIMD_VARIANTS(void, NAME, (T* z, const T* b, ptrdiff_t m, ptrdiff_t n), { \
     ptrdiff_t i = 0;                                                         \
     if (n % FASTBP_SIGMOID_BLOCK && n <= FASTBP_SIGMOID_MAX_N                \
             && m >= FASTBP_SIGMOID_BLOCK) {                                  \
@@ -95,14 +97,18 @@ FASTBP_SIMD_CLONES void NAME(T* z, const T* b, ptrdiff_t m, ptrdiff_t n) { \
         T* row = z + i * n;                                                  \
         FASTBP_SIGMOID_LOOP(T, EXP, row, b, n)                               \
     }                                                                        \
+})                                                                           \
+void NAME(T* z, const T* b, ptrdiff_t m, ptrdiff_t n) {                      \
+    FASTBP_SIMD_PICK(NAME)(z, b, m, n);                                      \
 }
 FASTBP_SIGMOID_ROWS(fastbp_sigmoid_rows_d, double, fastbp_exp_nonpos)
 FASTBP_SIGMOID_ROWS(fastbp_sigmoid_rows_f, float, fastbp_expf_nonpos)
 
 /* x[j] = exp(x[j]) for x[j] <= 0 */
 #define FASTBP_EXP_INPLACE(NAME, T, EXP)                                     \
-FASTBP_SIMD_CLONES void NAME(T* x, ptrdiff_t n) {                    \
+FASTBP_SIMD_VARIANTS(void, NAME, (T* x, ptrdiff_t n), {                     \
     for (ptrdiff_t j = 0; j < n; j++) x[j] = EXP(x[j]);                      \
-}
+})                                                                           \
+void NAME(T* x, ptrdiff_t n) { FASTBP_SIMD_PICK(NAME)(x, n); }
 FASTBP_EXP_INPLACE(fastbp_exp_nonpos_inplace_d, double, fastbp_exp_nonpos)
 FASTBP_EXP_INPLACE(fastbp_exp_nonpos_inplace_f, float, fastbp_expf_nonpos)

@@ -1,9 +1,7 @@
-/* Pieces shared by fastbp's AVX2 kernel families (gemm_avx2.c, narrow_avx2.c,
-   gemv_avx2.c): lane masks, the packing copy that also checks for NaN and inf, the
-   sum across lanes, and the in-register transposes. AVX2 has no mask registers:
-   a mask is a vector whose lanes are all ones (taken) or all zeros, and the
-   masked loads and stores (vmaskmov) touch no memory in lanes left out. Each
-   piece comes in d (double, 4 lanes) and f (float, 8 lanes). */
+/* The AVX2 pieces behind vec_avx2.h's vocabulary (and the dots kernel's): lane
+   masks, the sum across lanes, and the in-register transposes. AVX2 has no mask
+   registers: a mask is a vector whose lanes are all ones (taken) or all zeros.
+   Each piece comes in d (double, 4 lanes) and f (float, 8 lanes). */
 #ifndef FASTBP_AVX2_COMMON_H
 #define FASTBP_AVX2_COMMON_H
 #include "platform.h"
@@ -28,44 +26,6 @@ static inline FASTBP_AVX2 float fastbp_avx2_sum_f(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
-}
-
-/* Copy `rows` rows of k elements (source row stride lds) to dst (row stride ld >=
-   k, a multiple of LANES, zero-filled past k; dst NULL: copy nothing), and OR into
-   *bits, per lane, (bits & EXP) + ONE of every element: its sign bit ends up set
-   iff one of them is NaN or infinite (an exponent field of all ones carries into
-   it). fastbp_avx2_bad_d/_f tell from *bits. I: the integer lanes' suffix. */
-#define FASTBP_AVX2_PACK(NAME, T, LANES, S, I, SET1, EXP, ONE, MASK)                \
-static inline FASTBP_AVX2 void NAME(ptrdiff_t rows, ptrdiff_t k, const T* src,      \
-                                    ptrdiff_t lds, ptrdiff_t ld, T* dst,            \
-                                    __m256i* bits) {                               \
-    const __m256i exp = SET1(EXP), one = SET1(ONE), tail = MASK(k % LANES);         \
-    const ptrdiff_t body = k - k % LANES;                                          \
-    __m256i acc = *bits;                                                           \
-    for (ptrdiff_t r = 0; r < rows; r++) {                                         \
-        const T* s = src + r * lds;                                                \
-        for (ptrdiff_t p = 0; p < ld; p += LANES) {                                \
-            const __m256i v = _mm256_cast##S##_si256(                              \
-                p < body ? _mm256_loadu_##S(s + p)                                 \
-                : p < k ? _mm256_maskload_##S(s + p, tail) : _mm256_setzero_##S()); \
-            acc = _mm256_or_si256(acc, _mm256_add_##I(_mm256_and_si256(v, exp), one)); \
-            if (dst != NULL) _mm256_store_si256((__m256i*)(dst + r * ld + p), v);  \
-        }                                                                          \
-    }                                                                              \
-    *bits = acc;                                                                   \
-}
-FASTBP_AVX2_PACK(fastbp_avx2_pack_d, double, 4, pd, epi64, _mm256_set1_epi64x,
-                 0x7ff0000000000000LL, 0x0010000000000000LL, fastbp_avx2_mask_d)
-FASTBP_AVX2_PACK(fastbp_avx2_pack_f, float, 8, ps, epi32, _mm256_set1_epi32,
-                 0x7f800000, 0x00800000, fastbp_avx2_mask_f)
-
-/* Whether the bits that FASTBP_AVX2_PACK gathered saw a NaN or an infinity: the
-   sign bit of any lane of the element's width. */
-static inline FASTBP_AVX2 int fastbp_avx2_bad_d(__m256i bits) {
-    return _mm256_movemask_pd(_mm256_castsi256_pd(bits)) != 0;
-}
-static inline FASTBP_AVX2 int fastbp_avx2_bad_f(__m256i bits) {
-    return _mm256_movemask_ps(_mm256_castsi256_ps(bits)) != 0;
 }
 
 /* r[i] = row i of a LANES x LANES block; on return r[j] = its column j. */

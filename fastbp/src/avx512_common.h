@@ -1,40 +1,69 @@
-/* Pieces shared by fastbp's AVX-512 kernel families: the packing copy that also
-   checks for NaN and inf (the narrow kernel packs X with it; the GEMM checks A with
-   it). Included by gemm_avx512.c and narrow_avx512.c only. */
+/* The AVX-512 pieces behind vec_avx512.h's vocabulary: lane masks and the
+   in-register transposes. Each piece comes in d (double, 8 lanes) and f (float,
+   16 lanes). */
 #ifndef FASTBP_AVX512_COMMON_H
 #define FASTBP_AVX512_COMMON_H
 #include "platform.h"
 #if FASTBP_HAVE_OWN_KERNELS
 #include <immintrin.h>
 
-/* Copy `rows` rows of k elements (source row stride lds) to dst (row stride ld >=
-   k, zero-filled past k; dst NULL: copy nothing, ld a multiple of LANES), and OR
-   into *bits, per lane, (bits & EXP) + ONE of every element: its sign bit ends up
-   set iff one of them is NaN or infinite (an exponent field of all ones carries
-   into it). I: the integer lanes' suffix (epi64 or epi32). */
-#define FASTBP_NARROW_PACK(NAME, T, LANES, S, MASK, I, EXP, ONE)                   \
-static inline FASTBP_AVX512 void NAME(ptrdiff_t rows, ptrdiff_t k, const T* src,    \
-                                      ptrdiff_t lds, ptrdiff_t ld, T* dst,          \
-                                      __m512i* bits) {                             \
-    const __m512i exp = _mm512_set1_##I(EXP), one = _mm512_set1_##I(ONE);          \
-    __m512i acc = *bits;                                                           \
-    for (ptrdiff_t r = 0; r < rows; r++) {                                         \
-        for (ptrdiff_t p = 0; p < ld; p += LANES) {                                \
-            const MASK mask = k - p >= LANES ? (MASK)-1                            \
-                              : k > p ? (MASK)((1u << (k - p)) - 1) : 0;           \
-            __m512i v = _mm512_cast##S##_si512(                                    \
-                _mm512_maskz_loadu_##S(mask, src + r * lds + p));                  \
-            acc = _mm512_or_si512(acc, _mm512_add_##I(_mm512_and_si512(v, exp), one)); \
-            if (dst != NULL) _mm512_store_si512((void*)(dst + r * ld + p), v);     \
-        }                                                                          \
-    }                                                                              \
-    *bits = acc;                                                                   \
+/* The lanes below `count` (any count: <= 0 none, >= LANES all). */
+static inline FASTBP_AVX512 __mmask8 fastbp_avx512_mask_d(ptrdiff_t count) {
+    return count >= 8 ? (__mmask8)-1 : count > 0 ? (__mmask8)((1u << count) - 1) : 0;
+}
+static inline FASTBP_AVX512 __mmask16 fastbp_avx512_mask_f(ptrdiff_t count) {
+    return count >= 16 ? (__mmask16)-1 : count > 0 ? (__mmask16)((1u << count) - 1) : 0;
 }
 
-FASTBP_NARROW_PACK(fastbp_narrow_pack_d, double, 8, pd, __mmask8, epi64,
-                   0x7ff0000000000000LL, 0x0010000000000000LL)
-FASTBP_NARROW_PACK(fastbp_narrow_pack_f, float, 16, ps, __mmask16, epi32,
-                   0x7f800000, 0x00800000)
+/* The last step of both transposes below: out[l] = the 128-bit lanes l of a, b, c
+   and d, in that order. */
+static inline __attribute__((always_inline)) FASTBP_AVX512 void fastbp_avx512_transpose_lanes(
+        __m512 a, __m512 b, __m512 c, __m512 d, __m512 out[4]) {
+    const __m512 ab_even = _mm512_shuffle_f32x4(a, b, 0x88), ab_odd = _mm512_shuffle_f32x4(a, b, 0xdd);
+    const __m512 cd_even = _mm512_shuffle_f32x4(c, d, 0x88), cd_odd = _mm512_shuffle_f32x4(c, d, 0xdd);
+    out[0] = _mm512_shuffle_f32x4(ab_even, cd_even, 0x88);
+    out[1] = _mm512_shuffle_f32x4(ab_odd, cd_odd, 0x88);
+    out[2] = _mm512_shuffle_f32x4(ab_even, cd_even, 0xdd);
+    out[3] = _mm512_shuffle_f32x4(ab_odd, cd_odd, 0xdd);
+}
+
+/* r[i] = row i of a LANES x LANES block; on return r[j] = its column j. */
+static inline __attribute__((always_inline)) FASTBP_AVX512 void fastbp_avx512_transpose_f(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
+        const __m512d c = _mm512_castps_pd(t[4 * i + 1]), d = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
+    }
+    /* r[4i + q], 128-bit lane L: rows 4i..4i+3 of column 4L + q */
+    for (int q = 0; q < 4; q++) {
+        __m512 col[4];
+        fastbp_avx512_transpose_lanes(r[q], r[4 + q], r[8 + q], r[12 + q], col);
+        for (int l = 0; l < 4; l++) t[4 * l + q] = col[l];
+    }
+    for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+static inline __attribute__((always_inline)) FASTBP_AVX512 void fastbp_avx512_transpose_d(__m512d r[8]) {
+    __m512d t[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm512_unpacklo_pd(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_pd(r[2 * i], r[2 * i + 1]);
+    }
+    /* t[2i + q], 128-bit lane L: rows 2i, 2i+1 of column 2L + q */
+    for (int q = 0; q < 2; q++) {
+        __m512 col[4];
+        fastbp_avx512_transpose_lanes(_mm512_castpd_ps(t[q]), _mm512_castpd_ps(t[2 + q]),
+                               _mm512_castpd_ps(t[4 + q]), _mm512_castpd_ps(t[6 + q]), col);
+        for (int l = 0; l < 4; l++) r[2 * l + q] = _mm512_castps_pd(col[l]);
+    }
+}
 
 #endif
 #endif

@@ -10,7 +10,12 @@
    caller then uses the BLAS. Results never depend on the thread count.
 
    Which instruction set's kernels run is decided once, by fastbp_cpu_init, from the
-   CPU's features less those named in FASTBP_DISABLE_CPU_FEATURES. */
+   CPU's features less those named in FASTBP_DISABLE_CPU_FEATURES.
+
+   Each family is written once, as a body (gemm_body.h, narrow_body.h, gemv_body.h,
+   dots_body.h) that a small file per instruction set (gemm_avx512.c, gemm_avx2.c,
+   ...) includes once per element type after a vector vocabulary (vec_avx512.h,
+   vec_avx2.h); the element-wise loops elsewhere follow the same choice (simd.h). */
 #ifndef FASTBP_KERNELS_H
 #define FASTBP_KERNELS_H
 #include <stddef.h>
@@ -63,8 +68,9 @@ long fastbp_gemm_count(void);
 long fastbp_gemv_split_count(void);
 
 #if FASTBP_HAVE_OWN_KERNELS
-/* The AVX-512 implementations (gemm_avx512.c, narrow_avx512.c, gemv_avx512.c);
-   the gemv kernels compute all n rows (kernels.c shares them out). */
+/* The AVX-512 implementations (gemm_body.h, narrow_body.h and gemv_body.h, built by
+   gemm_avx512.c, narrow_avx512.c, gemv_avx512.c); the gemv kernels compute all n
+   rows (kernels.c shares them out). */
 int fastbp_gemm_d_avx512(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                          double alpha, const double* a, ptrdiff_t lda, const double* b,
                          ptrdiff_t ldb, double beta, double* c, ptrdiff_t ldc,
@@ -95,7 +101,8 @@ void fastbp_dots_d_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 void fastbp_dots_f_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                         const float* a, ptrdiff_t lda, const float* b, ptrdiff_t ldb,
                         float beta, float* c, ptrdiff_t ldc);
-/* The AVX2 and FMA implementations (gemm_avx2.c, narrow_avx2.c, gemv_avx2.c). */
+/* The AVX2 and FMA implementations (the same bodies, built by gemm_avx2.c,
+   narrow_avx2.c, gemv_avx2.c). */
 int fastbp_gemm_d_avx2(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                        double alpha, const double* a, ptrdiff_t lda, const double* b,
                        ptrdiff_t ldb, double beta, double* c, ptrdiff_t ldc,

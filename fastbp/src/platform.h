@@ -44,19 +44,16 @@
    sets by default) on every thread of a product, and restore the caller's mode
    before returning; BLAS and the rest of fastbp keep IEEE semantics. */
 #define FASTBP_FTZ_DAZ 0x8040u
-#endif
 
-/* The element-wise loops (activations, the NaN/inf check), compiled for AVX-512,
-   AVX2 and baseline x86-64 and picked at load time by the CPU (GCC's function
-   multiversioning), since a distributable build cannot assume -march=native.
-   noinline: inlined into a caller, the clones' dispatch would be bypassed. The
-   build turns floating-point contraction off (-ffp-contract=off), so every clone,
-   and a build without clones (clang, other architectures), gives the same bits. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define FASTBP_SIMD_CLONES __attribute__((noinline, \
-    target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define FASTBP_SIMD_CLONES
+/* Names built from a vector vocabulary's FASTBP_X (d, f) and FASTBP_SUFFIX
+   (avx512, avx2), for the kernels' bodies (vec_names.h): FASTBP_LOCAL(gemm_pack)
+   is fastbp_gemm_pack_d, FASTBP_GLOBAL(gemm) fastbp_gemm_d_avx512. */
+#define FASTBP_CAT3_(a, b, c) a##b##c
+#define FASTBP_CAT3(a, b, c) FASTBP_CAT3_(a, b, c)
+#define FASTBP_CAT6_(a, b, c, d, e, f) a##b##c##d##e##f
+#define FASTBP_CAT6(a, b, c, d, e, f) FASTBP_CAT6_(a, b, c, d, e, f)
+#define FASTBP_LOCAL(name) FASTBP_CAT6(fastbp_, name, _, FASTBP_X, , )
+#define FASTBP_GLOBAL(name) FASTBP_CAT6(fastbp_, name, _, FASTBP_X, _, FASTBP_SUFFIX)
 #endif
 
 #endif
