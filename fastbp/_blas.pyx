@@ -152,6 +152,7 @@ cdef extern from "planner.h" nogil:
         int threads
         int checks
         int share
+        int kc
     fastbp_plan_t fastbp_plan(int at, int bt, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                               Py_ssize_t batch, int elem_bytes, int flags,
                               unsigned declined)
@@ -275,6 +276,25 @@ cdef bint _run(const fastbp_plan_t* plan, bint trans_a, bint trans_b, int m, int
                bint* nonfinite) noexcept nogil:
     """Run ``product`` by the planned path; False where its kernel declined."""
     cdef int path = plan.path
+    cdef int start, kc
+    cdef const floating* a
+    cdef const floating* b
+    if path == FASTBP_PATH_GEMM and plan.kc > 0 and k > plan.kc:
+        # In blocks of k, each block's terms added to C in turn. Where the GEMM
+        # declines a later block, the BLAS computes that one.
+        if not gemm_own(trans_a, trans_b, m, n, plan.kc, alpha, A, lda, B, ldb, beta, C,
+                        ldc):
+            return False
+        start = plan.kc
+        while start < k:
+            kc = min(plan.kc, k - start)
+            a = A + (<Py_ssize_t>start * lda if trans_a else start)
+            b = B + (start if trans_b else <Py_ssize_t>start * ldb)
+            if not gemm_own(trans_a, trans_b, m, n, kc, alpha, a, lda, b, ldb, <floating>1,
+                            C, ldc):
+                gemm(trans_a, trans_b, m, n, kc, alpha, a, lda, b, ldb, <floating>1, C, ldc)
+            start += kc
+        return True
     if path == FASTBP_PATH_GEMM:
         return gemm_own(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc,
                         nonfinite if plan.checks else NULL)
@@ -576,8 +596,8 @@ def _plan_test(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_
                Py_ssize_t batch, int itemsize, bint layer=False, bint check=False,
                bint scratch=False, declined=()):
     """The planner's choice for a product (see ``product``), as a dict: path (a
-    name of ``_PATHS``), threads, checks, share. ``declined``: names of paths whose
-    kernel declined."""
+    name of ``_PATHS``), threads, checks, share, kc. ``declined``: names of paths
+    whose kernel declined."""
     cdef unsigned mask = 0
     for name in declined:
         mask |= 1u << <int>_PATH_IDS[name]
@@ -586,15 +606,15 @@ def _plan_test(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_
     cdef fastbp_plan_t plan = fastbp_plan(trans_a, trans_b, m, n, k, batch, itemsize,
                                           flags, mask)
     return {"path": _PATHS[plan.path], "threads": plan.threads,
-            "checks": bool(plan.checks), "share": bool(plan.share)}
+            "checks": bool(plan.checks), "share": bool(plan.share), "kc": plan.kc}
 
 
 def _product_test(int batch, bint layer, bint trans_a, bint trans_b, double alpha,
                   const floating[:, ::1] A, const floating[:, ::1] B, double beta,
-                  floating[:, ::1] C, path=None):
+                  floating[:, ::1] C, path=None, int kc=-1):
     """C[...] = alpha * op(A) @ op(B) + beta * C by ``product`` (layer: A @ B.T with
-    alpha 1 and beta 0, scratch given, X checked), or by the named path alone.
-    Returns (the path that ran, whether it declined, the NaN/inf flag or None)."""
+    alpha 1 and beta 0, scratch given, X checked), or by the named path alone (the
+    GEMM in blocks of ``kc`` of k's terms, 0: whole; -1: as planned). Returns (the path that ran, whether it declined, the NaN/inf flag or None)."""
     cdef int m = C.shape[0], n = C.shape[1]
     cdef int k = A.shape[0] if trans_a else A.shape[1]
     cdef bint bad = False, found
@@ -613,6 +633,8 @@ def _product_test(int batch, bint layer, bint trans_a, bint trans_b, double alph
         return name, False, (bad if found else None)
     plan = fastbp_plan(trans_a, trans_b, m, n, k, batch, sizeof(floating), flags, 0)
     plan.path = _PATH_IDS[path]
+    if kc >= 0:
+        plan.kc = kc
     plan.checks = layer and plan.path in (FASTBP_PATH_GEMM, FASTBP_PATH_NARROW)
     ran = _run(&plan, trans_a, trans_b, m, n, k, <floating>alpha, &A[0, 0], A.shape[1],
                &B[0, 0], B.shape[1], <floating>beta, &C[0, 0], n, &t[0], &bad)

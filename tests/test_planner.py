@@ -70,6 +70,11 @@ def _expected(t, isa, at, bt, m, n, k, batch, itemsize, layer, check, scratch, d
     return "blas", False
 
 
+def _k_block(t, path, at, k):
+    """The GEMM's BP4 of many terms runs in blocks of them."""
+    return int(t["gemm_k_block"]) if path == "gemm" and at and k >= t["gemm_split_k"] else 0
+
+
 def _grid(t, rng):
     """Shapes around every threshold of the table, and random ones."""
     edges = sorted({1, 2} | {int(v) + d for name, v in t.items()
@@ -97,7 +102,8 @@ def test_planner_follows_its_table(isa):
     tells which paths check X and share one example with a worker."""
     rng = np.random.default_rng(26)
     t = {name: value for name, (value, _) in _blas._plan_limits().items()}
-    for m, n, k, batch in _grid(t, rng):
+    grid = _grid(t, rng) + [(100, 784, k, 50000) for k in (2047, 2048, 2049, 3380)]
+    for m, n, k, batch in grid:
         for itemsize in ITEMSIZES:
             for at, bt, layer in [(False, True, True), (False, True, False),
                                   (False, False, False), (True, False, False)]:
@@ -113,6 +119,7 @@ def test_planner_follows_its_table(isa):
                         case = (isa, at, bt, m, n, k, b, itemsize, layer, check,
                                 scratch, declined)
                         assert (got["path"], got["checks"]) == (path, checks), case
+                        assert got["kc"] == _k_block(t, path, at, k), case
                         assert got["share"] == (path == "gemv" and
                                                 n * k * itemsize >= t["gemv_share_bytes"])
                         one_thread = path in ("dots", "gemv", "blas_gemv") or (
@@ -190,6 +197,20 @@ def test_every_path_matches_openblas(isa, dtype):
                 assert np.all(np.abs(C - want) <= bound), (isa, path, ran, m, n, k, at, bt)
                 if found is not None:
                     assert found is False
+    # The GEMM in blocks of k's terms (BP4 of many rows), the last block partial
+    for m, n, k in [(100, 784, 1000), (7, 33, 300)]:
+        A, B, C0 = _operands(rng, True, False, m, n, k, dtype)
+        want = C0.copy()
+        _blas._gemm_test(True, False, -0.5, A, B, 0.7, want)
+        bound = (k + 2) * eps * (0.5 * np.abs(A.T.astype(float)) @ np.abs(B.astype(float))
+                                 + 0.7 * np.abs(C0)) * 2
+        for kc in (64, 256, 999):
+            C = C0.copy()
+            ran, declined, _ = _blas._product_test(k, False, True, False, -0.5, A, B, 0.7, C,
+                                                   "gemm", kc)
+            assert declined == (isa == "none")
+            if not declined:
+                assert np.all(np.abs(C - want) <= bound), (isa, m, n, k, kc)
     # a NaN in X is reported by a checking path, and by product's own pass otherwise
     X = rng.normal(size=(300, 784)).astype(dtype)
     X[123, 45] = np.nan

@@ -19,6 +19,9 @@ enum {
     LIMIT_TRANSPOSE_MIN_ROWS,   /* a layer's product by the BLAS as (W X^T)^T from ... */
     LIMIT_TRANSPOSE_MAX_WIDTH,  /* ... this many rows, through at most this many */
     LIMIT_GEMV_SHARE_BYTES,     /* one example shares a W of this many bytes or more */
+    LIMIT_GEMM_SPLIT_K,         /* the own GEMM's op(A)^T op(B) (BP4) of this many terms
+                                   or more ... */
+    LIMIT_GEMM_K_BLOCK,         /* ... runs as blocks of this many, each added to C */
     LIMIT_COUNT
 };
 
@@ -49,6 +52,10 @@ static const struct {
         "Feedforward of ≥ 1024 rows through a layer of ≤ 64 neurons"},
     [LIMIT_GEMV_SHARE_BYTES] = {"gemv_share_bytes", {131072, 131072, 131072},
         "One example's product with a first layer of ≥ 128 KB shared"},
+    [LIMIT_GEMM_SPLIT_K] = {"gemm_split_k", {2048, 2048, 0},
+        "The own GEMM's BP4 of thousands of rows in blocks of 256 rows"},
+    [LIMIT_GEMM_K_BLOCK] = {"gemm_k_block", {256, 256, 0},
+        "The own GEMM's BP4 of thousands of rows in blocks of 256 rows"},
 };
 
 /* Threads without a limit from the shape (the thread limit applies). */
@@ -80,7 +87,7 @@ int fastbp_plan_narrow_thread_rows(void) {
 }
 
 static fastbp_plan_t fastbp_path(int path, int threads) {
-    fastbp_plan_t plan = {path, threads, 0, 0};
+    fastbp_plan_t plan = {path, threads, 0, 0, 0};
     return plan;
 }
 
@@ -129,8 +136,15 @@ fastbp_plan_t fastbp_plan(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
     const int threaded = work >= fastbp_limit(LIMIT_BLAS_THREADED_WORK);
     /* Small batches' products stay with the BLAS's small-matrix kernels, except
        those it would split over threads (their bits would change with the count). */
-    if (OFFERED(FASTBP_PATH_GEMM) && (batch >= fastbp_limit(LIMIT_GEMM_MIN_BATCH) || threaded))
-        return fastbp_path(FASTBP_PATH_GEMM, FASTBP_PLAN_ANY_THREADS);
+    if (OFFERED(FASTBP_PATH_GEMM) && (batch >= fastbp_limit(LIMIT_GEMM_MIN_BATCH) || threaded)) {
+        fastbp_plan_t plan = fastbp_path(FASTBP_PATH_GEMM, FASTBP_PLAN_ANY_THREADS);
+        /* BP4 over thousands of rows (lbfgs's whole-set gradient): the GEMM packs
+           op(B)'s k rows per column tile, and past L2 that panel ran it at half speed;
+           blocks of k, summed into C in their order, keep it in cache. */
+        if (at && k >= fastbp_limit(LIMIT_GEMM_SPLIT_K))
+            plan.kc = (int)fastbp_limit(LIMIT_GEMM_K_BLOCK);
+        return plan;
+    }
 #undef OFFERED
     return fastbp_path(FASTBP_PATH_BLAS, threaded ? FASTBP_PLAN_ANY_THREADS : 1);
 }

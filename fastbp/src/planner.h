@@ -40,6 +40,7 @@ typedef struct {
     int threads;   /* the most threads it uses (1: the calling thread alone) */
     int checks;    /* it reports whether X holds NaN or inf (CHECK asked) */
     int share;     /* GEMV: it may share the rows with an awake worker */
+    int kc;        /* GEMM: run as blocks of kc of the k terms (0: whole) */
 } fastbp_plan_t;
 
 /* The path for C = alpha op(A) op(B) + beta C, op(A) (m, k), op(B) (k, n), in a
