@@ -30,18 +30,9 @@ needs_kernels = pytest.mark.skipif(
 
 
 @pytest.fixture(params=ISAS or ["none"])
-def isa(request, monkeypatch):
-    """Each instruction set whose kernels this CPU can run, chosen as
-    FASTBP_DISABLE_CPU_FEATURES chooses it; the import-time choice is restored."""
-    before = _blas._config()["kernels"]
-    off = {"AVX512F": "", "AVX2": "AVX512F", "none": "AVX512F,AVX2"}[request.param]
-    monkeypatch.setenv("FASTBP_DISABLE_CPU_FEATURES", off)
-    _blas._init_cpu()
-    assert _blas._config()["kernels"] == request.param
-    yield request.param
-    monkeypatch.undo()      # the variable as it was at import, read again
-    _blas._init_cpu()
-    assert _blas._config()["kernels"] == before
+def isa(request, use_kernels):
+    """Each instruction set whose kernels this CPU can run."""
+    return use_kernels(request.param)
 
 
 def _view(rng, rows, cols, dtype, pad):

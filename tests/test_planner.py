@@ -27,18 +27,9 @@ def _isas():
 
 
 @pytest.fixture(params=_isas())
-def isa(request, monkeypatch):
-    """Each instruction set whose kernels this CPU can run, and none, chosen as
-    FASTBP_DISABLE_CPU_FEATURES chooses it; the import-time choice is restored."""
-    before = _blas._config()["kernels"]
-    off = {"AVX512F": "", "AVX2": "AVX512F", "none": "AVX512F,AVX2"}[request.param]
-    monkeypatch.setenv("FASTBP_DISABLE_CPU_FEATURES", off)
-    _blas._init_cpu()
-    assert _blas._config()["kernels"] == request.param
-    yield request.param
-    monkeypatch.undo()
-    _blas._init_cpu()
-    assert _blas._config()["kernels"] == before
+def isa(request, use_kernels):
+    """Each instruction set whose kernels this CPU can run, and none."""
+    return use_kernels(request.param)
 
 
 def _expected(t, isa, at, bt, m, n, k, batch, itemsize, layer, check, scratch, declined):

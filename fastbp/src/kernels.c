@@ -173,22 +173,18 @@ int fastbp_gemm_f(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float a
     return fastbp_counted(t->gemm_f != NULL
            && t->gemm_f(at, bt, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, bad));
 }
-int fastbp_dots_d(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const double* a,
-                  ptrdiff_t lda, const double* b, ptrdiff_t ldb, double beta, double* c,
-                  ptrdiff_t ldc) {
-    const fastbp_kernel_table* t = fastbp_table();
-    if (t->dots_d == NULL) return 0;
-    t->dots_d(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return 1;
+/* The dots kernel for the planner's few-row products (one thread). */
+#define FASTBP_DOTS_ENTRY(X, T)                                                    \
+int fastbp_dots_##X(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T* a,    \
+                    ptrdiff_t lda, const T* b, ptrdiff_t ldb, T beta, T* c,        \
+                    ptrdiff_t ldc) {                                               \
+    const fastbp_kernel_table* t = fastbp_table();                                 \
+    if (t->dots_##X == NULL) return 0;                                             \
+    t->dots_##X(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                     \
+    return 1;                                                                      \
 }
-int fastbp_dots_f(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float* a,
-                  ptrdiff_t lda, const float* b, ptrdiff_t ldb, float beta, float* c,
-                  ptrdiff_t ldc) {
-    const fastbp_kernel_table* t = fastbp_table();
-    if (t->dots_f == NULL) return 0;
-    t->dots_f(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return 1;
-}
+FASTBP_DOTS_ENTRY(d, double)
+FASTBP_DOTS_ENTRY(f, float)
 int fastbp_narrow_gemm_d(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double* x,
                          const double* w, double* c, int* bad, int threads) {
     const fastbp_kernel_table* t = fastbp_table();
