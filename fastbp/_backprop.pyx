@@ -24,11 +24,8 @@ import numpy as np
 
 from ._activations cimport Activation, activate, scale_by_derivative
 from ._activations import ACTIVATIONS
-from ._blas cimport (BLAS_THREADED_WORK, NARROW_MAX_WIDTH, NARROW_MIN_ROWS,
-                     NARROW_THREAD_ROWS, OWN_GEMM_MIN_ROWS, FASTBP_DOTS_MAX_ROWS,
-                     own_gemm_tile_bytes,
-                     finish_task, gemm, gemm_own, gemv, gemv_rows, kernel_threads,
-                     narrow_gemm, start_task)
+from ._blas cimport (FASTBP_PLAN_LAYER, finish_task, gather_ahead as plan_gather_ahead,
+                     kernel_threads, layer_scratch, product, start_task)
 from ._costs cimport Cost, LOG_LIKELIHOOD, QUADRATIC, cost_sum
 from ._costs import COSTS
 from ._optimizers cimport ADAM, SGD, Hyper, update
@@ -112,12 +109,6 @@ cdef enum:
 cdef enum:
     SPARSE_CHUNK_ROWS = 1024
 
-# Where the forward pass computes a layer's product transposed (see _product_transposed).
-cdef enum:
-    TRANSPOSE_MIN_ROWS = 1024
-    TRANSPOSE_MAX_WIDTH = 64
-
-
 # ``Layers`` and ``Engine``'s fields are declared in _backprop.pxd, for cimport.
 
 
@@ -142,43 +133,12 @@ cdef inline double _uniform(uint64_t* state) noexcept nogil:
     return (z >> 11) * (1.0 / 9007199254740992.0)
 
 
-cdef inline bint _product_transposed(int m, int n_l) noexcept nogil:
-    """Whether Z = In (w^l)^T is better computed as its transpose w^l In^T.
-
-    For many rows and a narrow layer (the book's [784, 30, 10] on a whole test set),
-    OpenBLAS runs the (n_l, m) orientation much faster (10,000 x 784 -> 30 in float64:
-    ~12 ms against ~21 ms), more than paying for the transpose back; for the
-    shapes of mini-batch training the plain orientation is as fast or faster.
-    """
-    return m >= TRANSPOSE_MIN_ROWS and n_l <= TRANSPOSE_MAX_WIDTH
-
-
-cdef void _transpose(const floating* T, Py_ssize_t rows, Py_ssize_t cols,
-                     floating* out) noexcept nogil:
-    """out = T.T, for T (rows, cols) and out (cols, rows), both row-major."""
-    cdef Py_ssize_t i, j, i0, i1
-    # Blocks of output rows keep the strided reads of T in cache.
-    for i0 in range(0, cols, 64):
-        i1 = min(i0 + 64, cols)
-        for j in range(rows):
-            for i in range(i0, i1):
-                out[i * rows + j] = T[j * cols + i]
-
-
 cdef inline void _product(int batch, bint trans_a, bint trans_b, int m, int n, int k,
                           floating alpha, const floating* A, int lda, const floating* B,
                           int ldb, floating beta, floating* C, int ldc) noexcept nogil:
-    """C := alpha * op(A) @ op(B) + beta * C for a product of a batch of ``batch`` rows:
-    by fastbp's own GEMM from OWN_GEMM_MIN_ROWS rows (every product of a training step
-    alike, the small ones too), for smaller batches from BLAS_THREADED_WORK
-    multiply-adds (which OpenBLAS would split over its threads, changing its last bits
-    with their number), and A @ B.T of at most FASTBP_DOTS_MAX_ROWS rows (which the
-    own kernels run without packing B), else or where it does not run by BLAS."""
-    if ((batch < OWN_GEMM_MIN_ROWS and <double>m * n * k < BLAS_THREADED_WORK
-         and (trans_a or not trans_b or m > FASTBP_DOTS_MAX_ROWS))
-            or not gemm_own(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C,
-                            ldc)):
-        gemm(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+    """C := alpha * op(A) @ op(B) + beta * C for a product of a batch of ``batch`` rows,
+    by the path the planner chooses (_blas.product)."""
+    product(batch, 0, trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
 
 
 cdef void forward(const Layers* net, int m, floating** In, floating** A,
@@ -191,54 +151,23 @@ cdef void forward(const Layers* net, int m, floating** In, floating** A,
     dropout), each hidden neuron is dropped with probability ``dropout``: M[l] holds
     0 or 1/(1 - dropout) (inverted dropout, so inference needs no rescaling) and
     In[l] = A[l] ⊙ M[l]; otherwise In[l] must be A[l]. T, if not NULL, is scratch of
-    m * n_l elements for every layer where ``_product_transposed`` holds. If
+    m * n_l elements for every layer where ``_blas.layer_scratch`` holds. If
     ``nonfinite`` is not NULL, it receives whether In[0] holds NaN or inf (found while
-    the first product reads it, where our GEMM or the narrow kernel runs; else in a
-    pass of its own).
+    the first product reads it, where the planner's path does so; else in a pass of
+    its own).
     """
     cdef int l
     cdef Py_ssize_t i, size
     cdef const int* n = net.n
     cdef floating keep = <floating>(1 / (1 - dropout)) if dropout < 1 else 0
-    cdef bint done, checked
-    # (at least 1: where no own GEMM runs, gemm_own declines whatever is chosen)
-    cdef int tile = max(1, own_gemm_tile_bytes() // <int>sizeof(floating))
+    cdef bint checked
     for l in range(1, net.L + 1):
-        # A[l] = In[l-1] @ w[l].T. Many rows through a narrow layer: by our GEMM where
-        # the layer fills at least 3/4 of its column tiles (the book's 30 neurons in
-        # float64: 1.3-1.4x faster than the narrow kernel at 1 and 2 threads), and in
-        # float64 below 2,048 rows; else by the narrow kernel (see _blas.narrow_gemm).
-        # Both check In[0] for NaN and inf while they read it. The choice depends on
-        # the shapes alone, never on the thread count, which must not change results.
-        done = checked = False
-        if m >= NARROW_MIN_ROWS and n[l] <= NARROW_MAX_WIDTH:
-            if (4 * n[l] >= 3 * tile * ((n[l] + tile - 1) // tile)
-                    or (floating is double and m < 2 * NARROW_THREAD_ROWS)):
-                done = checked = gemm_own(False, True, m, n[l], n[l - 1], <floating>1,
-                                          In[l - 1], n[l - 1], <floating*>net.w[l],
-                                          n[l - 1], <floating>0, A[l], n[l],
-                                          nonfinite if l == 1 else NULL)
-            if not done:
-                done = checked = narrow_gemm(m, n[l], n[l - 1], In[l - 1],
-                                             <floating*>net.w[l], A[l],
-                                             nonfinite if l == 1 else NULL, 0)
-        if done:
-            pass
-        elif m == 1:
-            # One example is a matrix-vector product: a[l] = w[l] @ in[l-1], by our
-            # own kernel where it runs (see _blas.gemv_rows), else BLAS's GEMV
-            if not gemv_rows(n[l], n[l - 1], <floating*>net.w[l], In[l - 1], A[l]):
-                gemv(False, n[l], n[l - 1], <floating>1, <floating*>net.w[l], n[l - 1],
-                     In[l - 1], 1, <floating>0, A[l], 1)
-        elif T != NULL and _product_transposed(m, n[l]):
-            # T = w[l] @ In[l-1].T, then A[l] = T.T
-            gemm(False, True, n[l], m, n[l - 1], <floating>1, <floating*>net.w[l],
-                 n[l - 1], In[l - 1], n[l - 1], <floating>0, T, m)
-            _transpose(T, n[l], m, A[l])
-        else:
-            # A[l] = In[l-1] @ w[l].T
-            _product(m, False, True, m, n[l], n[l - 1], <floating>1, In[l - 1], n[l - 1],
-                     <floating*>net.w[l], n[l - 1], <floating>0, A[l], n[l])
+        # A[l] = In[l-1] @ w[l].T, by the planner's path (_blas.product); some paths
+        # check In[0] for NaN and inf while they read it.
+        checked = product(m, FASTBP_PLAN_LAYER, False, True, m, n[l], n[l - 1],
+                          <floating>1, In[l - 1], n[l - 1], <floating*>net.w[l], n[l - 1],
+                          <floating>0, A[l], n[l], T,
+                          nonfinite if l == 1 else NULL)
         if l == 1 and nonfinite != NULL and not checked:
             nonfinite[0] = _any_nonfinite(In[0], <Py_ssize_t>m * n[0], floating is float)
         activate(_activation(net, l), A[l], <floating*>net.b[l], m, n[l])
@@ -650,9 +579,8 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
     With ``check_input``, each gathered row of X is checked for NaN and infinities
     while it is in cache, which spares the caller a separate pass over all of X.
 
-    With work.X_next set, batches below OWN_GEMM_MIN_ROWS rows whose products BLAS
-    runs on this thread alone (each below BLAS_THREADED_WORK) and a second thread
-    allowed, the next batch's rows are
+    With work.X_next set, batches whose products run on this thread alone (the
+    planner's gather_ahead) and a second thread allowed, the next batch's rows are
     gathered on a worker thread during each step, into the second set of buffers: the
     rows come from memory, and on W1 the gather was a fifth of the epoch. The copies
     are the same either way, and so are the results.
@@ -680,8 +608,7 @@ cdef int train_epoch(const Layers* net, const Hyper* h, const floating* X,
     for l in range(1, L + 1):
         largest = max(largest, <double>batch_size * n[l] * n[l - 1])
     cdef bint ahead = (gather_ahead and work.X_next != NULL and work.x0 == NULL
-                       and batch_size < OWN_GEMM_MIN_ROWS and kernel_threads() > 1
-                       and largest < BLAS_THREADED_WORK)
+                       and kernel_threads() > 1 and plan_gather_ahead(batch_size, largest))
     cdef bint started = False
     cdef Gather g
     g.X, g.Y, g.S, g.order = X, Y, S, order
@@ -838,7 +765,7 @@ cdef int _feedforward_rows(const Layers* net, int m, const floating* X,
     for l in range(1, L + 1):
         if l < L:
             total += <Py_ssize_t>m * net.n[l]
-        if _product_transposed(m, net.n[l]):
+        if layer_scratch(m, net.n[l]):
             scratch = max(scratch, <Py_ssize_t>m * net.n[l])
     total += scratch
     if L > MAX_STACK_LAYERS:
@@ -1442,7 +1369,7 @@ cdef class _Workspace:
         self.D = _PtrTable([None] + [rows(n) for n in sizes[1:]])
         self.Yb, self.Sb = rows(sizes[L]), new((batch_size,))
         # The next batch's buffers, where train_epoch may gather it on another thread.
-        self.ahead = batch_size < OWN_GEMM_MIN_ROWS and not sparse
+        self.ahead = plan_gather_ahead(batch_size, 0) and not sparse
         if self.ahead:
             self.X_next, self.Y_next = rows(sizes[0]), rows(sizes[L])
             self.S_next = new((batch_size,))

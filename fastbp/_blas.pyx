@@ -8,9 +8,12 @@ wrappers swap operands (and dimensions) instead of copying anything.
 fastbp has its own kernels (C in ``fastbp/src``, chosen for the CPU at import) for the
 shapes where they beat OpenBLAS:
 ``gemm_own`` for the products of mini-batch training and for many rows through a
-layer that fills its column tiles, ``narrow_gemm`` for many rows through other layers
-of few neurons, and ``gemv_rows`` for one example through any layer.
-Each returns False where it cannot run, for the caller to use BLAS.
+layer that fills its column tiles, the dots kernel for a mini-batch's forward
+product, ``narrow_gemm`` for many rows through other layers of few neurons, and
+``gemv_rows`` for one example through any layer.
+Each returns False where it cannot run, for the caller to use BLAS. Which one
+computes a product is chosen in one place, the planner (``src/planner.c``), which
+``product`` asks.
 
 The ``_*_test`` functions at the bottom are thin Python hooks so the tests can check
 every dtype and transpose combination against NumPy.
@@ -122,9 +125,41 @@ cdef extern from "kernels.h" nogil:
                       Py_ssize_t ldb, float beta, float* c, Py_ssize_t ldc,
                       int threads, int* bad)
     int fastbp_gemv_rows_d(Py_ssize_t n, Py_ssize_t k, const double* w, const double* x,
-                           double* y)
+                           double* y, int share)
     int fastbp_gemv_rows_f(Py_ssize_t n, Py_ssize_t k, const float* w, const float* x,
-                           float* y)
+                           float* y, int share)
+    int fastbp_dots_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, double alpha,
+                      const double* a, Py_ssize_t lda, const double* b, Py_ssize_t ldb,
+                      double beta, double* c, Py_ssize_t ldc)
+    int fastbp_dots_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, float alpha,
+                      const float* a, Py_ssize_t lda, const float* b, Py_ssize_t ldb,
+                      float beta, float* c, Py_ssize_t ldc)
+
+
+cdef extern from "planner.h" nogil:
+    # src/planner.c: which path computes a product, and the table it decides by
+    enum:
+        FASTBP_PATH_BLAS
+        FASTBP_PATH_BLAS_T
+        FASTBP_PATH_GEMM
+        FASTBP_PATH_DOTS
+        FASTBP_PATH_NARROW
+        FASTBP_PATH_GEMV
+        FASTBP_PATH_BLAS_GEMV
+        FASTBP_N_PATHS
+    ctypedef struct fastbp_plan_t:
+        int path
+        int threads
+        int checks
+        int share
+        int kc
+    fastbp_plan_t fastbp_plan(int at, int bt, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                              Py_ssize_t batch, int elem_bytes, int flags,
+                              unsigned declined)
+    int fastbp_plan_scratch(Py_ssize_t m, Py_ssize_t n)
+    int fastbp_plan_gather_ahead(Py_ssize_t batch, double work)
+    int fastbp_plan_narrow_thread_rows()
+    const char* fastbp_plan_limit(int i, double* value, const char** tried)
 
 
 cdef extern from "simd.h" nogil:
@@ -156,9 +191,9 @@ cdef bint narrow_gemm(int m, int n, int k, const floating* X, const floating* W,
                       floating* C, bint* nonfinite, int threads) noexcept nogil:
     """C = X @ W.T for X (m, k), W (n, k) and C (m, n), contiguous and row-major.
 
-    fastbp's own kernel (see above), for m of at least ``NARROW_MIN_ROWS`` and n of at
-    most ``NARROW_MAX_WIDTH``, on up to ``threads`` threads (0: as many as the BLAS may
-    use; never fewer than ``NARROW_THREAD_ROWS`` rows each). Returns False, leaving
+    fastbp's own kernel (see above), for many rows and few neurons (the planner's
+    narrow_min_rows and narrow_max_width), on up to ``threads`` threads (0: as many as
+    the BLAS may use; never fewer than the planner's narrow_thread_rows rows each). Returns False, leaving
     nonfinite untouched (and C to be overwritten), where it is not compiled in, the
     CPU has neither AVX-512 nor AVX2 with FMA, or memory for its 64-byte-aligned
     copies of W and of 4 rows of X runs out: the caller then uses ``gemm``. If
@@ -168,7 +203,7 @@ cdef bint narrow_gemm(int m, int n, int k, const floating* X, const floating* W,
     cdef int done
     if threads <= 0:
         threads = fastbp_threads()
-    threads = min(threads, m // NARROW_THREAD_ROWS)
+    threads = min(threads, m // fastbp_plan_narrow_thread_rows())
     if floating is float:
         done = fastbp_narrow_gemm_f(m, n, k, X, W, C, &bad if nonfinite != NULL else NULL,
                                     threads)
@@ -187,7 +222,7 @@ cdef bint gemm_own(bint trans_a, bint trans_b, int m, int n, int k, floating alp
     """C := alpha * op(A) @ op(B) + beta * C, as ``gemm``, by fastbp's own GEMM.
 
     For the products of mini-batch training and of inference through a narrow layer
-    (see ``FASTBP_GEMM`` above), on as many threads as the BLAS may use. If
+    (where the planner sends them), on as many threads as the BLAS may use. If
     ``nonfinite`` is not NULL (op(A) = A only), it receives whether A holds NaN or
     inf, checked while each tile of A is in cache. Returns False, leaving C and
     nonfinite untouched, where it does not run: not compiled in, neither AVX-512 nor
@@ -209,25 +244,118 @@ cdef bint gemm_own(bint trans_a, bint trans_b, int m, int n, int k, floating alp
     return done
 
 
-cdef int own_gemm_tile_bytes() noexcept nogil:
-    """The width in bytes of ``gemm_own``'s column tiles for the kernels chosen at
-    import (0: none run)."""
-    return fastbp_gemm_tile_bytes() if fastbp_own_kernels_active() else 0
-
-
 cdef bint gemv_rows(int n, int k, const floating* W, const floating* x,
-                    floating* y) noexcept nogil:
+                    floating* y, bint share=False) noexcept nogil:
     """y = W @ x for W (n, k) row-major and x (k,), y (n,) contiguous.
 
-    fastbp's own kernel for one example (see above). Returns False, leaving y
+    fastbp's own kernel for one example (see above); with ``share``, the rows may be
+    shared with an awake worker thread (same bits). Returns False, leaving y
     untouched, where it is not compiled in or the CPU has neither AVX-512 nor AVX2 with
-    FMA: the caller then
-    uses ``gemv``.
+    FMA: the caller then uses ``gemv``.
     """
     if floating is float:
-        return fastbp_gemv_rows_f(n, k, W, x, y)
+        return fastbp_gemv_rows_f(n, k, W, x, y, share)
     else:
-        return fastbp_gemv_rows_d(n, k, W, x, y)
+        return fastbp_gemv_rows_d(n, k, W, x, y, share)
+
+
+cdef bint dots(int m, int n, int k, floating alpha, const floating* A, int lda,
+               const floating* B, int ldb, floating beta, floating* C,
+               int ldc) noexcept nogil:
+    """C := alpha * A @ B.T + beta * C by the dots kernel (a few rows of A, B read in
+    place, one thread); False where it does not run."""
+    if floating is float:
+        return fastbp_dots_f(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+    else:
+        return fastbp_dots_d(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+
+
+cdef void _transpose(const floating* T, Py_ssize_t rows, Py_ssize_t cols,
+                     floating* out) noexcept nogil:
+    """out = T.T, for T (rows, cols) and out (cols, rows), both row-major."""
+    cdef Py_ssize_t i, j, i0, i1
+    # Blocks of output rows keep the strided reads of T in cache.
+    for i0 in range(0, cols, 64):
+        i1 = min(i0 + 64, cols)
+        for j in range(rows):
+            for i in range(i0, i1):
+                out[i * rows + j] = T[j * cols + i]
+
+
+cdef bint _run(const fastbp_plan_t* plan, bint trans_a, bint trans_b, int m, int n,
+               int k, floating alpha, const floating* A, int lda, const floating* B,
+               int ldb, floating beta, floating* C, int ldc, floating* T,
+               bint* nonfinite) noexcept nogil:
+    """Run ``product`` by the planned path; False where its kernel declined."""
+    cdef int path = plan.path
+    cdef int start, kc
+    cdef const floating* a
+    cdef const floating* b
+    if path == FASTBP_PATH_GEMM and plan.kc > 0 and k > plan.kc:
+        # In blocks of k, each block's terms added to C in turn. Where the GEMM
+        # declines a later block, the BLAS computes that one.
+        if not gemm_own(trans_a, trans_b, m, n, plan.kc, alpha, A, lda, B, ldb, beta, C,
+                        ldc):
+            return False
+        start = plan.kc
+        while start < k:
+            kc = min(plan.kc, k - start)
+            a = A + (<Py_ssize_t>start * lda if trans_a else start)
+            b = B + (start if trans_b else <Py_ssize_t>start * ldb)
+            if not gemm_own(trans_a, trans_b, m, n, kc, alpha, a, lda, b, ldb, <floating>1,
+                            C, ldc):
+                gemm(trans_a, trans_b, m, n, kc, alpha, a, lda, b, ldb, <floating>1, C, ldc)
+            start += kc
+        return True
+    if path == FASTBP_PATH_GEMM:
+        return gemm_own(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc,
+                        nonfinite if plan.checks else NULL)
+    if path == FASTBP_PATH_DOTS:
+        return dots(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+    if path == FASTBP_PATH_NARROW:
+        return narrow_gemm(m, n, k, A, B, C, nonfinite if plan.checks else NULL, 0)
+    if path == FASTBP_PATH_GEMV:
+        return gemv_rows(n, k, B, A, C, plan.share)
+    if path == FASTBP_PATH_BLAS_GEMV:
+        gemv(False, n, k, <floating>1, B, ldb, A, 1, <floating>0, C, 1)
+    elif path == FASTBP_PATH_BLAS_T:
+        # T = B @ A.T, then C = T.T
+        gemm(False, True, n, m, k, <floating>1, B, ldb, A, lda, <floating>0, T, m)
+        _transpose(T, n, m, C)
+    else:
+        gemm(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+    return True
+
+
+cdef bint product(int batch, int flags, bint trans_a, bint trans_b, int m, int n, int k,
+                  floating alpha, const floating* A, int lda, const floating* B, int ldb,
+                  floating beta, floating* C, int ldc, floating* T=NULL,
+                  bint* nonfinite=NULL) noexcept nogil:
+    """C := alpha * op(A) @ op(B) + beta * C (as ``gemm``) by the path the planner
+    chooses for it (see _blas.pxd for ``batch``, ``flags``, T and ``nonfinite``);
+    a kernel that declines is left out and the planner asked again. Returns whether
+    ``nonfinite`` was filled."""
+    cdef unsigned declined = 0
+    cdef fastbp_plan_t plan
+    if T != NULL:
+        flags |= FASTBP_PLAN_SCRATCH
+    if nonfinite != NULL:
+        flags |= FASTBP_PLAN_CHECK
+    while True:
+        plan = fastbp_plan(trans_a, trans_b, m, n, k, batch, sizeof(floating), flags,
+                           declined)
+        if _run(&plan, trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc,
+                T, nonfinite):
+            return plan.checks != 0
+        declined |= 1u << plan.path
+
+
+cdef bint layer_scratch(int m, int n) noexcept nogil:
+    return fastbp_plan_scratch(m, n) != 0
+
+
+cdef bint gather_ahead(int batch, double work) noexcept nogil:
+    return fastbp_plan_gather_ahead(batch, work) != 0
 
 
 cdef int kernel_threads() noexcept nogil:
@@ -255,7 +383,7 @@ def _own_kernels_available():
 
 def _own_gemm_tile_bytes():
     """The width in bytes of the own GEMM's column tiles (0: it does not run)."""
-    return own_gemm_tile_bytes()
+    return fastbp_gemm_tile_bytes() if fastbp_own_kernels_active() else 0
 
 
 def _kernel_threads():
@@ -321,6 +449,7 @@ def _config():
 
 import os as _os
 import warnings as _warnings
+import numpy as np
 import scipy.linalg.cython_blas as _scipy_blas
 
 fastbp_find_blas_threads(_os.fsencode(_scipy_blas.__file__))
@@ -429,8 +558,100 @@ def _own_gemm_test(bint trans_a, bint trans_b, double alpha, const floating[:, :
 
 
 def _gemv_rows_test(const floating[:, ::1] W, const floating[::1] x, floating[::1] y):
-    """y[...] = W @ x by ``gemv_rows``; returns whether it ran."""
-    return gemv_rows(W.shape[0], W.shape[1], &W[0, 0], &x[0], &y[0])
+    """y[...] = W @ x by ``gemv_rows``, shared with a worker where the planner would
+    share it; returns whether it ran."""
+    cdef fastbp_plan_t plan = fastbp_plan(False, True, 1, W.shape[0], W.shape[1], 1,
+                                          sizeof(floating), FASTBP_PLAN_LAYER, 0)
+    return gemv_rows(W.shape[0], W.shape[1], &W[0, 0], &x[0], &y[0], plan.share)
+
+
+def _dots_test(double alpha, const floating[:, :] A, const floating[:, :] B,
+               double beta, floating[:, :] C):
+    """C[...] = alpha * A @ B.T + beta * C by the dots kernel alone (views with row
+    strides longer than their rows allowed); returns whether it ran."""
+    cdef Py_ssize_t lda = A.strides[0] // sizeof(floating)
+    cdef Py_ssize_t ldb = B.strides[0] // sizeof(floating)
+    cdef Py_ssize_t ldc = C.strides[0] // sizeof(floating)
+    if A.strides[1] != sizeof(floating) or B.strides[1] != sizeof(floating) or \
+            C.strides[1] != sizeof(floating):
+        raise ValueError("rows must be contiguous")
+    cdef const floating* a = &A[0, 0] if A.shape[0] and A.shape[1] else NULL
+    cdef const floating* b = &B[0, 0] if B.shape[0] and B.shape[1] else NULL
+    cdef floating* c = &C[0, 0] if C.shape[0] and C.shape[1] else NULL
+    return dots(C.shape[0], C.shape[1], A.shape[1], <floating>alpha, a, lda, b, ldb,
+                <floating>beta, c, ldc)
+
+
+_PATHS = {FASTBP_PATH_BLAS: "blas", FASTBP_PATH_BLAS_T: "blas_t",
+          FASTBP_PATH_GEMM: "gemm", FASTBP_PATH_DOTS: "dots",
+          FASTBP_PATH_NARROW: "narrow", FASTBP_PATH_GEMV: "gemv",
+          FASTBP_PATH_BLAS_GEMV: "blas_gemv"}
+_PATH_IDS = {name: path for path, name in _PATHS.items()}
+
+
+def _plan_limits():
+    """The planner's table for the kernels in use: {name: (value, the first words of
+    its row in benchmarks/tried.md)}."""
+    cdef double value
+    cdef const char* tried
+    cdef const char* name
+    cdef int i = 0
+    out = {}
+    while True:
+        name = fastbp_plan_limit(i, &value, &tried)
+        if name == NULL:
+            return out
+        out[name.decode()] = (value, tried.decode("utf-8"))
+        i += 1
+
+
+def _plan_test(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+               Py_ssize_t batch, int itemsize, bint layer=False, bint check=False,
+               bint scratch=False, declined=()):
+    """The planner's choice for a product (see ``product``), as a dict: path (a
+    name of ``_PATHS``), threads, checks, share, kc. ``declined``: names of paths
+    whose kernel declined."""
+    cdef unsigned mask = 0
+    for name in declined:
+        mask |= 1u << <int>_PATH_IDS[name]
+    cdef int flags = ((FASTBP_PLAN_LAYER if layer else 0) | (FASTBP_PLAN_CHECK if check else 0)
+                      | (FASTBP_PLAN_SCRATCH if scratch else 0))
+    cdef fastbp_plan_t plan = fastbp_plan(trans_a, trans_b, m, n, k, batch, itemsize,
+                                          flags, mask)
+    return {"path": _PATHS[plan.path], "threads": plan.threads,
+            "checks": bool(plan.checks), "share": bool(plan.share), "kc": plan.kc}
+
+
+def _product_test(int batch, bint layer, bint trans_a, bint trans_b, double alpha,
+                  const floating[:, ::1] A, const floating[:, ::1] B, double beta,
+                  floating[:, ::1] C, path=None, int kc=-1):
+    """C[...] = alpha * op(A) @ op(B) + beta * C by ``product`` (layer: A @ B.T with
+    alpha 1 and beta 0, scratch given, X checked), or by the named path alone (the
+    GEMM in blocks of ``kc`` of k's terms, 0: whole; -1: as planned). Returns (the path that ran, whether it declined, the NaN/inf flag or None)."""
+    cdef int m = C.shape[0], n = C.shape[1]
+    cdef int k = A.shape[0] if trans_a else A.shape[1]
+    cdef bint bad = False, found
+    cdef fastbp_plan_t plan
+    cdef bint ran
+    T = np.empty(m * n if layer else 1, np.float32 if floating is float else np.float64)
+    cdef floating[::1] t = T
+    cdef int flags = FASTBP_PLAN_LAYER | FASTBP_PLAN_SCRATCH | FASTBP_PLAN_CHECK if layer else 0
+    if path is None:
+        plan = fastbp_plan(trans_a, trans_b, m, n, k, batch, sizeof(floating), flags, 0)
+        name = _PATHS[plan.path]
+        found = product(batch, FASTBP_PLAN_LAYER if layer else 0, trans_a, trans_b, m, n,
+                        k, <floating>alpha, &A[0, 0], A.shape[1], &B[0, 0], B.shape[1],
+                        <floating>beta, &C[0, 0], n, &t[0] if layer else NULL,
+                        &bad if layer else NULL)
+        return name, False, (bad if found else None)
+    plan = fastbp_plan(trans_a, trans_b, m, n, k, batch, sizeof(floating), flags, 0)
+    plan.path = _PATH_IDS[path]
+    if kc >= 0:
+        plan.kc = kc
+    plan.checks = layer and plan.path in (FASTBP_PATH_GEMM, FASTBP_PATH_NARROW)
+    ran = _run(&plan, trans_a, trans_b, m, n, k, <floating>alpha, &A[0, 0], A.shape[1],
+               &B[0, 0], B.shape[1], <floating>beta, &C[0, 0], n, &t[0], &bad)
+    return path, not ran, (bad if ran and plan.checks else None)
 
 
 def _dot_test(const floating[::1] x, const floating[::1] y):

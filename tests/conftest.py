@@ -40,3 +40,25 @@ def mnist_dir():
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+@pytest.fixture
+def use_kernels(monkeypatch):
+    """A function that makes fastbp run one instruction set's own kernels ("AVX512F",
+    "AVX2") or none, chosen as FASTBP_DISABLE_CPU_FEATURES chooses them; the
+    import-time choice is restored after the test."""
+    from fastbp import _blas
+
+    before = _blas._config()["kernels"]
+
+    def use(isa):
+        off = {"AVX512F": "", "AVX2": "AVX512F", "none": "AVX512F,AVX2"}[isa]
+        monkeypatch.setenv("FASTBP_DISABLE_CPU_FEATURES", off)
+        _blas._init_cpu()
+        assert _blas._config()["kernels"] == isa
+        return isa
+
+    yield use
+    monkeypatch.undo()      # the variable as it was at import, read again
+    _blas._init_cpu()
+    assert _blas._config()["kernels"] == before

@@ -1,5 +1,5 @@
-"""The "dots" kernel (fastbp/src/dots_body.h): C = alpha A B^T + beta C for at most
-FASTBP_DOTS_MAX_ROWS rows of A, the forward product of mini-batch training, on every
+"""The "dots" kernel (fastbp/src/dots_body.h): C = alpha A B^T + beta C for the few
+rows of A (the planner's dots_max_rows) of a mini-batch's forward product, on every
 instruction set this CPU has, against NumPy in float64 and exact integer sums."""
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ import fastbp
 from fastbp import _blas
 
 DTYPES = [np.float32, np.float64]
-MAX_ROWS = 16   # FASTBP_DOTS_MAX_ROWS in src/kernels.h
+MAX_ROWS = 16   # the planner's largest dots_max_rows (src/planner.c)
 
 
 def _isas():
@@ -30,27 +30,23 @@ needs_kernels = pytest.mark.skipif(
 
 
 @pytest.fixture(params=ISAS or ["none"])
-def isa(request, monkeypatch):
-    """Each instruction set whose kernels this CPU can run, chosen as
-    FASTBP_DISABLE_CPU_FEATURES chooses it; the import-time choice is restored."""
-    before = _blas._config()["kernels"]
-    off = {"AVX512F": "", "AVX2": "AVX512F", "none": "AVX512F,AVX2"}[request.param]
-    monkeypatch.setenv("FASTBP_DISABLE_CPU_FEATURES", off)
-    _blas._init_cpu()
-    assert _blas._config()["kernels"] == request.param
-    yield request.param
-    monkeypatch.undo()      # the variable as it was at import, read again
-    _blas._init_cpu()
-    assert _blas._config()["kernels"] == before
+def isa(request, use_kernels):
+    """Each instruction set whose kernels this CPU can run."""
+    return use_kernels(request.param)
 
 
 def _view(rng, rows, cols, dtype, pad):
     return rng.normal(size=(rows, cols + pad)).astype(dtype)[:, :cols]
 
 
-def _dots(alpha, A, B, beta, C, threads=0):
+def _dots(alpha, A, B, beta, C, threads=None):
+    """The dots kernel's C, run with the BLAS's thread limit at `threads` (None: as
+    it is)."""
+    import threadpoolctl
+
     C = C.copy()
-    assert _blas._own_gemm_test(False, True, alpha, A, B, beta, C, threads)
+    with threadpoolctl.threadpool_limits(limits=threads, user_api="blas"):
+        assert _blas._dots_test(alpha, A, B, beta, C)
     return C
 
 

@@ -1,5 +1,5 @@
-/* CPU detection and the table of kernels: the one place that decides which of
-   fastbp's own kernels run (see kernels.h). */
+/* CPU detection and the per-instruction-set table of kernels (see kernels.h);
+   which path computes a product is the planner's choice (planner.c). */
 #include "kernels.h"
 #include "pool.h"
 #include <ctype.h>
@@ -124,6 +124,14 @@ int fastbp_own_kernels_active(void) {
     return fastbp_kernels_on && fastbp_chosen != &fastbp_no_kernels;
 }
 
+int fastbp_kernels_column(void) {
+    if (!fastbp_own_kernels_active()) return 2;
+#if FASTBP_HAVE_OWN_KERNELS
+    if (fastbp_chosen == &fastbp_avx2_kernels) return 1;
+#endif
+    return 0;
+}
+
 /* Returns the switch's previous setting (not whether kernels were in use), so that
    restoring it after a CPU without kernels does not leave them off for good. */
 int fastbp_use_own_kernels(int enabled) {
@@ -151,20 +159,10 @@ long fastbp_gemm_count(void) { return 0; }
 static int fastbp_counted(int done) { return done; }
 #endif
 
-/* C = alpha A B^T with few rows of A (a mini-batch's forward product: X w^T) by the
-   dots kernel, which reads w in place, on one thread whatever the limit (so the
-   bits never depend on it); else by the GEMM, which packs w^T for its tiles and
-   costs as much as the product again at 10 rows (benchmarks/tried.md). */
-#define FASTBP_DOTS(X)                                                             \
-    if (!at && bt && bad == NULL && m <= FASTBP_DOTS_MAX_ROWS && t->dots_##X != NULL) { \
-        t->dots_##X(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                 \
-        return 1;                                                                  \
-    }
 int fastbp_gemm_d(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                   const double* a, ptrdiff_t lda, const double* b, ptrdiff_t ldb,
                   double beta, double* c, ptrdiff_t ldc, int threads, int* bad) {
     const fastbp_kernel_table* t = fastbp_table();
-    FASTBP_DOTS(d)
     return fastbp_counted(t->gemm_d != NULL
            && t->gemm_d(at, bt, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, bad));
 }
@@ -172,10 +170,21 @@ int fastbp_gemm_f(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float a
                   const float* a, ptrdiff_t lda, const float* b, ptrdiff_t ldb,
                   float beta, float* c, ptrdiff_t ldc, int threads, int* bad) {
     const fastbp_kernel_table* t = fastbp_table();
-    FASTBP_DOTS(f)
     return fastbp_counted(t->gemm_f != NULL
            && t->gemm_f(at, bt, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, bad));
 }
+/* The dots kernel for the planner's few-row products (one thread). */
+#define FASTBP_DOTS_ENTRY(X, T)                                                    \
+int fastbp_dots_##X(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T* a,    \
+                    ptrdiff_t lda, const T* b, ptrdiff_t ldb, T beta, T* c,        \
+                    ptrdiff_t ldc) {                                               \
+    const fastbp_kernel_table* t = fastbp_table();                                 \
+    if (t->dots_##X == NULL) return 0;                                             \
+    t->dots_##X(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                     \
+    return 1;                                                                      \
+}
+FASTBP_DOTS_ENTRY(d, double)
+FASTBP_DOTS_ENTRY(f, float)
 int fastbp_narrow_gemm_d(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double* x,
                          const double* w, double* c, int* bad, int threads) {
     const fastbp_kernel_table* t = fastbp_table();
@@ -190,13 +199,13 @@ int fastbp_narrow_gemm_f(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float* x,
    is 188 KB) is read from L2 at every call, and that read is most of the call's
    time. So when a second thread is allowed and worker 0 is awake (calls come in a
    burst), the worker computes the second half of the rows, from its own core's
-   L2, while this thread computes the first: each row is one dot product computed
+   L2, while this thread computes the first (where the planner allows it: a W of
+   more than L1): each row is one dot product computed
    by the same kernel on either thread, so the bits do not change. A sleeping
    worker is not waited for; the calls then run on one thread. The first half is
    a whole number of 64-byte lines of y, so no line of an aligned y is written by
    both threads. fastbp_gemv_splits counts the halves workers computed (a test
    hook). */
-#define FASTBP_GEMV_SPLIT_BYTES (128 * 1024)
 #if FASTBP_HAVE_OWN_KERNELS
 static long fastbp_gemv_splits;
 int fastbp_gemv_split = 1;                  /* off: a test hook */
@@ -214,13 +223,14 @@ static void* fastbp_gemv_task_##X(void* arg) {                                  
     job->rows(job->n, job->k, job->w, job->x, job->y);                             \
     return NULL;                                                                   \
 }                                                                                  \
-int fastbp_gemv_rows_##X(ptrdiff_t n, ptrdiff_t k, const T* w, const T* x, T* y) {  \
+int fastbp_gemv_rows_##X(ptrdiff_t n, ptrdiff_t k, const T* w, const T* x, T* y,   \
+                         int share) {                                               \
     const fastbp_kernel_table* t = fastbp_table();                                 \
     const ptrdiff_t line = 64 / sizeof(T), h = (n / 2 + line - 1) / line * line;   \
     int mode;                                                                      \
     if (t->gemv_##X == NULL) return 0;                                             \
-    if (fastbp_gemv_split && h < n && (size_t)(n * k) * sizeof(T) >= FASTBP_GEMV_SPLIT_BYTES \
-            && fastbp_threads() > 1 && (mode = fastbp_pool_acquire_awake())) {     \
+    if (share && fastbp_gemv_split && h < n && fastbp_threads() > 1                \
+            && (mode = fastbp_pool_acquire_awake())) {                             \
         fastbp_gemv_job_##X job = {t->gemv_##X, n - h, k, w + h * k, x, y + h};    \
         fastbp_pool_hand_out(fastbp_gemv_task_##X, (char*)&job, 0, 2, mode == 2);  \
         t->gemv_##X(h, k, w, x, y);                                                \
@@ -240,13 +250,13 @@ FASTBP_GEMV_SPLIT(f, float)
 int fastbp_gemv_split = 0;
 long fastbp_gemv_split_count(void) { return 0; }
 int fastbp_gemv_rows_d(ptrdiff_t n, ptrdiff_t k, const double* w, const double* x,
-                       double* y) {
-    (void)n; (void)k; (void)w; (void)x; (void)y;
+                       double* y, int share) {
+    (void)n; (void)k; (void)w; (void)x; (void)y; (void)share;
     return 0;
 }
 int fastbp_gemv_rows_f(ptrdiff_t n, ptrdiff_t k, const float* w, const float* x,
-                       float* y) {
-    (void)n; (void)k; (void)w; (void)x; (void)y;
+                       float* y, int share) {
+    (void)n; (void)k; (void)w; (void)x; (void)y; (void)share;
     return 0;
 }
 #endif

@@ -1,13 +1,16 @@
-/* fastbp's own kernels: prototypes, and the one table that chooses among them.
+/* fastbp's own kernels: prototypes, and the per-instruction-set table behind them.
 
    Three families, each where it measurably beats OpenBLAS (benchmarks/tried.md):
    - gemm:   C = alpha * op(A) @ op(B) + beta * C for the products of mini-batch
              training and for many rows through a layer that fills its column tiles;
    - narrow: C = X @ W.T for many rows X through a layer W of few neurons;
    - gemv:   y = W @ x for one example.
+   plus "dots" (C = alpha A B^T + beta C for a few rows of A, no operand packed).
    Each entry point below returns 0, having written nothing the caller relies on,
    where no kernel runs (none for this CPU, turned off, or a shape it declines): the
-   caller then uses the BLAS. Results never depend on the thread count.
+   caller then uses the BLAS. Results never depend on the thread count. Which of
+   them computes a product, and every threshold that decides it, is the planner's
+   (planner.c, planner.h), not theirs.
 
    Which instruction set's kernels run is decided once, by fastbp_cpu_init, from the
    CPU's features less those named in FASTBP_DISABLE_CPU_FEATURES.
@@ -21,10 +24,7 @@
 #include <stddef.h>
 #include "platform.h"
 
-/* With bad != NULL (op(A) = A only), *bad = whether A holds NaN or inf. A product
-   C = alpha A B^T + beta C of at most FASTBP_DOTS_MAX_ROWS rows (a mini-batch's
-   forward product) runs the dots kernel on one thread, any other the GEMM. */
-#define FASTBP_DOTS_MAX_ROWS 16
+/* With bad != NULL (op(A) = A only), *bad = whether A holds NaN or inf. */
 int fastbp_gemm_d(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                   const double* a, ptrdiff_t lda, const double* b, ptrdiff_t ldb,
                   double beta, double* c, ptrdiff_t ldc, int threads, int* bad);
@@ -36,10 +36,18 @@ int fastbp_narrow_gemm_d(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double* x,
                          const double* w, double* c, int* bad, int threads);
 int fastbp_narrow_gemm_f(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float* x,
                          const float* w, float* c, int* bad, int threads);
+/* share: the rows may be shared with an awake worker (see kernels.c). */
 int fastbp_gemv_rows_d(ptrdiff_t n, ptrdiff_t k, const double* w, const double* x,
-                       double* y);
+                       double* y, int share);
 int fastbp_gemv_rows_f(ptrdiff_t n, ptrdiff_t k, const float* w, const float* x,
-                       float* y);
+                       float* y, int share);
+/* C = alpha A B^T + beta C, on one thread. */
+int fastbp_dots_d(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const double* a,
+                  ptrdiff_t lda, const double* b, ptrdiff_t ldb, double beta, double* c,
+                  ptrdiff_t ldc);
+int fastbp_dots_f(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float* a,
+                  ptrdiff_t lda, const float* b, ptrdiff_t ldb, float beta, float* c,
+                  ptrdiff_t ldc);
 
 /* Detect the CPU's features, drop those named in `disable` (a comma- or
    space-separated list such as "AVX512F", case ignored; NULL: none) and choose the
@@ -55,6 +63,8 @@ const char* fastbp_compiler(void);
 const char* fastbp_kernels_isa(void);
 /* The width in bytes of the column tiles of the GEMM that runs (0: none). */
 int fastbp_gemm_tile_bytes(void);
+/* The planner's column for the kernels in use: 0 AVX-512, 1 AVX2, 2 none (or off). */
+int fastbp_kernels_column(void);
 /* Turn the kernels off and on again (a test switch; not thread-safe against calls
    in flight): returns the previous setting. */
 int fastbp_use_own_kernels(int enabled);
