@@ -11,6 +11,7 @@ import inspect
 import json
 import random
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -444,3 +445,43 @@ def test_mnist_loader_defaults_to_the_download_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("FASTBP_MNIST_DIR", str(tmp_path / "elsewhere"))
     with pytest.raises(FileNotFoundError, match="elsewhere"):
         book.mnist_loader.load_data()
+
+
+# -- the user guide's reproduction of the book's figures -----------------------------
+
+BOOK_PAGE = Path(__file__).resolve().parent.parent / "docs" / "guide" / "book.md"
+ROOT = BOOK_PAGE.parent.parent.parent
+
+
+def _page_rows():
+    """The page's table: (fastbp's best-epoch figure, its last-epoch figure) per row,
+    in order, and the page's command."""
+    text = BOOK_PAGE.read_text(encoding="utf-8")
+    command = re.search(r"`(python benchmarks/reproduce_book\.py [^`]+)`", text).group(1)
+    rows = [line.split("|")[1:-1] for line in text.splitlines()
+            if line.startswith("| ch. ")]
+    return [(r[2].strip(), r[4].strip()) for r in rows], command, text
+
+
+@pytest.mark.slow
+def test_the_guides_reproduction_of_the_book_gives_the_pages_figures(mnist_dir):
+    """The page's command, as written (DIR: the MNIST folder), prints the figures of
+    the page's table: the results do not depend on the machine's thread count."""
+    import shlex
+    import subprocess
+    import sys
+    rows, command, text = _page_rows()
+    assert len(rows) == 4
+    args = [mnist_dir if a == "DIR" else a for a in shlex.split(command)]
+    assert args[0] == "python"
+    out = subprocess.run([sys.executable, *args[1:]], cwd=ROOT, capture_output=True,
+                         text=True, timeout=3600, check=True).stdout
+    printed = [line.split("|")[1:-1] for line in out.splitlines()
+               if line.startswith("| `")]
+    # The page gives the last epoch's mean alone.
+    book_rows = [(r[2].strip(), r[4].split()[0]) for r in printed if r[1].strip() != "—"]
+    assert book_rows == rows
+    # The variant with the scaled initialisation, which the prose quotes.
+    variant = [r[2].strip() for r in printed if r[1].strip() == "—"]
+    assert len(variant) == 1
+    assert f"third experiment gives {variant[0].split(' ')[0]}" in text.replace("\n", " ")
