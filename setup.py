@@ -17,7 +17,8 @@ MODULES = ["_blas", "_activations", "_costs", "_optimizers", "_backprop"]
 # The hand-written C each module is built with (fastbp/src; headers there too).
 C_SOURCES = {
     "_blas": ["kernels.c", "pool.c", "gemm_avx512.c", "narrow_avx512.c", "gemv_avx512.c",
-              "gemm_avx2.c", "narrow_avx2.c", "gemv_avx2.c", "dots_avx512.c", "dots_avx2.c"],
+              "gemm_avx2.c", "narrow_avx2.c", "gemv_avx2.c", "dots_avx512.c", "dots_avx2.c",
+              "bp4_avx512.c", "bp4_avx2.c"],
     "_activations": ["activations.c"],
     "_backprop": ["finite.c", "sparse.c"],
     "_optimizers": ["optimizers.c"],

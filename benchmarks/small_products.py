@@ -23,7 +23,7 @@ SRC = os.path.join(HERE, "..", "fastbp", "src")
 # Every kernel source the package's _blas module is built with.
 KERNEL_SOURCES = ["kernels.c", "pool.c", "gemm_avx512.c", "narrow_avx512.c",
                   "gemv_avx512.c", "gemm_avx2.c", "narrow_avx2.c", "gemv_avx2.c",
-                  "dots_avx512.c", "dots_avx2.c"]
+                  "dots_avx512.c", "dots_avx2.c", "bp4_avx512.c", "bp4_avx2.c"]
 CFLAGS = ["-std=c11", "-D_GNU_SOURCE", "-O3", "-fno-trapping-math", "-ffp-contract=off",
           "-fno-math-errno"]
 

@@ -23,21 +23,27 @@ typedef struct {
                    const double*, ptrdiff_t, double, double*, ptrdiff_t);
     void (*dots_f)(ptrdiff_t, ptrdiff_t, ptrdiff_t, float, const float*, ptrdiff_t,
                    const float*, ptrdiff_t, float, float*, ptrdiff_t);
+    void (*bp4_d)(ptrdiff_t, ptrdiff_t, ptrdiff_t, double, const double*, ptrdiff_t,
+                  const double*, ptrdiff_t, double, double*, ptrdiff_t);
+    void (*bp4_f)(ptrdiff_t, ptrdiff_t, ptrdiff_t, float, const float*, ptrdiff_t,
+                  const float*, ptrdiff_t, float, float*, ptrdiff_t);
     int gemm_tile_bytes;            /* the width of the GEMM's column tiles */
 } fastbp_kernel_table;
 
-static const fastbp_kernel_table fastbp_no_kernels = {"none", 0, 0, 0, 0, 0, 0, 0, 0, 0};
+static const fastbp_kernel_table fastbp_no_kernels = {"none", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #if FASTBP_HAVE_OWN_KERNELS
 static const fastbp_kernel_table fastbp_avx512_kernels = {
     "AVX512F", fastbp_gemm_d_avx512, fastbp_gemm_f_avx512,
     fastbp_narrow_gemm_d_avx512, fastbp_narrow_gemm_f_avx512,
     fastbp_gemv_rows_d_avx512, fastbp_gemv_rows_f_avx512,
-    fastbp_dots_d_avx512, fastbp_dots_f_avx512, 4 * 64};
+    fastbp_dots_d_avx512, fastbp_dots_f_avx512,
+    fastbp_bp4_d_avx512, fastbp_bp4_f_avx512, 4 * 64};
 static const fastbp_kernel_table fastbp_avx2_kernels = {
     "AVX2", fastbp_gemm_d_avx2, fastbp_gemm_f_avx2,
     fastbp_narrow_gemm_d_avx2, fastbp_narrow_gemm_f_avx2,
     fastbp_gemv_rows_d_avx2, fastbp_gemv_rows_f_avx2,
-    fastbp_dots_d_avx2, fastbp_dots_f_avx2, 2 * 32};
+    fastbp_dots_d_avx2, fastbp_dots_f_avx2,
+    fastbp_bp4_d_avx2, fastbp_bp4_f_avx2, 2 * 32};
 #endif
 
 /* The features fastbp knows, in the order it prefers them. */
@@ -160,11 +166,20 @@ static int fastbp_counted(int done) { return done; }
         t->dots_##X(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                 \
         return 1;                                                                  \
     }
+/* C = alpha A^T B + beta C over few rows of A and B (BP4's update at a mini-batch)
+   by the bp4 kernel, which streams C once and reads A and B in place, on one
+   thread whatever the limit (benchmarks/tried.md). */
+#define FASTBP_BP4(X)                                                              \
+    if (at && !bt && bad == NULL && k <= FASTBP_BP4_MAX_K && t->bp4_##X != NULL) {  \
+        t->bp4_##X(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                  \
+        return 1;                                                                  \
+    }
 int fastbp_gemm_d(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                   const double* a, ptrdiff_t lda, const double* b, ptrdiff_t ldb,
                   double beta, double* c, ptrdiff_t ldc, int threads, int* bad) {
     const fastbp_kernel_table* t = fastbp_table();
     FASTBP_DOTS(d)
+    FASTBP_BP4(d)
     return fastbp_counted(t->gemm_d != NULL
            && t->gemm_d(at, bt, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, bad));
 }
@@ -173,6 +188,7 @@ int fastbp_gemm_f(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float a
                   float beta, float* c, ptrdiff_t ldc, int threads, int* bad) {
     const fastbp_kernel_table* t = fastbp_table();
     FASTBP_DOTS(f)
+    FASTBP_BP4(f)
     return fastbp_counted(t->gemm_f != NULL
            && t->gemm_f(at, bt, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, bad));
 }

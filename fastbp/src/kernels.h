@@ -20,6 +20,10 @@
    C = alpha A B^T + beta C of at most FASTBP_DOTS_MAX_ROWS rows (a mini-batch's
    forward product) runs the dots kernel on one thread, any other the GEMM. */
 #define FASTBP_DOTS_MAX_ROWS 16
+/* A product C = alpha A^T B + beta C over at most FASTBP_BP4_MAX_K rows of A and B
+   (BP4's update at a mini-batch: w += alpha Delta^T A_prev) runs the bp4 kernel on
+   one thread. */
+#define FASTBP_BP4_MAX_K 32
 int fastbp_gemm_d(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                   const double* a, ptrdiff_t lda, const double* b, ptrdiff_t ldb,
                   double beta, double* c, ptrdiff_t ldc, int threads, int* bad);
@@ -95,6 +99,20 @@ void fastbp_dots_d_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 void fastbp_dots_f_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                         const float* a, ptrdiff_t lda, const float* b, ptrdiff_t ldb,
                         float beta, float* c, ptrdiff_t ldc);
+/* C = alpha A^T B + beta C for a few rows of A and B, no operand packed
+   (bp4_body.h, built for each instruction set by bp4_avx512.c and bp4_avx2.c). */
+void fastbp_bp4_d_avx512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
+                         const double* a, ptrdiff_t lda, const double* b, ptrdiff_t ldb,
+                         double beta, double* c, ptrdiff_t ldc);
+void fastbp_bp4_f_avx512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                         const float* a, ptrdiff_t lda, const float* b, ptrdiff_t ldb,
+                         float beta, float* c, ptrdiff_t ldc);
+void fastbp_bp4_d_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
+                       const double* a, ptrdiff_t lda, const double* b, ptrdiff_t ldb,
+                       double beta, double* c, ptrdiff_t ldc);
+void fastbp_bp4_f_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                       const float* a, ptrdiff_t lda, const float* b, ptrdiff_t ldb,
+                       float beta, float* c, ptrdiff_t ldc);
 /* The AVX2 and FMA implementations (gemm_avx2.c, narrow_avx2.c, gemv_avx2.c). */
 int fastbp_gemm_d_avx2(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                        double alpha, const double* a, ptrdiff_t lda, const double* b,

@@ -1,0 +1,169 @@
+/* The body of the "bp4" kernel, C = alpha A^T B + beta C for a few rows k of A and
+   B: BP4's weight update w += alpha (Delta^l)^T A^{l-1} at a mini-batch of k rows.
+   Row j of C gets alpha sum_i A[i, j] B[i, :] + beta C[j, :]: a rank-k update
+   streamed over C, each element of C read and written once, B's k rows (a column
+   block at a time, in L1) and A's read in place (no packing: at the book's 10
+   rows, packing B costs as much as the product; see benchmarks/tried.md). One
+   source for every instruction set and type: the including file defines
+
+     FASTBP_BP4_NAME   the function's name         FASTBP_BP4_ISA  its target attribute
+     FASTBP_BP4_T      the element type            FASTBP_BP4_V    the vector type
+     FASTBP_BP4_LANES  elements per vector         FASTBP_BP4_MR   rows of C per tile
+     FASTBP_BP4_NR     vectors of columns per tile
+     FASTBP_BP4_MASK   the type of a lane mask, FASTBP_BP4_MASK_FIRST(count) the mask
+                       of the first count lanes
+     FASTBP_BP4_LOAD(p), FASTBP_BP4_STORE(p, v), FASTBP_BP4_LOAD_PART(p, mask),
+     FASTBP_BP4_STORE_PART(p, mask, v) (lanes outside the mask neither read nor
+     written), FASTBP_BP4_SET1(x), FASTBP_BP4_FMA(a, b, c), FASTBP_BP4_MUL(a, b),
+     FASTBP_BP4_ZERO
+
+   and includes this file (which undefines them). Each element of C is one chain of
+   multiply-adds over i = 0..k-1 in that order, then alpha times it plus beta C
+   (C not read where beta is 0), whatever the tile, the alignment or the thread
+   count: its bits depend on its column of A and its column of B alone. */
+#define FASTBP_BP4_CAT(a, b) FASTBP_BP4_CAT2(a, b)
+#define FASTBP_BP4_CAT2(a, b) a##b
+#define FASTBP_BP4_TILE FASTBP_BP4_CAT(FASTBP_BP4_NAME, _tile)
+#define FASTBP_BP4_ROWS FASTBP_BP4_CAT(FASTBP_BP4_NAME, _rows)
+
+/* mr rows of C from row 0 of c, nv vectors of columns (with part, the last one
+   masked by `last`); mr, nv and part are constants wherever this is inlined, so the
+   loops below unroll to exactly the registers and loads they use. */
+static inline __attribute__((always_inline)) FASTBP_BP4_ISA void FASTBP_BP4_TILE(
+        const int mr, const int nv, const int part, FASTBP_BP4_MASK last, ptrdiff_t k,
+        FASTBP_BP4_T alpha, const FASTBP_BP4_T* a, ptrdiff_t lda,
+        const FASTBP_BP4_T* b, ptrdiff_t ldb, FASTBP_BP4_T beta, FASTBP_BP4_T* c,
+        ptrdiff_t ldc) {
+    FASTBP_BP4_V acc[FASTBP_BP4_MR][FASTBP_BP4_NR];
+    FASTBP_UNROLLED
+    for (int r = 0; r < FASTBP_BP4_MR; r++)
+        FASTBP_UNROLLED
+        for (int v = 0; v < FASTBP_BP4_NR; v++) acc[r][v] = FASTBP_BP4_ZERO;
+    for (ptrdiff_t i = 0; i < k; i++) {
+        const FASTBP_BP4_T* bi = b + i * ldb;
+        FASTBP_BP4_V bv[FASTBP_BP4_NR];
+        FASTBP_UNROLLED
+        for (int v = 0; v < FASTBP_BP4_NR; v++)
+            if (v < nv)
+                bv[v] = v + 1 < nv || !part
+                        ? FASTBP_BP4_LOAD(bi + v * FASTBP_BP4_LANES)
+                        : FASTBP_BP4_LOAD_PART(bi + v * FASTBP_BP4_LANES, last);
+        FASTBP_UNROLLED
+        for (int r = 0; r < FASTBP_BP4_MR; r++) {
+            if (r >= mr) continue;
+            const FASTBP_BP4_V av = FASTBP_BP4_SET1(a[i * lda + r]);
+            FASTBP_UNROLLED
+            for (int v = 0; v < FASTBP_BP4_NR; v++)
+                if (v < nv) acc[r][v] = FASTBP_BP4_FMA(av, bv[v], acc[r][v]);
+        }
+    }
+    const FASTBP_BP4_V alphav = FASTBP_BP4_SET1(alpha), betav = FASTBP_BP4_SET1(beta);
+    FASTBP_UNROLLED
+    for (int r = 0; r < FASTBP_BP4_MR; r++) {
+        if (r >= mr) continue;
+        FASTBP_BP4_T* cr = c + r * ldc;
+        FASTBP_UNROLLED
+        for (int v = 0; v < FASTBP_BP4_NR; v++) {
+            if (v >= nv) continue;
+            FASTBP_BP4_T* p = cr + v * FASTBP_BP4_LANES;
+            FASTBP_BP4_V out;
+            /* beta 0: C is not read (it may hold NaN), as in BLAS; beta 1: beta C is
+               C itself, so its multiply is left out */
+            if (beta == 0)
+                out = FASTBP_BP4_MUL(alphav, acc[r][v]);
+            else {
+                FASTBP_BP4_V cv = v + 1 < nv || !part ? FASTBP_BP4_LOAD(p)
+                                                      : FASTBP_BP4_LOAD_PART(p, last);
+                if (beta != 1) cv = FASTBP_BP4_MUL(betav, cv);
+                out = FASTBP_BP4_FMA(alphav, acc[r][v], cv);
+            }
+            if (v + 1 < nv || !part)
+                FASTBP_BP4_STORE(p, out);
+            else
+                FASTBP_BP4_STORE_PART(p, last, out);
+        }
+    }
+}
+
+/* All m rows of C for nv vectors of columns, MR rows at a time, the rest by one
+   tile of as many rows as are left. */
+static inline __attribute__((always_inline)) FASTBP_BP4_ISA void FASTBP_BP4_ROWS(
+        const int nv, const int part, FASTBP_BP4_MASK last, ptrdiff_t m, ptrdiff_t k,
+        FASTBP_BP4_T alpha, const FASTBP_BP4_T* a, ptrdiff_t lda, const FASTBP_BP4_T* b, ptrdiff_t ldb,
+        FASTBP_BP4_T beta, FASTBP_BP4_T* c, ptrdiff_t ldc) {
+    ptrdiff_t j = 0;
+    for (; j + FASTBP_BP4_MR <= m; j += FASTBP_BP4_MR)
+        FASTBP_BP4_TILE(FASTBP_BP4_MR, nv, part, last, k, alpha, a + j, lda, b, ldb, beta,
+                        c + j * ldc, ldc);
+    switch (m - j) {
+#define FASTBP_BP4_REST(R)                                                         \
+    case R:                                                                        \
+        FASTBP_BP4_TILE(R, nv, part, last, k, alpha, a + j, lda, b, ldb, beta,      \
+                        c + j * ldc, ldc);                                         \
+        break;
+#if FASTBP_BP4_MR > 1
+    FASTBP_BP4_REST(1)
+#endif
+#if FASTBP_BP4_MR > 2
+    FASTBP_BP4_REST(2)
+#endif
+#if FASTBP_BP4_MR > 3
+    FASTBP_BP4_REST(3)
+#endif
+#if FASTBP_BP4_MR > 4
+    FASTBP_BP4_REST(4)
+#endif
+#if FASTBP_BP4_MR > 5
+    FASTBP_BP4_REST(5)
+#endif
+#if FASTBP_BP4_MR > 6
+#error "FASTBP_BP4_MR above 6: add its remainders"
+#endif
+#undef FASTBP_BP4_REST
+    default:
+        break;
+    }
+}
+
+FASTBP_BP4_ISA void FASTBP_BP4_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                                    FASTBP_BP4_T alpha, const FASTBP_BP4_T* a,
+                                    ptrdiff_t lda, const FASTBP_BP4_T* b, ptrdiff_t ldb,
+                                    FASTBP_BP4_T beta, FASTBP_BP4_T* c, ptrdiff_t ldc) {
+    const ptrdiff_t width = FASTBP_BP4_NR * FASTBP_BP4_LANES;
+    const FASTBP_BP4_MASK all = FASTBP_BP4_MASK_FIRST(FASTBP_BP4_LANES);
+    ptrdiff_t j = 0;
+    /* a block of columns at a time: its k rows of B stay in L1 while the tiles of
+       C's rows stream past them (a chunk of several blocks, each row's part of it
+       one contiguous run of C, was no faster: benchmarks/tried.md) */
+    for (; j + width <= n; j += width)
+        FASTBP_BP4_ROWS(FASTBP_BP4_NR, 0, all, m, k, alpha, a, lda, b + j, ldb, beta,
+                        c + j, ldc);
+    /* the columns left: whole vectors one at a time, then the last part-vector */
+    for (; j + FASTBP_BP4_LANES <= n; j += FASTBP_BP4_LANES)
+        FASTBP_BP4_ROWS(1, 0, all, m, k, alpha, a, lda, b + j, ldb, beta, c + j, ldc);
+    if (j < n)
+        FASTBP_BP4_ROWS(1, 1, FASTBP_BP4_MASK_FIRST(n - j), m, k, alpha, a, lda, b + j, ldb,
+                        beta, c + j, ldc);
+}
+
+#undef FASTBP_BP4_ROWS
+#undef FASTBP_BP4_TILE
+#undef FASTBP_BP4_CAT
+#undef FASTBP_BP4_CAT2
+#undef FASTBP_BP4_NAME
+#undef FASTBP_BP4_ISA
+#undef FASTBP_BP4_T
+#undef FASTBP_BP4_V
+#undef FASTBP_BP4_LANES
+#undef FASTBP_BP4_MR
+#undef FASTBP_BP4_NR
+#undef FASTBP_BP4_MASK
+#undef FASTBP_BP4_MASK_FIRST
+#undef FASTBP_BP4_LOAD
+#undef FASTBP_BP4_STORE
+#undef FASTBP_BP4_LOAD_PART
+#undef FASTBP_BP4_STORE_PART
+#undef FASTBP_BP4_SET1
+#undef FASTBP_BP4_FMA
+#undef FASTBP_BP4_MUL
+#undef FASTBP_BP4_ZERO

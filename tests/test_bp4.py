@@ -1,0 +1,272 @@
+"""The "bp4" kernel (fastbp/src/bp4_body.h): C = alpha A^T B + beta C over at most
+FASTBP_BP4_MAX_K rows of A and B, BP4's fused update of a mini-batch step, on every
+instruction set this CPU has, against NumPy in float64 and exact integer sums, and
+whole training steps against the book's algorithm."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import _blas
+
+DTYPES = [np.float32, np.float64]
+MAX_K = 32   # FASTBP_BP4_MAX_K in src/kernels.h
+
+
+def _isas():
+    config = _blas._config()
+    if not config["own_kernels_compiled"]:
+        return []
+    have = config["cpu_features"]
+    isas = []
+    if "AVX512F" in have:
+        isas.append("AVX512F")
+    if "AVX2" in have and "FMA" in have:
+        isas.append("AVX2")
+    return isas
+
+
+ISAS = _isas()
+OFF = {"AVX512F": "", "AVX2": "AVX512F", "none": "AVX512F,AVX2"}
+needs_kernels = pytest.mark.skipif(
+    not ISAS, reason="fastbp's own kernels need GCC or clang, Linux and AVX2 or AVX-512")
+
+
+@pytest.fixture(params=ISAS or ["none"])
+def isa(request, monkeypatch):
+    """Each instruction set whose kernels this CPU can run, chosen as
+    FASTBP_DISABLE_CPU_FEATURES chooses it; the import-time choice is restored."""
+    before = _blas._config()["kernels"]
+    monkeypatch.setenv("FASTBP_DISABLE_CPU_FEATURES", OFF[request.param])
+    _blas._init_cpu()
+    assert _blas._config()["kernels"] == request.param
+    yield request.param
+    monkeypatch.undo()      # the variable as it was at import, read again
+    _blas._init_cpu()
+    assert _blas._config()["kernels"] == before
+
+
+def _view(rng, rows, cols, dtype, pad):
+    return rng.normal(size=(rows, cols + pad)).astype(dtype)[:, :cols]
+
+
+def _bp4(alpha, A, B, beta, C, threads=0):
+    """C' = alpha A.T @ B + beta C by the own kernels; the GEMM's call count must not
+    move (the bp4 kernel, not the packing GEMM, took the product)."""
+    C = C.copy()
+    calls = _blas._own_gemm_calls()
+    assert _blas._own_gemm_test(True, False, alpha, A, B, beta, C, threads)
+    assert _blas._own_gemm_calls() == calls
+    return C
+
+
+def _check_against_numpy(isa, dtype, cases, seed):
+    rng = np.random.default_rng(seed)
+    eps = np.finfo(dtype).eps
+    for m, n, k, pad in cases:
+        A, B = _view(rng, k, m, dtype, pad), _view(rng, k, n, dtype, 2 * pad)
+        C = _view(rng, m, n, dtype, 3 * pad)
+        for alpha, beta in [(1.0, 0.0), (-0.03, 1.0), (0.5, -2.0), (0.0, 0.75),
+                            (0.0, 0.0)]:
+            C_in = np.full_like(C, np.nan) if beta == 0 else C
+            got = _bp4(alpha, A, B, beta, C_in)
+            a64, b64 = A.astype(np.float64), B.astype(np.float64)
+            c = 0 if beta == 0 else C.astype(np.float64)
+            want = alpha * a64.T @ b64 + beta * c
+            # one chain of k multiply-adds, a product by alpha, one by beta, one add
+            scale = abs(alpha) * np.abs(a64).T @ np.abs(b64) + abs(beta) * np.abs(c)
+            assert np.all(np.abs(got - want) <= (k + 3) * eps * scale), \
+                (isa, m, n, k, pad, alpha, beta)
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bp4_matches_numpy_on_a_grid_of_shapes(isa, dtype):
+    """Every k it takes (0..FASTBP_BP4_MAX_K), rows of C around the 6-row tiles, odd
+    column counts around every vector width and tile width, strided operands (row
+    strides longer than the rows), alpha and beta 0 (C not read: NaN there must not
+    show), 1 and others."""
+    cases = [(m, n, k, pad) for k in range(0, MAX_K + 1)
+             for m, n, pad in [(1, 1, 0), (7, 17, 3), (13, 33, 1)]]
+    cases += [(m, n, 10, pad) for m in (2, 5, 6, 11, 12, 30)
+              for n, pad in [(3, 0), (31, 1), (63, 5), (65, 0), (129, 2), (784, 0)]]
+    cases += [(100, 784, 10, 0), (30, 784, 16, 0), (10, 30, 10, 0), (10, 100, 32, 1)]
+    _check_against_numpy(isa, dtype, cases, seed=26)
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bp4_matches_numpy_on_generated_shapes(isa, dtype):
+    """Random shapes, strides and k in seeded draws."""
+    rng = np.random.default_rng(41)
+    cases = [(int(rng.integers(1, 40)), int(rng.integers(1, 300)),
+              int(rng.integers(1, MAX_K + 1)), int(rng.integers(0, 9)))
+             for _ in range(25)]
+    _check_against_numpy(isa, dtype, cases, seed=42)
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bp4_is_exact_on_small_integers(isa, dtype):
+    """Integers small enough that every partial sum is exact: the kernel must give
+    NumPy's integer product exactly (a dropped or doubled term, a lane read or written
+    past a row's end, or a row of C left out shows as a wrong integer)."""
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        m, n, k = rng.integers(1, 40), rng.integers(1, 200), rng.integers(0, MAX_K + 1)
+        A = rng.integers(-8, 9, size=(k, m))
+        B = rng.integers(-8, 9, size=(k, n))
+        C = rng.integers(-8, 9, size=(m, n))
+        got = _bp4(1.0, A.astype(dtype), B.astype(dtype), 1.0, C.astype(dtype))
+        np.testing.assert_array_equal(got, (A.T @ B + C).astype(dtype))
+        # C's row stride longer than its rows: the gap is neither read nor written
+        wide = np.full((m, n + 5), 7, dtype)
+        wide[:, :n] = C
+        out = wide.copy()
+        assert _blas._own_gemm_test(True, False, -1.0, A.astype(dtype), B.astype(dtype),
+                                    1.0, out[:, :n])
+        np.testing.assert_array_equal(out[:, :n], (C - A.T @ B).astype(dtype))
+        np.testing.assert_array_equal(out[:, n:], wide[:, n:])
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bp4_propagates_nan_and_inf_to_exactly_their_outputs(isa, dtype):
+    """A NaN in column j of A (a neuron's delta) makes row j of C NaN and nothing
+    else; an inf in column p of B makes column p of C infinite or NaN and nothing
+    else."""
+    rng = np.random.default_rng(5)
+    for m, n, k in [(30, 784, 10), (7, 11, 13), (13, 5, 1)]:
+        for j in {0, m // 2, m - 1}:
+            for i in {0, k // 2, k - 1}:
+                A, B = _view(rng, k, m, dtype, 0), _view(rng, k, n, dtype, 0)
+                A[i, j] = np.nan
+                got = _bp4(1.0, A, B, 1.0, np.zeros((m, n), dtype))
+                bad = ~np.isfinite(got)
+                assert bad[j].all() and bad.sum() == n, (m, n, k, j, i)
+        p = n - 1
+        A, B = _view(rng, k, m, dtype, 0), _view(rng, k, n, dtype, 0)
+        B[k - 1, p] = np.inf
+        got = _bp4(1.0, A, B, 0.0, np.zeros((m, n), dtype))
+        assert (~np.isfinite(got[:, p])).all() and np.isfinite(got[:, :p]).all()
+
+
+def _at_offset(a, offset):
+    """a's values in an array that starts `offset` bytes past a 64-byte boundary."""
+    raw = np.zeros(a.nbytes + 128, np.uint8)
+    start = (-raw.ctypes.data) % 64 + offset
+    out = raw[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bp4_bits_depend_on_the_two_columns_alone(isa, dtype):
+    """The same bits for any alignment of the operands, any thread limit, and for an
+    element whichever rows and columns surround it (the tile it lands in must not
+    matter), so a network's results never depend on where NumPy put its arrays."""
+    rng = np.random.default_rng(8)
+    m, n, k = 30, 784, 10
+    A, B = _view(rng, k, m, dtype, 0), _view(rng, k, n, dtype, 0)
+    C = _view(rng, m, n, dtype, 0)
+    want = _bp4(-0.3, A, B, 1.0, C)
+    for offset in [8, 16, 40]:
+        got = _bp4(-0.3, _at_offset(A, offset), _at_offset(B, 64 - offset), 1.0,
+                   _at_offset(C, offset))
+        np.testing.assert_array_equal(got, want)
+    for threads in [1, 2, 4]:
+        np.testing.assert_array_equal(_bp4(-0.3, A, B, 1.0, C, threads), want)
+    for rows, cols in [([3, 4, 29], [0, 783, 7, 12, 100]), ([9], [29])]:
+        got = _bp4(-0.3, np.ascontiguousarray(A[:, rows]), np.ascontiguousarray(B[:, cols]),
+                   1.0, np.ascontiguousarray(C[np.ix_(rows, cols)]))
+        np.testing.assert_array_equal(got, want[np.ix_(rows, cols)])
+
+
+@needs_kernels
+def test_bp4_declines_more_rows_than_its_limit(isa):
+    """Over FASTBP_BP4_MAX_K rows the product is the packing GEMM's (whose call count
+    moves), with the same result to rounding."""
+    rng = np.random.default_rng(9)
+    A, B = rng.normal(size=(MAX_K + 1, 12)), rng.normal(size=(MAX_K + 1, 50))
+    C = np.zeros((12, 50))
+    calls = _blas._own_gemm_calls()
+    assert _blas._own_gemm_test(True, False, 1.0, A, B, 0.0, C)
+    assert _blas._own_gemm_calls() == calls + 1
+    np.testing.assert_allclose(C, A.T @ B, rtol=1e-12, atol=1e-12)
+
+
+@needs_kernels
+@pytest.mark.parametrize("sizes", [[784, 30, 10], [784, 100, 10]])
+def test_w1_w2_steps_match_the_books_algorithm_and_the_blas(isa, sizes):
+    """Two epochs of batch-10 steps of W1- and W2-shaped networks (BP4 by the bp4
+    kernel) stay within 1e-12 of the book's algorithm (tests/reference.py) and of the
+    same fit with fastbp's own kernels off (BP4 by OpenBLAS), with L2 weight decay
+    (beta != 1) too; one and two threads give the same bits."""
+    import threadpoolctl
+
+    from reference import sgd as ref_sgd
+
+    rng = np.random.default_rng(4)
+    X = rng.uniform(0, 1, size=(200, 784))
+    Y = np.eye(10)[rng.integers(0, 10, 200)]
+    for l2 in (0.0, 5.0):
+        results = []
+        for limit, own in ((1, True), (2, True), (1, False)):
+            net = fastbp.Network(sizes, seed=2)
+            W = [w.copy() for w in net.weights]
+            B = [b.copy() for b in net.biases]
+            previous = _blas._use_own_kernels(own)
+            try:
+                with threadpoolctl.threadpool_limits(limits=limit, user_api="blas"):
+                    net.fit(X, Y, epochs=2, batch_size=10, learning_rate=0.5, l2=l2,
+                            seed=9)
+            finally:
+                _blas._use_own_kernels(previous)
+            results.append(net.weights + net.biases)
+        for a, b in zip(results[0], results[1]):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(results[0], results[2]):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+        if l2 == 0:
+            order_rng = np.random.default_rng(9)
+            orders = [order_rng.permutation(200) for _ in range(2)]
+            ref_w, ref_b = ref_sgd(W, B, X, Y, 10, 0.5, "sigmoid", "sigmoid",
+                                   "quadratic", orders)
+            for got, want in zip(results[0], ref_w + ref_b):
+                np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@needs_kernels
+@pytest.mark.parametrize("off", ["", "AVX512F", "AVX512F,AVX2"])
+def test_bp4_under_each_disable_setting_in_a_fresh_process(off):
+    """FASTBP_DISABLE_CPU_FEATURES read at import, as CI runs the suite: the kernels
+    it leaves (or the BLAS, with none) give NumPy's product to rounding."""
+    code = textwrap.dedent("""
+        import numpy as np
+        from fastbp import _blas
+        rng = np.random.default_rng(1)
+        worst = 0.0
+        for m, n, k in [(30, 784, 10), (100, 784, 10), (7, 33, 1), (13, 65, 32)]:
+            A, B, C = rng.normal(size=(k, m)), rng.normal(size=(k, n)), rng.normal(size=(m, n))
+            for dtype in (np.float32, np.float64):
+                a, b, c = A.astype(dtype), B.astype(dtype), C.astype(dtype)
+                out = c.copy()
+                if not _blas._own_gemm_test(True, False, -0.5, a, b, 1.0, out):
+                    _blas._gemm_test(True, False, -0.5, a, b, 1.0, out)
+                want = C - 0.5 * A.T @ B
+                err = np.max(np.abs(out - want) / (np.abs(A).T @ np.abs(B) + np.abs(C)))
+                worst = max(worst, err / np.finfo(dtype).eps / (k + 3))
+        print(_blas._config()["kernels"], worst)
+    """)
+    env = dict(os.environ, FASTBP_DISABLE_CPU_FEATURES=off)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, cwd=os.path.dirname(__file__), check=True).stdout.split()
+    expected = {"": ISAS[0], "AVX512F": "AVX2" if "AVX2" in ISAS else "none",
+                "AVX512F,AVX2": "none"}[off]
+    assert out[0] == expected
+    assert float(out[1]) <= 1.0
