@@ -26,7 +26,6 @@ from ._activations cimport Activation, activate, scale_by_derivative
 from ._activations import ACTIVATIONS
 from ._blas cimport (BLAS_THREADED_WORK, NARROW_MAX_WIDTH, NARROW_MIN_ROWS,
                      NARROW_THREAD_ROWS, OWN_GEMM_MIN_ROWS, FASTBP_DOTS_MAX_ROWS,
-                     FASTBP_BP4_MAX_K,
                      own_gemm_tile_bytes,
                      finish_task, gemm, gemm_own, gemv, gemv_rows, kernel_threads,
                      narrow_gemm, start_task)
@@ -164,12 +163,10 @@ cdef inline void _product(int batch, bint trans_a, bint trans_b, int m, int n, i
     by fastbp's own GEMM from OWN_GEMM_MIN_ROWS rows (every product of a training step
     alike, the small ones too), for smaller batches from BLAS_THREADED_WORK
     multiply-adds (which OpenBLAS would split over its threads, changing its last bits
-    with their number), A @ B.T of at most FASTBP_DOTS_MAX_ROWS rows and A.T @ B over
-    at most FASTBP_BP4_MAX_K rows (which the own kernels run without packing), else or
-    where it does not run by BLAS."""
+    with their number), and A @ B.T of at most FASTBP_DOTS_MAX_ROWS rows (which the
+    own kernels run without packing B), else or where it does not run by BLAS."""
     if ((batch < OWN_GEMM_MIN_ROWS and <double>m * n * k < BLAS_THREADED_WORK
-         and (trans_a or not trans_b or m > FASTBP_DOTS_MAX_ROWS)
-         and (not trans_a or trans_b or k > FASTBP_BP4_MAX_K))
+         and (trans_a or not trans_b or m > FASTBP_DOTS_MAX_ROWS))
             or not gemm_own(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C,
                             ldc)):
         gemm(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)

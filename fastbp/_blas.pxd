@@ -64,13 +64,6 @@ cdef enum:
 cdef extern from "kernels.h":
     enum: FASTBP_DOTS_MAX_ROWS
 
-# A product C = A.T @ B over at most this many rows of A and B (BP4's update at a
-# mini-batch) runs fastbp's "bp4" kernel (src/bp4_body.h), which streams C once and
-# reads A and B in place, on one thread; the engine gives such products to gemm_own at
-# every batch size.
-cdef extern from "kernels.h":
-    enum: FASTBP_BP4_MAX_K
-
 # The width in bytes of its column tiles (4 AVX-512 or 2 AVX2 vectors); 0 where it
 # does not run.
 cdef int own_gemm_tile_bytes() noexcept nogil

@@ -21,9 +21,9 @@
    forward product) runs the dots kernel on one thread, any other the GEMM. */
 #define FASTBP_DOTS_MAX_ROWS 16
 /* A product C = alpha A^T B + beta C over at most FASTBP_BP4_MAX_K rows of A and B
-   (BP4's update at a mini-batch: w += alpha Delta^T A_prev) runs the bp4 kernel on
-   one thread. */
-#define FASTBP_BP4_MAX_K 32
+   (BP4's update at a mini-batch, w += alpha Delta^T A_prev, where the engine gives
+   it to the own kernels) runs the bp4 kernel on one thread. */
+#define FASTBP_BP4_MAX_K 16
 int fastbp_gemm_d(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                   const double* a, ptrdiff_t lda, const double* b, ptrdiff_t ldb,
                   double beta, double* c, ptrdiff_t ldc, int threads, int* bad);
