@@ -12,46 +12,11 @@ import pytest
 
 import fastbp
 from fastbp import _blas
+from own_kernels import (ISAS, at_offset, isa,  # noqa: F401 (isa: a fixture)
+                         needs_kernels, strided)
 
 DTYPES = [np.float32, np.float64]
 MAX_K = 16   # FASTBP_BP4_MAX_K in src/kernels.h
-
-
-def _isas():
-    config = _blas._config()
-    if not config["own_kernels_compiled"]:
-        return []
-    have = config["cpu_features"]
-    isas = []
-    if "AVX512F" in have:
-        isas.append("AVX512F")
-    if "AVX2" in have and "FMA" in have:
-        isas.append("AVX2")
-    return isas
-
-
-ISAS = _isas()
-OFF = {"AVX512F": "", "AVX2": "AVX512F", "none": "AVX512F,AVX2"}
-needs_kernels = pytest.mark.skipif(
-    not ISAS, reason="fastbp's own kernels need GCC or clang, Linux and AVX2 or AVX-512")
-
-
-@pytest.fixture(params=ISAS or ["none"])
-def isa(request, monkeypatch):
-    """Each instruction set whose kernels this CPU can run, chosen as
-    FASTBP_DISABLE_CPU_FEATURES chooses it; the import-time choice is restored."""
-    before = _blas._config()["kernels"]
-    monkeypatch.setenv("FASTBP_DISABLE_CPU_FEATURES", OFF[request.param])
-    _blas._init_cpu()
-    assert _blas._config()["kernels"] == request.param
-    yield request.param
-    monkeypatch.undo()      # the variable as it was at import, read again
-    _blas._init_cpu()
-    assert _blas._config()["kernels"] == before
-
-
-def _view(rng, rows, cols, dtype, pad):
-    return rng.normal(size=(rows, cols + pad)).astype(dtype)[:, :cols]
 
 
 def _bp4(alpha, A, B, beta, C, threads=0):
@@ -68,8 +33,8 @@ def _check_against_numpy(isa, dtype, cases, seed):
     rng = np.random.default_rng(seed)
     eps = np.finfo(dtype).eps
     for m, n, k, pad in cases:
-        A, B = _view(rng, k, m, dtype, pad), _view(rng, k, n, dtype, 2 * pad)
-        C = _view(rng, m, n, dtype, 3 * pad)
+        A, B = strided(rng, k, m, dtype, pad), strided(rng, k, n, dtype, 2 * pad)
+        C = strided(rng, m, n, dtype, 3 * pad)
         for alpha, beta in [(1.0, 0.0), (-0.03, 1.0), (0.5, -2.0), (0.0, 0.75),
                             (0.0, 0.0)]:
             C_in = np.full_like(C, np.nan) if beta == 0 else C
@@ -143,25 +108,16 @@ def test_bp4_propagates_nan_and_inf_to_exactly_their_outputs(isa, dtype):
     for m, n, k in [(30, 784, 10), (7, 11, 13), (13, 5, 1)]:
         for j in {0, m // 2, m - 1}:
             for i in {0, k // 2, k - 1}:
-                A, B = _view(rng, k, m, dtype, 0), _view(rng, k, n, dtype, 0)
+                A, B = strided(rng, k, m, dtype, 0), strided(rng, k, n, dtype, 0)
                 A[i, j] = np.nan
                 got = _bp4(1.0, A, B, 1.0, np.zeros((m, n), dtype))
                 bad = ~np.isfinite(got)
                 assert bad[j].all() and bad.sum() == n, (m, n, k, j, i)
         p = n - 1
-        A, B = _view(rng, k, m, dtype, 0), _view(rng, k, n, dtype, 0)
+        A, B = strided(rng, k, m, dtype, 0), strided(rng, k, n, dtype, 0)
         B[k - 1, p] = np.inf
         got = _bp4(1.0, A, B, 0.0, np.zeros((m, n), dtype))
         assert (~np.isfinite(got[:, p])).all() and np.isfinite(got[:, :p]).all()
-
-
-def _at_offset(a, offset):
-    """a's values in an array that starts `offset` bytes past a 64-byte boundary."""
-    raw = np.zeros(a.nbytes + 128, np.uint8)
-    start = (-raw.ctypes.data) % 64 + offset
-    out = raw[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
-    out[...] = a
-    return out
 
 
 @needs_kernels
@@ -172,12 +128,12 @@ def test_bp4_bits_depend_on_the_two_columns_alone(isa, dtype):
     matter), so a network's results never depend on where NumPy put its arrays."""
     rng = np.random.default_rng(8)
     m, n, k = 30, 784, 10
-    A, B = _view(rng, k, m, dtype, 0), _view(rng, k, n, dtype, 0)
-    C = _view(rng, m, n, dtype, 0)
+    A, B = strided(rng, k, m, dtype, 0), strided(rng, k, n, dtype, 0)
+    C = strided(rng, m, n, dtype, 0)
     want = _bp4(-0.3, A, B, 1.0, C)
     for offset in [8, 16, 40]:
-        got = _bp4(-0.3, _at_offset(A, offset), _at_offset(B, 64 - offset), 1.0,
-                   _at_offset(C, offset))
+        got = _bp4(-0.3, at_offset(A, offset), at_offset(B, 64 - offset), 1.0,
+                   at_offset(C, offset))
         np.testing.assert_array_equal(got, want)
     for threads in [1, 2, 4]:
         np.testing.assert_array_equal(_bp4(-0.3, A, B, 1.0, C, threads), want)
