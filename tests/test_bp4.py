@@ -144,6 +144,32 @@ def test_bp4_bits_depend_on_the_two_columns_alone(isa, dtype):
 
 
 @needs_kernels
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bp4_flushes_subnormals_and_restores_the_mode(isa, dtype):
+    """As the GEMMs do: subnormal deltas count as zero and subnormal products become
+    zero (each would cost a microcode assist: saturated sigmoids give such deltas),
+    while C's normal values pass through; afterwards the caller's arithmetic is IEEE
+    again."""
+    tiny = np.finfo(dtype).smallest_normal
+    rng = np.random.default_rng(12)
+    k, m, n = 10, 13, 70
+    # subnormal deltas times activations in [0.5, 1]: IEEE gives subnormal sums
+    D = np.full((k, m), tiny / 4, dtype)
+    A = rng.uniform(0.5, 1, size=(k, n)).astype(dtype)
+    assert np.all(D.T @ A > 0)
+    np.testing.assert_array_equal(_bp4(1.0, D, A, 0.0, np.zeros((m, n), dtype)), 0)
+    C = rng.normal(size=(m, n)).astype(dtype)
+    np.testing.assert_array_equal(_bp4(1.0, D, A, 1.0, C), C)
+    # normal deltas whose products fall below the normal range
+    D[...] = np.sqrt(tiny) / 8
+    A = (A * np.sqrt(tiny) / 8).astype(dtype)
+    assert np.all(D.T @ A > 0)
+    np.testing.assert_array_equal(_bp4(1.0, D, A, 0.0, np.zeros((m, n), dtype)), 0)
+    x = np.array(tiny, dtype)
+    assert x / 4 > 0 and (x / 4) * 2 == x / 2
+
+
+@needs_kernels
 def test_bp4_declines_more_rows_than_its_limit(isa):
     """Over FASTBP_BP4_MAX_K rows the product is the packing GEMM's (whose call count
     moves), with the same result to rounding."""

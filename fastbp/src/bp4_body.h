@@ -20,7 +20,9 @@
    and includes this file (which undefines them). Each element of C is one chain of
    multiply-adds over i = 0..k-1 in that order, then alpha times it plus beta C
    (C not read where beta is 0), whatever the tile, the alignment or the thread
-   count: its bits depend on its column of A and its column of B alone. */
+   count: its bits depend on its column of A and its column of B alone. Subnormal
+   operands and results count as zero during the call (MXCSR's FTZ and DAZ, as in
+   the GEMMs; the caller's mode is restored). */
 #define FASTBP_BP4_CAT(a, b) FASTBP_BP4_CAT2(a, b)
 #define FASTBP_BP4_CAT2(a, b) a##b
 #define FASTBP_BP4_TILE FASTBP_BP4_CAT(FASTBP_BP4_NAME, _tile)
@@ -131,7 +133,11 @@ FASTBP_BP4_ISA void FASTBP_BP4_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                                     FASTBP_BP4_T beta, FASTBP_BP4_T* c, ptrdiff_t ldc) {
     const ptrdiff_t width = FASTBP_BP4_NR * FASTBP_BP4_LANES;
     const FASTBP_BP4_MASK all = FASTBP_BP4_MASK_FIRST(FASTBP_BP4_LANES);
+    /* subnormals flushed, as in the GEMMs (platform.h): Delta holds them where
+       sigmoids saturate */
+    const unsigned csr = _mm_getcsr();
     ptrdiff_t j = 0;
+    _mm_setcsr(csr | FASTBP_FTZ_DAZ);
     /* a block of columns at a time: its k rows of B stay in L1 while the tiles of
        C's rows stream past them (a chunk of several blocks, each row's part of it
        one contiguous run of C, was no faster: benchmarks/tried.md) */
@@ -144,6 +150,7 @@ FASTBP_BP4_ISA void FASTBP_BP4_NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
     if (j < n)
         FASTBP_BP4_ROWS(1, 1, FASTBP_BP4_MASK_FIRST(n - j), m, k, alpha, a, lda, b + j, ldb,
                         beta, c + j, ldc);
+    _mm_setcsr(csr);
 }
 
 #undef FASTBP_BP4_ROWS
