@@ -585,10 +585,10 @@ def _gemv_rows_test(const floating[:, ::1] W, const floating[::1] x, floating[::
     return gemv_rows(W.shape[0], W.shape[1], &W[0, 0], &x[0], &y[0], plan.share)
 
 
-def _dots_test(double alpha, const floating[:, :] A, const floating[:, :] B,
-               double beta, floating[:, :] C):
-    """C[...] = alpha * A @ B.T + beta * C by the dots kernel alone (views with row
-    strides longer than their rows allowed); returns whether it ran."""
+cdef bint _few_rows_test(bint at, double alpha, const floating[:, :] A,
+                         const floating[:, :] B, double beta, floating[:, :] C) except -1:
+    """The dots kernel (at false: C = alpha A @ B.T + beta C) or the bp4 kernel (at:
+    C = alpha A.T @ B + beta C) alone, on views whose rows may have longer strides."""
     cdef Py_ssize_t lda = A.strides[0] // sizeof(floating)
     cdef Py_ssize_t ldb = B.strides[0] // sizeof(floating)
     cdef Py_ssize_t ldc = C.strides[0] // sizeof(floating)
@@ -598,25 +598,25 @@ def _dots_test(double alpha, const floating[:, :] A, const floating[:, :] B,
     cdef const floating* a = &A[0, 0] if A.shape[0] and A.shape[1] else NULL
     cdef const floating* b = &B[0, 0] if B.shape[0] and B.shape[1] else NULL
     cdef floating* c = &C[0, 0] if C.shape[0] and C.shape[1] else NULL
+    if at:
+        return bp4(C.shape[0], C.shape[1], A.shape[0], <floating>alpha, a, lda, b, ldb,
+                   <floating>beta, c, ldc)
     return dots(C.shape[0], C.shape[1], A.shape[1], <floating>alpha, a, lda, b, ldb,
                 <floating>beta, c, ldc)
+
+
+def _dots_test(double alpha, const floating[:, :] A, const floating[:, :] B,
+               double beta, floating[:, :] C):
+    """C[...] = alpha * A @ B.T + beta * C by the dots kernel alone (views with row
+    strides longer than their rows allowed); returns whether it ran."""
+    return _few_rows_test(False, alpha, A, B, beta, C)
 
 
 def _bp4_test(double alpha, const floating[:, :] A, const floating[:, :] B,
               double beta, floating[:, :] C):
     """C[...] = alpha * A.T @ B + beta * C by the bp4 kernel alone (views with row
     strides longer than their rows allowed); returns whether it ran."""
-    cdef Py_ssize_t lda = A.strides[0] // sizeof(floating)
-    cdef Py_ssize_t ldb = B.strides[0] // sizeof(floating)
-    cdef Py_ssize_t ldc = C.strides[0] // sizeof(floating)
-    if A.strides[1] != sizeof(floating) or B.strides[1] != sizeof(floating) or \
-            C.strides[1] != sizeof(floating):
-        raise ValueError("rows must be contiguous")
-    cdef const floating* a = &A[0, 0] if A.shape[0] and A.shape[1] else NULL
-    cdef const floating* b = &B[0, 0] if B.shape[0] and B.shape[1] else NULL
-    cdef floating* c = &C[0, 0] if C.shape[0] and C.shape[1] else NULL
-    return bp4(C.shape[0], C.shape[1], A.shape[0], <floating>alpha, a, lda, b, ldb,
-               <floating>beta, c, ldc)
+    return _few_rows_test(True, alpha, A, B, beta, C)
 
 
 _PATHS = {FASTBP_PATH_BLAS: "blas", FASTBP_PATH_BLAS_T: "blas_t",
