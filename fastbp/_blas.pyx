@@ -233,8 +233,8 @@ cdef bint gemm_own(bint trans_a, bint trans_b, int m, int n, int k, floating alp
     ``nonfinite`` is not NULL (op(A) = A only), it receives whether A holds NaN or
     inf, checked while each tile of A is in cache. Returns False, leaving C and
     nonfinite untouched, where it does not run: not compiled in, neither AVX-512 nor
-    AVX2 with FMA, op(A) over 8 MB with more than one tile of columns, both operands
-    transposed, a check asked of a transposed A, or out of memory. The caller then uses ``gemm``. Each product
+    AVX2 with FMA, both operands transposed, a check asked of a transposed A, or out of
+    memory. The caller then uses ``gemm``. Each product
     of a training step should take the same path: OpenBLAS's threads spin for a while
     after each call and would take the core from our own.
     """

@@ -146,6 +146,46 @@ def test_fit_bits_do_not_depend_on_the_thread_limit(dtype):
             np.testing.assert_array_equal(a, b)
 
 
+def _over_the_gemm_a_limit(dtype, seed):
+    """Shapes whose first-layer product has an X of more than 8 MB and a layer of
+    several column tiles of fastbp's GEMM (up to 4 vectors of 64 bytes), the products
+    the AVX-512 GEMM once left to the BLAS: (rows, sizes), drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    itemsize = np.dtype(dtype).itemsize
+    n_in = int(rng.integers(200, 800))
+    width = int(rng.integers(2 * 256 // itemsize + 1, 180))
+    rows = (8 << 20) // (n_in * itemsize) + int(rng.integers(1, 400))
+    return rows, [n_in, width, int(rng.integers(2, 12))]
+
+
+@pytest.mark.skipif(not _blas._own_kernels_available(),
+                    reason="without fastbp's own kernels for this CPU the products run on "
+                           "the BLAS alone, whose bits depend on its thread count")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("seed", range(3))
+def test_products_of_an_x_over_8_mb_do_not_depend_on_the_thread_limit(dtype, seed):
+    """Issue 26: inference on many rows and the whole-set gradient (lbfgs) through a
+    first layer of several GEMM column tiles, with X larger than the GEMM keeps in
+    cache: the thread limit changes who computes each entry, not its bits."""
+    import threadpoolctl    # a test dependency
+
+    rows, sizes = _over_the_gemm_a_limit(dtype, seed)
+    rng = np.random.default_rng(seed + 100)
+    X = rng.normal(size=(rows, sizes[0])).astype(dtype)
+    Y = np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], rows)]
+    net = fastbp.Network(sizes, seed=seed, dtype=dtype)
+    engine = net.compiled()
+    results = []
+    for limit in [1, 2]:
+        with threadpoolctl.threadpool_limits(limits=limit, user_api="blas"):
+            nabla_w = [np.empty_like(w) for w in net.weights]
+            nabla_b = [np.empty_like(b) for b in net.biases]
+            total = engine.gradient(X, Y, None, 1.0 / rows, nabla_w, nabla_b)
+            results.append([net.feedforward(X), np.array(total)] + nabla_w + nabla_b)
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_array_equal(got, want)
+
+
 # A first layer of at least 128 KB: one example's product with w^1 is shared with a
 # worker thread during a burst of calls. Worker rows: 16-29 of 30, 32-63 of 64, 8 of 9.
 SPLIT_SETUPS = [([784, 30, 10], "float64"), ([784, 64, 10], "float32"),

@@ -5,7 +5,6 @@
 #include "pool.h"
 #if FASTBP_HAVE_OWN_KERNELS
 #define FASTBP_GEMM_NV 2
-#define FASTBP_GEMM_STREAM 1
 
 #define FASTBP_DOUBLE 1
 #include "vec_avx2.h"

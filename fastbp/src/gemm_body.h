@@ -1,7 +1,7 @@
 /* The body of fastbp's GEMM (see kernels.h), for one instruction set and element
    type: the including file defines FASTBP_DOUBLE, includes a vocabulary
    (vec_avx512.h, vec_avx2.h), defines the tile's width FASTBP_GEMM_NV (vectors of
-   columns) and FASTBP_GEMM_STREAM (below), and includes this file.
+   columns), and includes this file.
 
    The products of mini-batch training: a batch of 128 makes products with one side
    of 128 (W3's 128 x 784 -> 512 and its BP2 and BP4), and OpenBLAS runs those at
@@ -189,18 +189,16 @@ static FASTBP_ISA void* FASTBP_LOCAL(gemm_columns)(void* arg) {
    every entry is computed the same way whichever thread computes it.
 
    An op(A) over FASTBP_GEMM_MAX_A_BYTES with more than one column tile would
-   stream from memory once per tile (the kernel is made for mini-batches). With
-   FASTBP_GEMM_STREAM 0 (AVX-512) such products are declined; with 1 (AVX2, whose
-   tiles are half as wide, so inference through the book's 30 neurons needs 4 of
-   them) they run block-major instead: each unit is a block of
+   stream from memory once per tile (the kernel is made for mini-batches), so such
+   a product runs block-major instead: each unit is a block of
    FASTBP_GEMM_STREAM_ROWS rows (which stays in L2) against one column tile, the
    block's tiles in turn, so op(A) streams from memory once; each unit packs its
    tile of op(B) again (k x NR elements against FASTBP_GEMM_STREAM_ROWS times as
-   many multiply-adds).
+   many multiply-adds). Handing it to the BLAS instead would make its bits depend
+   on the BLAS's thread count (issue 26).
 
-   Returns 0, having written nothing, for the caller to use BLAS: for such a
-   declined product, both operands transposed, an empty product or alpha = 0, or
-   out of memory. */
+   Returns 0, having written nothing, for the caller to use BLAS: for both operands
+   transposed, an empty product or alpha = 0, or out of memory. */
 #ifndef FASTBP_GEMM_THREAD_WORK
 #define FASTBP_GEMM_THREAD_WORK (1 << 21)
 #define FASTBP_GEMM_MAX_A_BYTES (8 << 20)
@@ -222,7 +220,6 @@ FASTBP_ISA int FASTBP_GLOBAL(gemm)(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptr
     if (threads > work / FASTBP_GEMM_THREAD_WORK) threads = (int)(work / FASTBP_GEMM_THREAD_WORK);
     if (threads > FASTBP_MAX_THREADS) threads = FASTBP_MAX_THREADS;
     if ((double)m * k * sizeof(FASTBP_T) > FASTBP_GEMM_MAX_A_BYTES && tiles > 1) {
-        if (!FASTBP_GEMM_STREAM) return 0;
         block_major = 1;
         block_rows = FASTBP_GEMM_STREAM_ROWS;
         blocks = (m + block_rows - 1) / block_rows;
