@@ -18,7 +18,7 @@ MODULES = ["_blas", "_activations", "_costs", "_optimizers", "_backprop"]
 C_SOURCES = {
     "_blas": ["kernels.c", "pool.c", "gemm_avx512.c", "narrow_avx512.c", "gemv_avx512.c",
               "gemm_avx2.c", "narrow_avx2.c", "gemv_avx2.c", "dots_avx512.c", "dots_avx2.c",
-              "simd.c", "planner.c"],
+              "bp4_avx512.c", "bp4_avx2.c", "simd.c", "planner.c"],
     "_activations": ["activations.c"],
     "_backprop": ["finite.c", "sparse.c"],
     "_optimizers": ["optimizers.c"],

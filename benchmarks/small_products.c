@@ -1,6 +1,8 @@
 /* The products of the book's mini-batch training (batch 10, float64, 1 thread),
-   timed by fastbp's own GEMM, by OpenBLAS and by LIBXSMM, alternated in rounds in
-   one process, with the rate of a 2048 x 2048 dgemm of the same run for reference.
+   timed by fastbp's own kernels (the forward product by the dots kernel, BP4 by the
+   bp4 kernel, and BP4 by the packing GEMM too, which ran it before), by OpenBLAS and
+   by LIBXSMM, alternated in rounds in one process, with the rate of a 2048 x 2048
+   dgemm of the same run for reference.
 
    Built and run by benchmarks/small_products.py (which needs Debian's libxsmm-dev):
        small_products [path of the OpenBLAS library scipy uses]
@@ -50,8 +52,9 @@ static double* filled(size_t count, unsigned seed) {
     return p;
 }
 
-enum { FASTBP, OPENBLAS, LIBXSMM, IMPLS };
-static const char* const impl_names[IMPLS] = {"fastbp", "OpenBLAS", "LIBXSMM"};
+enum { FASTBP, FASTBP_GEMM, OPENBLAS, LIBXSMM, IMPLS };
+static const char* const impl_names[IMPLS] = {"fastbp", "fastbp's packing GEMM", "OpenBLAS",
+                                              "LIBXSMM"};
 
 typedef struct {
     int n;                        /* the layer's neurons */
@@ -60,12 +63,20 @@ typedef struct {
     libxsmm_dmmfunction xsmm;
 } product;
 
+/* Whether this run has the implementation (fastbp's: where the CPU has its kernels;
+   the packing GEMM: for BP4 only). */
+static int has(const product* p, int impl) {
+    if (impl == OPENBLAS) return blas_dgemm != NULL;
+    if (impl == LIBXSMM) return p->xsmm != NULL;
+    if (strcmp(fastbp_kernels_isa(), "none") == 0) return 0;
+    return impl == FASTBP || p->bp4;
+}
+
 static void run(product* p, int impl) {
     const int n = p->n;
     if (!p->bp4) {
         if (impl == FASTBP)
-            fastbp_gemm_d(0, 1, BATCH, n, INPUTS, 1, p->x, INPUTS, p->w, INPUTS, 0,
-                          p->z, n, 1, NULL);
+            fastbp_dots_d(BATCH, n, INPUTS, 1, p->x, INPUTS, p->w, INPUTS, 0, p->z, n);
         else if (impl == OPENBLAS)
             blas_rowmajor(0, 1, BATCH, n, INPUTS, 1, p->x, INPUTS, p->w, INPUTS, 0,
                           p->z, n);
@@ -73,6 +84,8 @@ static void run(product* p, int impl) {
             p->xsmm(p->wc, p->x, p->z);
     } else {
         if (impl == FASTBP)
+            fastbp_bp4_d(n, INPUTS, BATCH, -1e-3, p->d, n, p->x, INPUTS, 1, p->w, INPUTS);
+        else if (impl == FASTBP_GEMM)
             fastbp_gemm_d(1, 0, n, INPUTS, BATCH, -1e-3, p->d, n, p->x, INPUTS, 1,
                           p->w, INPUTS, 1, NULL);
         else if (impl == OPENBLAS)
@@ -155,8 +168,7 @@ int main(int argc, char** argv) {
                     if (p.z[i] > scale || -p.z[i] > scale) scale = p.z[i] < 0 ? -p.z[i] : p.z[i];
                 memcpy(z0, p.z, sizeof(double) * BATCH * n);
                 for (int impl = OPENBLAS; impl < IMPLS; impl++) {
-                    if ((impl == OPENBLAS && !blas_dgemm) || (impl == LIBXSMM && !p.xsmm))
-                        continue;
+                    if (!has(&p, impl)) continue;
                     run(&p, impl);
                     for (int i = 0; i < BATCH * n; i++) {
                         double e = (p.z[i] - z0[i]) / scale;
@@ -169,12 +181,35 @@ int main(int argc, char** argv) {
                     fprintf(stderr, "forward %d: results differ (%g)\n", n, worst);
                     return 1;
                 }
+            } else {   /* fastbp's two BP4 paths and OpenBLAS's must agree */
+                const size_t size = sizeof(double) * n * INPUTS;
+                double *w0 = p.w, *w1 = malloc(size), *w2 = malloc(size);
+                double worst = 0;
+                memcpy(w1, w0, size);
+                memcpy(w2, w0, size);
+                run(&p, FASTBP);
+                p.w = w1;
+                if (has(&p, FASTBP_GEMM)) run(&p, FASTBP_GEMM);
+                p.w = w2;
+                if (has(&p, OPENBLAS)) run(&p, OPENBLAS);
+                p.w = w0;
+                for (int i = 0; i < n * INPUTS; i++) {
+                    const double e1 = (w1[i] - w0[i]) / 1e-3, e2 = (w2[i] - w0[i]) / 1e-3;
+                    if (e1 > worst || -e1 > worst) worst = e1 < 0 ? -e1 : e1;
+                    if (e2 > worst || -e2 > worst) worst = e2 < 0 ? -e2 : e2;
+                }
+                free(w1);
+                free(w2);
+                if (worst > 1e-13) {
+                    fprintf(stderr, "BP4 %d: results differ (%g)\n", n, worst);
+                    return 1;
+                }
             }
             double times[IMPLS][64];
             for (int r = 0; r < rounds; r++)
                 for (int j = 0; j < IMPLS; j++) {
                     const int impl = (j + r) % IMPLS;   /* rotate who goes first */
-                    if ((impl == OPENBLAS && !blas_dgemm) || (impl == LIBXSMM && !p.xsmm)) {
+                    if (!has(&p, impl)) {
                         times[impl][r] = 0;
                         continue;
                     }

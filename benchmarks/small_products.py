@@ -3,8 +3,9 @@
     python benchmarks/small_products.py [--isa-off AVX512F] [--cpu N]
 
 Times each product of a batch-10 training step of W1 and W2 (the first layer's
-forward product and BP4, float64, 1 thread) by fastbp's own GEMM, by the OpenBLAS
-that scipy carries (what fastbp calls below 32 rows) and by LIBXSMM's JIT kernels,
+forward product and BP4, float64, 1 thread) by fastbp's own kernels (the dots kernel,
+and the bp4 kernel that the planner gives W2's BP4 at this batch, W1's staying with
+OpenBLAS; for BP4 the packing GEMM too), by the OpenBLAS that scipy carries and by LIBXSMM's JIT kernels,
 alternated in rounds in one process, with the 2048 x 2048 dgemm rate of the same run.
 It needs a C compiler and LIBXSMM's headers and static libraries (Debian's
 ``libxsmm-dev``); without them it says so and exits with status 0. fastbp's C
@@ -23,7 +24,7 @@ SRC = os.path.join(HERE, "..", "fastbp", "src")
 # Every kernel source the package's _blas module is built with.
 KERNEL_SOURCES = ["kernels.c", "pool.c", "gemm_avx512.c", "narrow_avx512.c",
                   "gemv_avx512.c", "gemm_avx2.c", "narrow_avx2.c", "gemv_avx2.c",
-                  "dots_avx512.c", "dots_avx2.c"]
+                  "dots_avx512.c", "dots_avx2.c", "bp4_avx512.c", "bp4_avx2.c"]
 CFLAGS = ["-std=c11", "-D_GNU_SOURCE", "-O3", "-fno-trapping-math", "-ffp-contract=off",
           "-fno-math-errno"]
 

@@ -9,7 +9,7 @@ fastbp has its own kernels (C in ``fastbp/src``, chosen for the CPU at import) f
 shapes where they beat OpenBLAS:
 ``gemm_own`` for the products of mini-batch training and for many rows through a
 layer that fills its column tiles, the dots kernel for a mini-batch's forward
-product, ``narrow_gemm`` for many rows through other layers of few neurons, and
+product, the bp4 kernel for a mini-batch's BP4 update, ``narrow_gemm`` for many rows through other layers of few neurons, and
 ``gemv_rows`` for one example through any layer.
 Each returns False where it cannot run, for the caller to use BLAS. Which one
 computes a product is chosen in one place, the planner (``src/planner.c``), which
@@ -134,6 +134,12 @@ cdef extern from "kernels.h" nogil:
     int fastbp_dots_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, float alpha,
                       const float* a, Py_ssize_t lda, const float* b, Py_ssize_t ldb,
                       float beta, float* c, Py_ssize_t ldc)
+    int fastbp_bp4_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, double alpha,
+                     const double* a, Py_ssize_t lda, const double* b, Py_ssize_t ldb,
+                     double beta, double* c, Py_ssize_t ldc)
+    int fastbp_bp4_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, float alpha,
+                     const float* a, Py_ssize_t lda, const float* b, Py_ssize_t ldb,
+                     float beta, float* c, Py_ssize_t ldc)
 
 
 cdef extern from "planner.h" nogil:
@@ -146,6 +152,7 @@ cdef extern from "planner.h" nogil:
         FASTBP_PATH_NARROW
         FASTBP_PATH_GEMV
         FASTBP_PATH_BLAS_GEMV
+        FASTBP_PATH_BP4
         FASTBP_N_PATHS
     ctypedef struct fastbp_plan_t:
         int path
@@ -270,6 +277,17 @@ cdef bint dots(int m, int n, int k, floating alpha, const floating* A, int lda,
         return fastbp_dots_d(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
 
 
+cdef bint bp4(int m, int n, int k, floating alpha, const floating* A, int lda,
+              const floating* B, int ldb, floating beta, floating* C,
+              int ldc) noexcept nogil:
+    """C := alpha * A.T @ B + beta * C by the bp4 kernel (BP4's update over a few rows
+    k of A and B, C streamed once, one thread); False where it does not run."""
+    if floating is float:
+        return fastbp_bp4_f(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+    else:
+        return fastbp_bp4_d(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+
+
 cdef void _transpose(const floating* T, Py_ssize_t rows, Py_ssize_t cols,
                      floating* out) noexcept nogil:
     """out = T.T, for T (rows, cols) and out (cols, rows), both row-major."""
@@ -312,6 +330,8 @@ cdef bint _run(const fastbp_plan_t* plan, bint trans_a, bint trans_b, int m, int
                         nonfinite if plan.checks else NULL)
     if path == FASTBP_PATH_DOTS:
         return dots(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+    if path == FASTBP_PATH_BP4:
+        return bp4(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
     if path == FASTBP_PATH_NARROW:
         return narrow_gemm(m, n, k, A, B, C, nonfinite if plan.checks else NULL, 0)
     if path == FASTBP_PATH_GEMV:
@@ -565,10 +585,10 @@ def _gemv_rows_test(const floating[:, ::1] W, const floating[::1] x, floating[::
     return gemv_rows(W.shape[0], W.shape[1], &W[0, 0], &x[0], &y[0], plan.share)
 
 
-def _dots_test(double alpha, const floating[:, :] A, const floating[:, :] B,
-               double beta, floating[:, :] C):
-    """C[...] = alpha * A @ B.T + beta * C by the dots kernel alone (views with row
-    strides longer than their rows allowed); returns whether it ran."""
+cdef bint _few_rows_test(bint at, double alpha, const floating[:, :] A,
+                         const floating[:, :] B, double beta, floating[:, :] C) except -1:
+    """The dots kernel (at false: C = alpha A @ B.T + beta C) or the bp4 kernel (at:
+    C = alpha A.T @ B + beta C) alone, on views whose rows may have longer strides."""
     cdef Py_ssize_t lda = A.strides[0] // sizeof(floating)
     cdef Py_ssize_t ldb = B.strides[0] // sizeof(floating)
     cdef Py_ssize_t ldc = C.strides[0] // sizeof(floating)
@@ -578,14 +598,31 @@ def _dots_test(double alpha, const floating[:, :] A, const floating[:, :] B,
     cdef const floating* a = &A[0, 0] if A.shape[0] and A.shape[1] else NULL
     cdef const floating* b = &B[0, 0] if B.shape[0] and B.shape[1] else NULL
     cdef floating* c = &C[0, 0] if C.shape[0] and C.shape[1] else NULL
+    if at:
+        return bp4(C.shape[0], C.shape[1], A.shape[0], <floating>alpha, a, lda, b, ldb,
+                   <floating>beta, c, ldc)
     return dots(C.shape[0], C.shape[1], A.shape[1], <floating>alpha, a, lda, b, ldb,
                 <floating>beta, c, ldc)
+
+
+def _dots_test(double alpha, const floating[:, :] A, const floating[:, :] B,
+               double beta, floating[:, :] C):
+    """C[...] = alpha * A @ B.T + beta * C by the dots kernel alone (views with row
+    strides longer than their rows allowed); returns whether it ran."""
+    return _few_rows_test(False, alpha, A, B, beta, C)
+
+
+def _bp4_test(double alpha, const floating[:, :] A, const floating[:, :] B,
+              double beta, floating[:, :] C):
+    """C[...] = alpha * A.T @ B + beta * C by the bp4 kernel alone (views with row
+    strides longer than their rows allowed); returns whether it ran."""
+    return _few_rows_test(True, alpha, A, B, beta, C)
 
 
 _PATHS = {FASTBP_PATH_BLAS: "blas", FASTBP_PATH_BLAS_T: "blas_t",
           FASTBP_PATH_GEMM: "gemm", FASTBP_PATH_DOTS: "dots",
           FASTBP_PATH_NARROW: "narrow", FASTBP_PATH_GEMV: "gemv",
-          FASTBP_PATH_BLAS_GEMV: "blas_gemv"}
+          FASTBP_PATH_BLAS_GEMV: "blas_gemv", FASTBP_PATH_BP4: "bp4"}
 _PATH_IDS = {name: path for path, name in _PATHS.items()}
 
 

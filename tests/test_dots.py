@@ -6,37 +6,11 @@ import pytest
 
 import fastbp
 from fastbp import _blas
+from own_kernels import (at_offset, isa,  # noqa: F401 (isa: a fixture)
+                         needs_kernels, strided)
 
 DTYPES = [np.float32, np.float64]
 MAX_ROWS = 16   # the planner's largest dots_max_rows (src/planner.c)
-
-
-def _isas():
-    config = _blas._config()
-    if not config["own_kernels_compiled"]:
-        return []
-    have = config["cpu_features"]
-    isas = []
-    if "AVX512F" in have:
-        isas.append("AVX512F")
-    if "AVX2" in have and "FMA" in have:
-        isas.append("AVX2")
-    return isas
-
-
-ISAS = _isas()
-needs_kernels = pytest.mark.skipif(
-    not ISAS, reason="fastbp's own kernels need GCC or clang, Linux and AVX2 or AVX-512")
-
-
-@pytest.fixture(params=ISAS or ["none"])
-def isa(request, use_kernels):
-    """Each instruction set whose kernels this CPU can run."""
-    return use_kernels(request.param)
-
-
-def _view(rng, rows, cols, dtype, pad):
-    return rng.normal(size=(rows, cols + pad)).astype(dtype)[:, :cols]
 
 
 def _dots(alpha, A, B, beta, C, threads=None):
@@ -63,8 +37,8 @@ def test_dots_matches_numpy_on_every_shape_around_its_tiles(isa, dtype):
              for n, k, pad in [(1, 1, 0), (7, 17, 3), (30, 784, 0), (11, 33, 1)]]
     cases += [(10, 100, 784, 0), (3, 2, 0, 0), (5, 13, 15, 2), (16, 64, 129, 0)]
     for m, n, k, pad in cases:
-        A, B = _view(rng, m, k, dtype, pad), _view(rng, n, k, dtype, pad)
-        C = _view(rng, m, n, dtype, pad)
+        A, B = strided(rng, m, k, dtype, pad), strided(rng, n, k, dtype, pad)
+        C = strided(rng, m, n, dtype, pad)
         for alpha, beta in [(1.0, 0.0), (-0.75, 1.0), (0.5, -2.0)]:
             C_in = np.full_like(C, np.nan) if beta == 0 else C
             got = _dots(alpha, A, B, beta, C_in)
@@ -99,25 +73,16 @@ def test_dots_propagates_nan_and_inf_to_exactly_their_outputs(isa, dtype):
     for m, n, k in [(10, 30, 784), (7, 11, 13), (16, 5, 1)]:
         for i in {0, m // 2, m - 1}:
             for p in {0, k // 2, k - 1}:
-                A, B = _view(rng, m, k, dtype, 0), _view(rng, n, k, dtype, 0)
+                A, B = strided(rng, m, k, dtype, 0), strided(rng, n, k, dtype, 0)
                 A[i, p] = np.nan
                 got = _dots(1.0, A, B, 0.0, np.zeros((m, n), dtype))
                 bad = ~np.isfinite(got)
                 assert bad[i].all() and bad.sum() == n, (m, n, k, i, p)
         j = n - 1
-        A, B = _view(rng, m, k, dtype, 0), _view(rng, n, k, dtype, 0)
+        A, B = strided(rng, m, k, dtype, 0), strided(rng, n, k, dtype, 0)
         B[j, k - 1] = np.inf
         got = _dots(1.0, A, B, 0.0, np.zeros((m, n), dtype))
         assert (~np.isfinite(got[:, j])).all() and np.isfinite(got[:, :j]).all()
-
-
-def _at_offset(a, offset):
-    """a's values in an array that starts `offset` bytes past a 64-byte boundary."""
-    raw = np.zeros(a.nbytes + 128, np.uint8)
-    start = (-raw.ctypes.data) % 64 + offset
-    out = raw[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
-    out[...] = a
-    return out
 
 
 @needs_kernels
@@ -128,10 +93,10 @@ def test_dots_bits_depend_on_the_two_rows_alone(isa, dtype):
     so a network's results never depend on where NumPy put its arrays."""
     rng = np.random.default_rng(8)
     m, n, k = 10, 30, 784
-    A, B = _view(rng, m, k, dtype, 0), _view(rng, n, k, dtype, 0)
+    A, B = strided(rng, m, k, dtype, 0), strided(rng, n, k, dtype, 0)
     want = _dots(1.0, A, B, 0.0, np.zeros((m, n), dtype))
     for offset in [8, 16, 40]:
-        got = _dots(1.0, _at_offset(A, offset), _at_offset(B, 64 - offset), 0.0,
+        got = _dots(1.0, at_offset(A, offset), at_offset(B, 64 - offset), 0.0,
                     np.zeros((m, n), dtype))
         np.testing.assert_array_equal(got, want)
     for threads in [1, 2, 4]:

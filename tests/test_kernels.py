@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from fastbp import _activations, _blas, _costs
+from own_kernels import at_offset
 
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
@@ -216,21 +217,12 @@ def test_narrow_gemm_finds_nonfinite_inputs_anywhere(dtype):
     assert _narrow(X, W, check=False)[1] is None
 
 
-def _at_offset(a, offset):
-    """A copy of a whose data starts `offset` bytes past a 64-byte boundary."""
-    raw = np.empty(a.nbytes + 128, np.uint8)
-    start = (-raw.ctypes.data) % 64 + offset
-    out = raw[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
-    out[...] = a
-    return out
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_narrow_gemm_bits_do_not_depend_on_alignment(dtype):
     """Reproducible bit for bit wherever NumPy happens to place the arrays."""
     rng = np.random.default_rng(4)
     X, W = rand(rng, (10, 784), dtype), rand(rng, (30, 784), dtype)
-    results = [_narrow(_at_offset(X, ox), _at_offset(W, ow))[2]
+    results = [_narrow(at_offset(X, ox), at_offset(W, ow))[2]
                for ox in range(0, 64, X.itemsize * 2) for ow in (0, 16, 40)]
     for C in results[1:]:
         np.testing.assert_array_equal(C, results[0])
@@ -323,7 +315,7 @@ def test_gemv_rows_matches_numpy_and_ignores_alignment(dtype):
         assert np.all(np.abs(y - want) <= terms * np.finfo(dtype).eps * scale), (n, k)
         for offset in range(x.itemsize, 64, 3 * x.itemsize):
             y2 = np.empty_like(y)
-            _blas._gemv_rows_test(_at_offset(W, offset), _at_offset(x, 64 - offset), y2)
+            _blas._gemv_rows_test(at_offset(W, offset), at_offset(x, 64 - offset), y2)
             np.testing.assert_array_equal(y2, y)
 
 

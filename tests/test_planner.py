@@ -9,24 +9,14 @@ import numpy as np
 import pytest
 
 from fastbp import _blas
+from own_kernels import ISAS
 
 TRIED = Path(__file__).resolve().parent.parent / "benchmarks" / "tried.md"
 ITEMSIZES = [4, 8]
-OWN_PATHS = {"gemm", "dots", "narrow", "gemv"}
+OWN_PATHS = {"gemm", "dots", "narrow", "gemv", "bp4"}
 
 
-def _isas():
-    config = _blas._config()
-    have = config["cpu_features"] if config["own_kernels_compiled"] else []
-    isas = ["none"]
-    if "AVX512F" in have:
-        isas.append("AVX512F")
-    if "AVX2" in have and "FMA" in have:
-        isas.append("AVX2")
-    return isas
-
-
-@pytest.fixture(params=_isas())
+@pytest.fixture(params=["none"] + ISAS)
 def isa(request, use_kernels):
     """Each instruction set whose kernels this CPU can run, and none."""
     return use_kernels(request.param)
@@ -55,8 +45,10 @@ def _expected(t, isa, at, bt, m, n, k, batch, itemsize, layer, check, scratch, d
             return "blas_t", False
     if not at and bt and m <= t["dots_max_rows"] and offered("dots"):
         return "dots", False
-    if offered("gemm") and (batch >= t["gemm_min_batch"]
-                            or m * n * k >= t["blas_threaded_work"]):
+    own_gemm_size = batch >= t["gemm_min_batch"] or m * n * k >= t["blas_threaded_work"]
+    if at and not bt and k <= t["bp4_max_k"] and offered("bp4") and own_gemm_size:
+        return "bp4", False
+    if offered("gemm") and own_gemm_size:
         return "gemm", False
     return "blas", False
 
@@ -69,7 +61,8 @@ def _k_block(t, path, at, k):
 def _grid(t, rng):
     """Shapes around every threshold of the table, and random ones."""
     edges = sorted({1, 2} | {int(v) + d for name, v in t.items()
-                             if name.endswith(("rows", "width", "batch")) and v >= 1
+                             if name.endswith(("rows", "width", "batch", "_k"))
+                             and v >= 1
                              for d in (-1, 0, 1)})
     edges = [e for e in edges if e >= 1]
     shapes = []
@@ -84,6 +77,11 @@ def _grid(t, rng):
     w = int(t["blas_threaded_work"])
     shapes += [(10, 100, 784, 10), (10, 30, 784, 10), (10, 80, 784, 10),
                (10, 1, w // 10 - 1, 10), (10, 1, w // 10, 10), (30, 784, 10, 10)]
+    # BP4 at a mini-batch (k = the batch) around the bp4 kernel's limit, at W1's and
+    # W2's widths (below and above the threading work) and beside the GEMM's batch
+    kmax = int(t["bp4_max_k"]) or 16
+    shapes += [(m, 784, k, b) for m in (30, 100, 700) for k in (1, 10, kmax, kmax + 1)
+               for b in (k, int(t["gemm_min_batch"]))]
     return shapes
 
 
@@ -101,7 +99,8 @@ def test_planner_follows_its_table(isa):
                 flag_sets = ([(c, s) for c in (False, True) for s in (False, True)]
                              if layer else [(False, False)])
                 for check, scratch in flag_sets:
-                    for declined in [(), ("gemm",), ("gemm", "narrow"), ("dots",)]:
+                    for declined in [(), ("gemm",), ("gemm", "narrow"), ("dots",),
+                                     ("bp4",)]:
                         b = m if layer else batch
                         got = _blas._plan_test(at, bt, m, n, k, b, itemsize, layer,
                                                check, scratch, declined)
@@ -113,7 +112,7 @@ def test_planner_follows_its_table(isa):
                         assert got["kc"] == _k_block(t, path, at, k), case
                         assert got["share"] == (path == "gemv" and
                                                 n * k * itemsize >= t["gemv_share_bytes"])
-                        one_thread = path in ("dots", "gemv", "blas_gemv") or (
+                        one_thread = path in ("dots", "bp4", "gemv", "blas_gemv") or (
                             path == "blas" and m * n * k < t["blas_threaded_work"])
                         assert (got["threads"] == 1) == one_thread, case
 
@@ -141,8 +140,10 @@ def _operands(rng, at, bt, m, n, k, dtype):
     return A, B, C
 
 
-def _paths_for(layer, at, bt, m):
+def _paths_for(layer, at, bt, m, k):
     paths = ["blas", "gemm"]
+    if at and not bt and k <= 16:
+        paths += ["bp4"]
     if not at and bt:
         paths += ["dots"] if m <= 16 else []
         if layer:
@@ -161,7 +162,8 @@ def test_every_path_matches_openblas(isa, dtype):
     rng = np.random.default_rng(7)
     eps = np.finfo(dtype).eps
     cases = [(1, 30, 784), (10, 30, 784), (16, 100, 784), (17, 10, 100), (33, 64, 257),
-             (300, 30, 784), (260, 10, 50)]
+             (300, 30, 784), (260, 10, 50), (30, 784, 10), (100, 784, 10), (13, 65, 16),
+             (7, 33, 1)]
     cases += [tuple(int(v) for v in rng.integers(1, 300, 3)) for _ in range(6)]
     for m, n, k in cases:
         for at, bt, layer in [(False, True, True), (False, True, False),
@@ -174,7 +176,7 @@ def test_every_path_matches_openblas(isa, dtype):
             a64 = np.abs(A.astype(np.float64).T if at else A.astype(np.float64))
             b64 = np.abs(B.astype(np.float64).T if bt else B.astype(np.float64))
             bound = (k + 2) * eps * (abs(alpha) * a64 @ b64 + abs(beta) * np.abs(C0)) * 2
-            for path in _paths_for(layer, at, bt, m) + [None]:
+            for path in _paths_for(layer, at, bt, m, k) + [None]:
                 C = C0.copy()
                 ran, declined, found = _blas._product_test(m, layer, at, bt, alpha, A, B,
                                                            beta, C, path)

@@ -23,21 +23,27 @@ typedef struct {
                    const double*, ptrdiff_t, double, double*, ptrdiff_t);
     void (*dots_f)(ptrdiff_t, ptrdiff_t, ptrdiff_t, float, const float*, ptrdiff_t,
                    const float*, ptrdiff_t, float, float*, ptrdiff_t);
+    void (*bp4_d)(ptrdiff_t, ptrdiff_t, ptrdiff_t, double, const double*, ptrdiff_t,
+                  const double*, ptrdiff_t, double, double*, ptrdiff_t);
+    void (*bp4_f)(ptrdiff_t, ptrdiff_t, ptrdiff_t, float, const float*, ptrdiff_t,
+                  const float*, ptrdiff_t, float, float*, ptrdiff_t);
     int gemm_tile_bytes;            /* the width of the GEMM's column tiles */
 } fastbp_kernel_table;
 
-static const fastbp_kernel_table fastbp_no_kernels = {"none", 0, 0, 0, 0, 0, 0, 0, 0, 0};
+static const fastbp_kernel_table fastbp_no_kernels = {"none", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #if FASTBP_HAVE_OWN_KERNELS
 static const fastbp_kernel_table fastbp_avx512_kernels = {
     "AVX512F", fastbp_gemm_d_avx512, fastbp_gemm_f_avx512,
     fastbp_narrow_gemm_d_avx512, fastbp_narrow_gemm_f_avx512,
     fastbp_gemv_rows_d_avx512, fastbp_gemv_rows_f_avx512,
-    fastbp_dots_d_avx512, fastbp_dots_f_avx512, 4 * 64};
+    fastbp_dots_d_avx512, fastbp_dots_f_avx512,
+    fastbp_bp4_d_avx512, fastbp_bp4_f_avx512, 4 * 64};
 static const fastbp_kernel_table fastbp_avx2_kernels = {
     "AVX2", fastbp_gemm_d_avx2, fastbp_gemm_f_avx2,
     fastbp_narrow_gemm_d_avx2, fastbp_narrow_gemm_f_avx2,
     fastbp_gemv_rows_d_avx2, fastbp_gemv_rows_f_avx2,
-    fastbp_dots_d_avx2, fastbp_dots_f_avx2, 2 * 32};
+    fastbp_dots_d_avx2, fastbp_dots_f_avx2,
+    fastbp_bp4_d_avx2, fastbp_bp4_f_avx2, 2 * 32};
 #endif
 
 /* The features fastbp knows, in the order it prefers them. */
@@ -173,18 +179,20 @@ int fastbp_gemm_f(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float a
     return fastbp_counted(t->gemm_f != NULL
            && t->gemm_f(at, bt, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, bad));
 }
-/* The dots kernel for the planner's few-row products (one thread). */
-#define FASTBP_DOTS_ENTRY(X, T)                                                    \
-int fastbp_dots_##X(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T* a,    \
-                    ptrdiff_t lda, const T* b, ptrdiff_t ldb, T beta, T* c,        \
-                    ptrdiff_t ldc) {                                               \
+/* The dots and bp4 kernels for the planner's few-row products (one thread). */
+#define FASTBP_FEW_ROWS_ENTRY(FAMILY, X, T)                                        \
+int fastbp_##FAMILY##_##X(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,          \
+                          const T* a, ptrdiff_t lda, const T* b, ptrdiff_t ldb,    \
+                          T beta, T* c, ptrdiff_t ldc) {                           \
     const fastbp_kernel_table* t = fastbp_table();                                 \
-    if (t->dots_##X == NULL) return 0;                                             \
-    t->dots_##X(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                     \
+    if (t->FAMILY##_##X == NULL) return 0;                                         \
+    t->FAMILY##_##X(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                 \
     return 1;                                                                      \
 }
-FASTBP_DOTS_ENTRY(d, double)
-FASTBP_DOTS_ENTRY(f, float)
+FASTBP_FEW_ROWS_ENTRY(dots, d, double)
+FASTBP_FEW_ROWS_ENTRY(dots, f, float)
+FASTBP_FEW_ROWS_ENTRY(bp4, d, double)
+FASTBP_FEW_ROWS_ENTRY(bp4, f, float)
 int fastbp_narrow_gemm_d(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double* x,
                          const double* w, double* c, int* bad, int threads) {
     const fastbp_kernel_table* t = fastbp_table();

@@ -5,7 +5,9 @@
              training and for many rows through a layer that fills its column tiles;
    - narrow: C = X @ W.T for many rows X through a layer W of few neurons;
    - gemv:   y = W @ x for one example.
-   plus "dots" (C = alpha A B^T + beta C for a few rows of A, no operand packed).
+   plus "dots" (C = alpha A B^T + beta C for a few rows of A, no operand packed)
+   and "bp4" (C = alpha A^T B + beta C over a few rows of A and B: BP4's update at a
+   mini-batch, C streamed once, nothing packed).
    Each entry point below returns 0, having written nothing the caller relies on,
    where no kernel runs (none for this CPU, turned off, or a shape it declines): the
    caller then uses the BLAS. Results never depend on the thread count. Which of
@@ -16,7 +18,7 @@
    CPU's features less those named in FASTBP_DISABLE_CPU_FEATURES.
 
    Each family is written once, as a body (gemm_body.h, narrow_body.h, gemv_body.h,
-   dots_body.h) that a small file per instruction set (gemm_avx512.c, gemm_avx2.c,
+   dots_body.h, bp4_body.h) that a small file per instruction set (gemm_avx512.c, gemm_avx2.c,
    ...) includes once per element type after a vector vocabulary (vec_avx512.h,
    vec_avx2.h); the element-wise loops elsewhere follow the same choice (simd.h). */
 #ifndef FASTBP_KERNELS_H
@@ -48,6 +50,14 @@ int fastbp_dots_d(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const dou
 int fastbp_dots_f(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float* a,
                   ptrdiff_t lda, const float* b, ptrdiff_t ldb, float beta, float* c,
                   ptrdiff_t ldc);
+
+/* C = alpha A^T B + beta C, on one thread. */
+int fastbp_bp4_d(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const double* a,
+                 ptrdiff_t lda, const double* b, ptrdiff_t ldb, double beta, double* c,
+                 ptrdiff_t ldc);
+int fastbp_bp4_f(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float* a,
+                 ptrdiff_t lda, const float* b, ptrdiff_t ldb, float beta, float* c,
+                 ptrdiff_t ldc);
 
 /* Detect the CPU's features, drop those named in `disable` (a comma- or
    space-separated list such as "AVX512F", case ignored; NULL: none) and choose the
@@ -111,6 +121,20 @@ void fastbp_dots_d_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
 void fastbp_dots_f_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                         const float* a, ptrdiff_t lda, const float* b, ptrdiff_t ldb,
                         float beta, float* c, ptrdiff_t ldc);
+/* C = alpha A^T B + beta C for a few rows of A and B, no operand packed
+   (bp4_body.h, built for each instruction set by bp4_avx512.c and bp4_avx2.c). */
+void fastbp_bp4_d_avx512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
+                         const double* a, ptrdiff_t lda, const double* b, ptrdiff_t ldb,
+                         double beta, double* c, ptrdiff_t ldc);
+void fastbp_bp4_f_avx512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                         const float* a, ptrdiff_t lda, const float* b, ptrdiff_t ldb,
+                         float beta, float* c, ptrdiff_t ldc);
+void fastbp_bp4_d_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
+                       const double* a, ptrdiff_t lda, const double* b, ptrdiff_t ldb,
+                       double beta, double* c, ptrdiff_t ldc);
+void fastbp_bp4_f_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                       const float* a, ptrdiff_t lda, const float* b, ptrdiff_t ldb,
+                       float beta, float* c, ptrdiff_t ldc);
 /* The AVX2 and FMA implementations (the same bodies, built by gemm_avx2.c,
    narrow_avx2.c, gemv_avx2.c). */
 int fastbp_gemm_d_avx2(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,

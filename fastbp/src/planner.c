@@ -22,6 +22,8 @@ enum {
     LIMIT_GEMM_SPLIT_K,         /* the own GEMM's op(A)^T op(B) (BP4) of this many terms
                                    or more ... */
     LIMIT_GEMM_K_BLOCK,         /* ... runs as blocks of this many, each added to C */
+    LIMIT_BP4_MAX_K,            /* A^T B of at most this many terms that the own GEMM
+                                   would take: the bp4 kernel */
     LIMIT_COUNT
 };
 
@@ -56,6 +58,8 @@ static const struct {
         "The own GEMM's BP4 of thousands of rows in blocks of 256 rows"},
     [LIMIT_GEMM_K_BLOCK] = {"gemm_k_block", {256, 256, 0},
         "The own GEMM's BP4 of thousands of rows in blocks of 256 rows"},
+    [LIMIT_BP4_MAX_K] = {"bp4_max_k", {16, 16, 0},
+        "The \"bp4\" kernel for C = alpha Aᵀ B + beta C over at most 16 rows"},
 };
 
 /* Threads without a limit from the shape (the thread limit applies). */
@@ -134,6 +138,12 @@ fastbp_plan_t fastbp_plan(int at, int bt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
     if (!at && bt && m <= fastbp_limit(LIMIT_DOTS_MAX_ROWS) && OFFERED(FASTBP_PATH_DOTS))
         return fastbp_path(FASTBP_PATH_DOTS, 1);
     const int threaded = work >= fastbp_limit(LIMIT_BLAS_THREADED_WORK);
+    /* BP4's update at a mini-batch (w += alpha Delta^T A_prev, k = the batch's rows)
+       where the own GEMM would take it (W2's, which the BLAS would thread; W1's
+       stays with the BLAS, no faster in an A/B): the bp4 kernel, on one thread. */
+    if (at && !bt && k <= fastbp_limit(LIMIT_BP4_MAX_K) && OFFERED(FASTBP_PATH_BP4)
+            && (batch >= fastbp_limit(LIMIT_GEMM_MIN_BATCH) || threaded))
+        return fastbp_path(FASTBP_PATH_BP4, 1);
     /* Small batches' products stay with the BLAS's small-matrix kernels, except
        those it would split over threads (their bits would change with the count). */
     if (OFFERED(FASTBP_PATH_GEMM) && (batch >= fastbp_limit(LIMIT_GEMM_MIN_BATCH) || threaded)) {

@@ -14,7 +14,7 @@
 #define FASTBP_PLANNER_H
 #include <stddef.h>
 
-/* The paths. The own kernels (GEMM, DOTS, NARROW, GEMV) may decline a call (out of
+/* The paths. The own kernels (GEMM, DOTS, NARROW, GEMV, BP4) may decline a call (out of
    memory, a shape they do not take): the caller then asks again with that path's
    bit set in `declined`, and the planner chooses among the rest. */
 enum {
@@ -25,6 +25,7 @@ enum {
     FASTBP_PATH_NARROW,     /* the narrow kernel: many rows through few neurons */
     FASTBP_PATH_GEMV,       /* fastbp's own kernel for one example */
     FASTBP_PATH_BLAS_GEMV,  /* the BLAS's gemv, for one example */
+    FASTBP_PATH_BP4,        /* the bp4 kernel: BP4's update over a few rows, in place */
     FASTBP_N_PATHS
 };
 
