@@ -315,7 +315,7 @@ def test_gathering_the_next_batch_on_a_worker_changes_no_bit(dtype, setup, no_po
 
 @pytest.mark.parametrize("hidden", [30, 60, 80, 100])
 def test_training_leaves_the_second_core_to_a_threaded_blas(hidden, no_pool_backoff):
-    """Below OWN_GEMM_MIN_ROWS rows BLAS runs the step's small products; one large
+    """Below the planner's gemm_min_batch rows BLAS runs the step's small products; one large
     enough for OpenBLAS to split over two threads (whose last bits then depend on the
     thread count) goes to fastbp's own GEMM, and the pool's worker does not gather
     ahead. Where the own kernels run, the bits do not depend on the thread count."""
