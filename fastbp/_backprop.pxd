@@ -28,6 +28,7 @@ cdef class Engine:
     cdef readonly tuple weights, biases
     cdef int typenum    # NumPy type number of the parameters (NPY_FLOAT32/64)
     cdef object workspace   # training's work buffers, kept between calls (or None)
+    cdef tuple grad_buffers  # gradient's A^1..A^L, Δ^1..Δ^L for its chunk (or None)
 
 
 cdef int feedforward_rows(const Layers* net, int m, const floating* X,

@@ -982,13 +982,16 @@ cdef class Engine:
             raise ValueError("X contains NaN or infinite values")
         return out
 
-    def gradient(self, X, cnp.ndarray Y, S, double alpha, nabla_w, nabla_b):
+    def gradient(self, X, cnp.ndarray Y, S, double alpha, nabla_w, nabla_b,
+                 bint keep=False):
         """Fill nabla_w[l-1], nabla_b[l-1] with alpha * Σ_x s_x ∂C_x/∂w^l (and b^l).
 
         X (m, n_0), Y (m, n_L) and the sample weights S (m,) or None (all 1) are the
         batch; the nabla arrays are shaped like the parameters; alpha = 1/Σ_x s_x gives
         the gradient of the (weighted) mean cost. Returns Σ_x s_x C_x. X may also be
         a scipy.sparse CSR matrix as ``_validation.check_features`` returns it.
+        ``keep``: keep the work buffers for the next call, for a caller that owns
+        this engine (no other thread may then call it at the same time).
         """
         cdef Py_ssize_t m = Y.shape[0]
         cdef double row_work = 0
@@ -1000,9 +1003,20 @@ cdef class Engine:
                                       <double>FEEDFORWARD_MIN_ROWS))
         dtype = Y.dtype
         sparse = not isinstance(X, np.ndarray)
-        A = _PtrTable([None if sparse else X] +
-                      [np.empty((chunk, n), dtype) for n in self.sizes[1:]])
-        D = _PtrTable([None] + [np.empty((chunk, n), dtype) for n in self.sizes[1:]])
+        # Kept with ``keep`` (lbfgs evaluates the gradient tens of times on the same
+        # rows): buffers of a megabyte or more come from mmap, and writing fresh
+        # pages took about 30 % of an evaluation on load_digits (see tried.md).
+        buffers = self.grad_buffers if keep else None
+        if (buffers is None or buffers[0].shape[0] != chunk
+                or buffers[0].dtype != dtype):
+            if keep:
+                self.grad_buffers = buffers = None  # the old go before the new come
+            buffers = tuple(np.empty((chunk, n), dtype)
+                            for _ in range(2) for n in self.sizes[1:])
+            if keep:
+                self.grad_buffers = buffers
+        A = _PtrTable([None if sparse else X] + list(buffers[:self.net.L]))
+        D = _PtrTable([None] + list(buffers[self.net.L:]))
         gw = _PtrTable([None] + list(nabla_w))
         gb = _PtrTable([None] + list(nabla_b))
         cdef void* y = cnp.PyArray_DATA(Y)
@@ -1041,10 +1055,13 @@ cdef class Engine:
         return total
 
     def drop_workspace(self, Py_ssize_t larger_than=0):
-        """Let go of training's kept work buffers if they take more than
-        ``larger_than`` bytes (the next ``train_epoch`` builds them again)."""
+        """Let go of training's kept work buffers, and of ``gradient``'s, if they take
+        more than ``larger_than`` bytes (the next call builds them again)."""
         if self.workspace is not None and self.workspace.nbytes > larger_than:
             self.workspace = None
+        if self.grad_buffers is not None and sum(
+                a.nbytes for a in self.grad_buffers) > larger_than:
+            self.grad_buffers = None
 
     def train_epoch(self, X, cnp.ndarray Y, S, cnp.ndarray order,
                     int batch_size, TrainingHyper hyper not None,

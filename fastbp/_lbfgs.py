@@ -75,7 +75,7 @@ class Objective:
         self._theta[...] = theta
         inv = 1.0 / self._total_weight
         total = self._engine.gradient(self._X, self._Y, self._S, inv, self._grad_w,
-                                      self._grad_b)
+                                      self._grad_b, keep=True)
         w = self._theta[:self.n_weights]
         loss = total * inv / self._scale
         if self._alpha > 0:

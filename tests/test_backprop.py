@@ -186,3 +186,31 @@ def test_fit_reports_mean_cost_before_each_step():
     history = net.fit(X, Y, epochs=1, batch_size=6, learning_rate=0.5, shuffle=False)
     assert history["train_cost"] == [pytest.approx(after_one, rel=1e-12)]
     assert after_one < before
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gradient_with_kept_buffers_equals_the_oracle_call_after_call(dtype):
+    """``Engine.gradient(..., keep=True)`` (lbfgs's engine) reuses its work buffers
+    from one call to the next, and builds new ones when the row count changes the
+    chunk: every call still gives the NumPy oracle's gradient, whatever came before."""
+    from fastbp._backprop import Engine
+    rng = np.random.default_rng(7)
+    for sizes, combo in [CASES[i] for i in rng.choice(len(CASES), 6, replace=False)]:
+        net = make_case(sizes, combo, 1, dtype)[0]
+        weights = [w.copy() for w in net.weights]
+        biases = [b.copy() for b in net.biases]
+        engine = Engine(weights, biases, *combo)
+        for m in rng.choice([1, 3, 40, 300], 8):
+            _, X, Y = make_case(sizes, combo, int(m), dtype, seed=int(rng.integers(100)))
+            for p in weights + biases:  # new parameters in place, as scipy's steps
+                p[...] = 0.5 * rng.normal(size=p.shape)
+            nabla_w = [np.full_like(w, np.nan) for w in weights]
+            nabla_b = [np.full_like(b, np.nan) for b in biases]
+            engine.gradient(X, Y, None, 1.0 / m, nabla_w, nabla_b, keep=True)
+            want_b, want_w = ref_backprop([w.astype(np.float64) for w in weights],
+                                          [b.astype(np.float64) for b in biases],
+                                          X.astype(np.float64), Y.astype(np.float64),
+                                          *combo)
+            for got, want in zip(nabla_w + nabla_b, want_w + want_b):
+                np.testing.assert_allclose(got, want, rtol=TOL[dtype] * 100,
+                                           atol=TOL[dtype] * 10)
