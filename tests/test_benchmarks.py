@@ -216,3 +216,28 @@ def test_sklearn_jobs_counts_the_products_of_an_lbfgs_fit(monkeypatch):
         res = scipy.optimize.minimize(lambda x: (x @ x, 2 * x), np.ones(3), jac=True,
                                       method="L-BFGS-B")
     assert count == [res.nfev] and scipy.optimize.minimize is minimize
+
+
+def test_busy_machine_prints_its_fits_and_their_ratio():
+    """busy_machine.py with one spinning neighbour and one short fit of each kind: the
+    markdown row's medians and ratio are those of the fits it printed, and the
+    neighbour is gone afterwards."""
+    import re
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, str(BENCHMARKS / "busy_machine.py"), "--others",
+                          "1", "--pairs", "1", "--settle", "0", "--rows", "5000"],
+                         check=True, capture_output=True, text=True, timeout=300).stdout
+    walls = {kind: float(t) for kind, t in re.findall(
+        r"^(default|1 thread): ([\d.]+) s wall", out, re.M)}
+    assert set(walls) == {"default", "1 thread"}, out
+    [row] = [line for line in out.splitlines()
+             if line.startswith("| W1, one epoch of 5,000 rows")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert float(cells[1].split()[0]) == pytest.approx(walls["default"], abs=1e-3)
+    assert float(cells[2].split()[0]) == pytest.approx(walls["1 thread"], abs=1e-3)
+    assert float(cells[3].rstrip("x")) == pytest.approx(
+        walls["default"] / walls["1 thread"], rel=0.1)
+    spinners = subprocess.run(["pgrep", "-f", "^" + re.escape(sys.executable)
+                               + " -c while True: pass$"], capture_output=True, text=True)
+    assert spinners.stdout == "", spinners.stdout

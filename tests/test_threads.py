@@ -600,3 +600,42 @@ def test_an_estimator_predict_in_flight_when_partial_fit_starts_is_whole(kind):
             continue
         assert np.array_equal(out["value"], before) or np.array_equal(
             out["value"], read(X)), f"trial {trial}: a torn prediction"
+
+
+def test_a_crowded_machine_keeps_the_hand_outs_on_the_caller():
+    """With as many CPU-bound processes as processors already running, a fit at two
+    threads gathers no batch ahead on a worker: the pool sees them in the run queue
+    at once (the load average would show them only a minute later), and a worker
+    would only take time from the caller's share of a core."""
+    import os
+    import subprocess
+    import sys
+
+    import threadpoolctl
+    from fastbp import _backprop
+
+    cpus = os.cpu_count()
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(1000, 784))
+    y = rng.integers(0, 10, 1000)
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(cpus)]
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with open("/proc/loadavg") as f:
+                runnable = int(f.read().split()[3].split("/")[0])
+            if runnable > cpus:
+                break
+            time.sleep(0.05)
+        assert runnable > cpus, "the spinning processes never showed in the run queue"
+        time.sleep(0.25)    # the pool's last look at the machine is older than 0.1 s
+        net = fastbp.Network([784, 30, 10], seed=0)
+        before = _backprop._batches_gathered_ahead()
+        with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+            net.fit(X, y, epochs=3, batch_size=10, learning_rate=0.5, seed=0)
+        assert _backprop._batches_gathered_ahead() - before == 0
+    finally:
+        for proc in spinners:
+            proc.kill()
+            proc.wait()

@@ -4,9 +4,11 @@
 #include "pool.h"
 #if FASTBP_HAVE_OWN_KERNELS
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,13 +28,14 @@
    started: worker 0's task is taken back and run by the caller when the caller's
    own share is done (the claim word below). A task that has started is waited
    for by spinning FASTBP_WAIT_SPINS pauses, then sleeping until its worker is
-   done. Either event (a take-back, or a wait long enough to sleep) says the
-   workers do not get the cores they need: the hand-outs that follow then run on
+   done. Either event (a take-back, or a sleep longer than the caller's own share
+   took) says the workers do not get the cores they need: the hand-outs that follow then run on
    the caller alone, FASTBP_BACKOFF of them after a first such event, twice as
    many after each next one (up to FASTBP_BACKOFF_MAX), until a hand-out goes
-   well again. And while the load average says the machine is crowded, every
-   hand-out stays on the caller: a worker spinning for its next task would take
-   time from the caller's own share of a core. */
+   well again. And while the machine is crowded (fastbp_pool_crowded: its load
+   average, or its run queue right now), every hand-out stays on the caller: a
+   worker spinning for its next task would take time from the caller's own share
+   of a core. */
 #define FASTBP_SPINS 4000
 #define FASTBP_WAIT_SPINS 2000
 #define FASTBP_BACKOFF 64
@@ -48,6 +51,7 @@ static struct {
     int backoff_next;              /* the back-off after the next busy event */
     int workers, sleeping;
     int asleep0;                   /* worker 0 sleeps (or is about to) */
+    int64_t handed_ns;             /* when the current tasks were handed out */
     /* (generation << 8) | tasks: bumped to hand out the next tasks; worker w
        runs task w + 1 if there is one. One word, so a worker reads both at once */
     uint64_t batch;
@@ -141,6 +145,12 @@ static int fastbp_pool_acquire(int n) {
     pthread_mutex_unlock(&fastbp_pool.busy);
     return 0;
 }
+static int64_t fastbp_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* For a task too short to wait for a sleeping worker, which takes 30-50 us to wake
    here (and ~3 us of the waker's time): take the workers if worker 0 is awake (1),
    or if it sleeps but this is the second such call within FASTBP_BURST_NS (2: hand
@@ -178,6 +188,7 @@ void fastbp_pool_hand_out(fastbp_task fn, char* jobs, size_t job_size, int tasks
     fastbp_pool.job_size = job_size;
     __atomic_store_n(&fastbp_pool.remaining, tasks - 1, __ATOMIC_RELAXED);
     __atomic_store_n(&fastbp_pool.claim, FASTBP_CLAIM_OPEN(batch), __ATOMIC_RELAXED);
+    fastbp_pool.handed_ns = fastbp_now_ns();
     if (!wake) {
         /* a worker that misses it sleeps on (its task is then taken back) */
         __atomic_store_n(&fastbp_pool.batch, batch, __ATOMIC_RELEASE);
@@ -212,23 +223,28 @@ static void fastbp_pool_busy(int busy) {
 }
 /* Wait for the jobs handed out (the workers still held): spin a little, then sleep
    until the last worker is done (a worker without a core would otherwise keep the
-   caller spinning on the core it needs). Whether it slept. */
+   caller spinning on the core it needs). Whether the workers were late: the caller
+   slept, and longer than it had worked since the hand-out, so a worker took more
+   than twice the caller's time for a share of the same size. A shorter sleep is an
+   uneven split or a slow wake-up, not a worker without a core: counted as one, it
+   kept every product of W3 on one thread of an idle 2-core machine. */
 static int fastbp_pool_wait(void) {
-    int spins = 0, slept = 0;
+    int spins = 0, late = 0;
     while (__atomic_load_n(&fastbp_pool.remaining, __ATOMIC_ACQUIRE) != 0) {
         if (++spins < FASTBP_WAIT_SPINS) {
             FASTBP_CPU_RELAX();
             continue;
         }
-        slept = 1;
+        const int64_t asleep = fastbp_now_ns();
         pthread_mutex_lock(&fastbp_pool.lock);
         __atomic_store_n(&fastbp_pool.caller_waits, 1, __ATOMIC_SEQ_CST);
         while (__atomic_load_n(&fastbp_pool.remaining, __ATOMIC_SEQ_CST) != 0)
             pthread_cond_wait(&fastbp_pool.done, &fastbp_pool.lock);
         __atomic_store_n(&fastbp_pool.caller_waits, 0, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&fastbp_pool.lock);
+        late = fastbp_now_ns() - asleep > asleep - fastbp_pool.handed_ns;
     }
-    return slept;
+    return late;
 }
 /* Wait for the jobs handed out, then let the workers go. */
 void fastbp_pool_release(void) {
@@ -237,14 +253,30 @@ void fastbp_pool_release(void) {
 }
 /* As fastbp_pool_release, after a hand-out whose worker 0 task was `taken` back. */
 static void fastbp_pool_release_after(int taken) {
-    const int slept = fastbp_pool_wait();
-    fastbp_pool_busy(taken || slept);
+    const int late = fastbp_pool_wait();
+    fastbp_pool_busy(taken || late);
     pthread_mutex_unlock(&fastbp_pool.busy);
 }
-/* Whether more threads want to run than the machine has processors, as GNU
-   OpenMP's dynamic thread count judges it: the 1-minute load average (which
-   counts this process's running threads too, a spinning worker included) above
-   the processors online plus one half. Read at most every FASTBP_LOAD_NS. */
+/* The 1-minute load average and the threads runnable right now (running or
+   waiting for a processor), from /proc/loadavg; 0 where it cannot be read. */
+static int fastbp_read_load(double* load, long* runnable) {
+    char text[128];
+    const int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    const ssize_t got = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (got <= 0) return 0;
+    text[got] = 0;
+    return sscanf(text, "%lf %*f %*f %ld/", load, runnable) == 2;
+}
+/* Whether more threads want to run than the machine has processors. Two signs,
+   read at most every FASTBP_LOAD_NS: the 1-minute load average above the
+   processors online plus one half, as GNU OpenMP's dynamic thread count judges it
+   (it counts this process's threads too); or, for a machine that has just become
+   busy, which that average shows only a minute later, as many runnable threads of
+   others right now as processors: the run queue less the caller and the workers
+   awake. With two CPU-bound processes on 2 cores, a W1 fit at 2 threads took 1.2x
+   its time at 1 thread until the average caught up (benchmarks/tried.md). */
 #define FASTBP_LOAD_NS 100000000
 static int fastbp_pool_crowded(void) {
     static int64_t checked = INT64_MIN / 2;        /* guarded by busy */
@@ -254,9 +286,15 @@ static int fastbp_pool_crowded(void) {
     const int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     if (now - checked >= FASTBP_LOAD_NS) {
         double load;
+        long runnable;
         const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        int ours;
+        pthread_mutex_lock(&fastbp_pool.lock);
+        ours = 1 + fastbp_pool.workers - fastbp_pool.sleeping;
+        pthread_mutex_unlock(&fastbp_pool.lock);
         checked = now;
-        crowded = getloadavg(&load, 1) == 1 && cpus > 0 && load > cpus + 0.5;
+        crowded = cpus > 0 && fastbp_read_load(&load, &runnable)
+                  && (load > cpus + 0.5 || runnable - ours >= cpus);
     }
     return crowded;
 }
