@@ -52,6 +52,7 @@ static struct {
     int workers, sleeping;
     int asleep0;                   /* worker 0 sleeps (or is about to) */
     int64_t handed_ns;             /* when the current tasks were handed out */
+    int handed_asleep;             /* ... and whether worker 0 slept then */
     /* (generation << 8) | tasks: bumped to hand out the next tasks; worker w
        runs task w + 1 if there is one. One word, so a worker reads both at once */
     uint64_t batch;
@@ -189,6 +190,7 @@ void fastbp_pool_hand_out(fastbp_task fn, char* jobs, size_t job_size, int tasks
     __atomic_store_n(&fastbp_pool.remaining, tasks - 1, __ATOMIC_RELAXED);
     __atomic_store_n(&fastbp_pool.claim, FASTBP_CLAIM_OPEN(batch), __ATOMIC_RELAXED);
     fastbp_pool.handed_ns = fastbp_now_ns();
+    fastbp_pool.handed_asleep = __atomic_load_n(&fastbp_pool.asleep0, __ATOMIC_RELAXED);
     if (!wake) {
         /* a worker that misses it sleeps on (its task is then taken back) */
         __atomic_store_n(&fastbp_pool.batch, batch, __ATOMIC_RELEASE);
@@ -251,10 +253,15 @@ void fastbp_pool_release(void) {
     fastbp_pool_wait();
     pthread_mutex_unlock(&fastbp_pool.busy);
 }
-/* As fastbp_pool_release, after a hand-out whose worker 0 task was `taken` back. */
+/* As fastbp_pool_release, after a hand-out whose worker 0 task was `taken` back.
+   Either that or a late worker is a sign of a starved one only if worker 0 was
+   awake at the hand-out: one asleep takes 30-50 us to wake here (more in a virtual
+   machine), longer than a small product's share, and a wake-up that late had kept
+   the 2-thread rows of W4 batch on one thread. A crowded machine is seen by
+   fastbp_pool_crowded itself. */
 static void fastbp_pool_release_after(int taken) {
     const int late = fastbp_pool_wait();
-    fastbp_pool_busy(taken || late);
+    fastbp_pool_busy(!fastbp_pool.handed_asleep && (taken || late));
     pthread_mutex_unlock(&fastbp_pool.busy);
 }
 /* The 1-minute load average and the threads runnable right now (running or
