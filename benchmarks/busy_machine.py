@@ -4,8 +4,8 @@
     python benchmarks/busy_machine.py [--others N] [--pairs 3] [--settle 150]
 
 Starts ``--others`` processes that spin (default: as many as the cores, so every core
-is contended), waits until the 1-minute load average is above the cores plus one half
-(at most ``--settle`` seconds: the average rises over about a minute), then times one
+is contended), waits until the 1-minute load average shows them (within a quarter; at
+most ``--settle`` seconds: the average rises over about a minute), then times one
 epoch of W1 ([784, 30, 10], sigmoid, quadratic, batch 10, lr 3.0, float64) on MNIST
 (or on data of its shapes without it, as ``run.py``) in fresh processes, the default
 thread count and 1 thread alternated ``--pairs`` times. At 1 thread fastbp's pool and
@@ -70,7 +70,7 @@ def main(argv=None):
     try:
         cores = os.cpu_count()
         deadline = time.monotonic() + args.settle
-        while os.getloadavg()[0] < cores + 0.5 and time.monotonic() < deadline:
+        while os.getloadavg()[0] < args.others - 0.25 and time.monotonic() < deadline:
             time.sleep(1)
         load_before = os.getloadavg()[0]
         fits = {0: [], 1: []}

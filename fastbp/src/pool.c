@@ -29,7 +29,8 @@
    own share is done (the claim word below). A task that has started is waited
    for by spinning FASTBP_WAIT_SPINS pauses, then sleeping until its worker is
    done. Either event (a take-back, or a sleep longer than the caller's own share
-   took) says the workers do not get the cores they need: the hand-outs that follow then run on
+   took), for a worker that was awake when its task came, says the workers do not
+   get the cores they need: the hand-outs that follow then run on
    the caller alone, FASTBP_BACKOFF of them after a first such event, twice as
    many after each next one (up to FASTBP_BACKOFF_MAX), until a hand-out goes
    well again. And while the machine is crowded (fastbp_pool_crowded: its load
