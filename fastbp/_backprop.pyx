@@ -991,7 +991,8 @@ cdef class Engine:
         the gradient of the (weighted) mean cost. Returns Σ_x s_x C_x. X may also be
         a scipy.sparse CSR matrix as ``_validation.check_features`` returns it.
         ``keep``: keep the work buffers for the next call, for a caller that owns
-        this engine (no other thread may then call it at the same time).
+        this engine (no other thread may then call it at the same time); they go
+        with the engine.
         """
         cdef Py_ssize_t m = Y.shape[0]
         cdef double row_work = 0
@@ -1055,13 +1056,10 @@ cdef class Engine:
         return total
 
     def drop_workspace(self, Py_ssize_t larger_than=0):
-        """Let go of training's kept work buffers, and of ``gradient``'s, if they take
-        more than ``larger_than`` bytes (the next call builds them again)."""
+        """Let go of training's kept work buffers if they take more than
+        ``larger_than`` bytes (the next ``train_epoch`` builds them again)."""
         if self.workspace is not None and self.workspace.nbytes > larger_than:
             self.workspace = None
-        if self.grad_buffers is not None and sum(
-                a.nbytes for a in self.grad_buffers) > larger_than:
-            self.grad_buffers = None
 
     def train_epoch(self, X, cnp.ndarray Y, S, cnp.ndarray order,
                     int batch_size, TrainingHyper hyper not None,

@@ -163,7 +163,6 @@ static int64_t fastbp_now_ns(void) {
 #define FASTBP_BURST_NS 50000
 int fastbp_pool_acquire_awake(void) {
     static int64_t last_asleep = INT64_MIN / 2;    /* guarded by busy */
-    struct timespec ts;
     int64_t now;
     int burst;
     pthread_once(&fastbp_pool_once, fastbp_pool_init);
@@ -171,8 +170,7 @@ int fastbp_pool_acquire_awake(void) {
     if (fastbp_pool.workers > 0
             && !__atomic_load_n(&fastbp_pool.asleep0, __ATOMIC_RELAXED))
         return 1;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    now = fastbp_now_ns();
     burst = now - last_asleep < FASTBP_BURST_NS;
     last_asleep = now;
     if (burst && fastbp_pool_grow(1)) return 2;
