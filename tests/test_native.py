@@ -325,3 +325,25 @@ def test_threadsanitizer_reports_a_race_put_into_the_pool(tmp_path):
     broken.write_text(source.replace(atomic, "--fastbp_pool.remaining"))
     status, stderr = _run_under_threadsanitizer("clang", broken, tmp_path)
     assert status == 66 and "ThreadSanitizer: data race" in stderr, stderr
+
+
+POOL_PLACEMENT = ROOT / "tests" / "c" / "pool_placement.c"
+
+
+@needs_pool
+def test_a_worker_never_runs_its_task_on_the_callers_processor(tmp_path):
+    """The caller pinned to one processor hands out 100 tasks, each after a sleep
+    that lets the worker sleep too; no task the worker runs lands on the caller's
+    processor. Before the worker moved itself off it, 63 of 65 did on a 2-core
+    virtual machine, and a product's two halves shared one core."""
+    cc = _tool("gcc")
+    exe = tmp_path / "pool_placement"
+    build = subprocess.run(
+        [cc, "-std=c11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Werror",
+         f"-I{SRC}", str(POOL_PLACEMENT), str(SRC / "pool.c"), "-o", str(exe), "-ldl",
+         "-lpthread"], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([str(exe), "100"], capture_output=True, text=True, timeout=120)
+    if run.returncode == 77:
+        pytest.skip(run.stdout.strip())
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -1,6 +1,9 @@
 /* fastbp's worker pool: the threads that share out our kernels' products and
    run tasks beside the caller (see pool.h), the per-thread scratch allocator, and
    the thread count. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE     /* sched_getcpu, CPU_SET */
+#endif
 #include "pool.h"
 #if FASTBP_HAVE_OWN_KERNELS
 #include <dlfcn.h>
@@ -54,6 +57,7 @@ static struct {
     int asleep0;                   /* worker 0 sleeps (or is about to) */
     int64_t handed_ns;             /* when the current tasks were handed out */
     int handed_asleep;             /* ... and whether worker 0 slept then */
+    int caller_cpu;                /* ... and the processor the caller ran on */
     /* (generation << 8) | tasks: bumped to hand out the next tasks; worker w
        runs task w + 1 if there is one. One word, so a worker reads both at once */
     uint64_t batch;
@@ -67,6 +71,28 @@ static struct {
     uint64_t first_batch[FASTBP_MAX_THREADS];
 } fastbp_pool = {.busy = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER,
                  .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
+
+/* Run the task handed to this worker. One woken from a long sleep on a virtual
+   machine was often placed by the kernel on the caller's own processor, with the
+   other idle, and the two then shared one core for the whole product (W4 batch at
+   2 threads ran at 1 thread's speed); a worker finding itself there moves to the
+   processors it may use but that one for the task, and then may use all again. */
+static void fastbp_worker_run(char* job) {
+    cpu_set_t allowed, others;
+    const int cpu = fastbp_pool.caller_cpu;
+    if (cpu >= 0 && cpu < CPU_SETSIZE && sched_getcpu() == cpu
+            && sched_getaffinity(0, sizeof allowed, &allowed) == 0
+            && CPU_COUNT(&allowed) > 1) {
+        others = allowed;
+        CPU_CLR(cpu, &others);
+        if (sched_setaffinity(0, sizeof others, &others) == 0) {
+            fastbp_pool.fn(job);
+            sched_setaffinity(0, sizeof allowed, &allowed);
+            return;
+        }
+    }
+    fastbp_pool.fn(job);
+}
 
 static void* fastbp_worker(void* arg) {
     const int id = (int)(intptr_t)arg;
@@ -99,7 +125,7 @@ static void* fastbp_worker(void* arg) {
                     &fastbp_pool.claim, &open, open | 1, 0, __ATOMIC_ACQ_REL,
                     __ATOMIC_RELAXED))
                 continue;
-            fastbp_pool.fn(fastbp_pool.jobs + (size_t)(id + 1) * fastbp_pool.job_size);
+            fastbp_worker_run(fastbp_pool.jobs + (size_t)(id + 1) * fastbp_pool.job_size);
             /* seq_cst, as the caller's store to caller_waits and its load of
                remaining: one of the two sides sees the other's */
             const int left = __atomic_sub_fetch(&fastbp_pool.remaining, 1, __ATOMIC_SEQ_CST);
@@ -190,6 +216,7 @@ void fastbp_pool_hand_out(fastbp_task fn, char* jobs, size_t job_size, int tasks
     __atomic_store_n(&fastbp_pool.claim, FASTBP_CLAIM_OPEN(batch), __ATOMIC_RELAXED);
     fastbp_pool.handed_ns = fastbp_now_ns();
     fastbp_pool.handed_asleep = __atomic_load_n(&fastbp_pool.asleep0, __ATOMIC_RELAXED);
+    fastbp_pool.caller_cpu = sched_getcpu();
     if (!wake) {
         /* a worker that misses it sleeps on (its task is then taken back) */
         __atomic_store_n(&fastbp_pool.batch, batch, __ATOMIC_RELEASE);
