@@ -75,9 +75,9 @@ def test_children_forked_while_threads_use_the_pool_work_and_never_hang(forks):
     X = rng.random((400, 20))
     y = rng.integers(0, 4, 400)
     expected = fastbp.Network([20, 16, 4], seed=3).feedforward(X)
-    # [784, 30, 10] in float64: its first layer (188 KB) is big enough for the one-example
+    # [784, 48, 10] in float64: its first layer (301 KB) is big enough for the one-example
     # product to be shared with a worker, and 4,096 rows are split between two threads.
-    big = fastbp.Network([784, 30, 10], seed=1)
+    big = fastbp.Network([784, 48, 10], seed=1)
     rows = rng.random((4096, 784))
     stop = threading.Event()
     errors = []

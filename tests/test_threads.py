@@ -186,10 +186,11 @@ def test_products_of_an_x_over_8_mb_do_not_depend_on_the_thread_limit(dtype, see
         np.testing.assert_array_equal(got, want)
 
 
-# A first layer of at least 128 KB: one example's product with w^1 is shared with a
-# worker thread during a burst of calls. Worker rows: 16-29 of 30, 32-63 of 64, 8 of 9.
-SPLIT_SETUPS = [([784, 30, 10], "float64"), ([784, 64, 10], "float32"),
-                ([2048, 9, 10], "float64"), ([1024, 200, 300, 10], "float32")]
+# A first layer of at least 256 KB (the planner's gemv_share_bytes: 256 KB on AVX-512,
+# 128 KB on AVX2): one example's product with w^1 is shared with a worker thread during
+# a burst of calls. Worker rows: 24-47 of 48, 64-99 of 100, 8 of 9, 112-199 of 200.
+SPLIT_SETUPS = [([784, 48, 10], "float64"), ([784, 100, 10], "float32"),
+                ([4096, 9, 10], "float64"), ([1024, 200, 300, 10], "float32")]
 
 
 def _burst_until_shared(net, X, want, seconds=60):
@@ -242,7 +243,7 @@ def test_one_example_calls_from_threads_while_others_train_equal_serial():
     import threadpoolctl
 
     rng = np.random.default_rng(11)
-    big = fastbp.Network([784, 30, 10], seed=12)
+    big = fastbp.Network([784, 48, 10], seed=12)     # w^1 of 301 KB: shared
     X = rng.normal(size=(3000, 784))
     y = rng.integers(0, 10, 3000)
     singles = [X[i] for i in range(300)]

@@ -208,7 +208,7 @@ int fastbp_narrow_gemm_f(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float* x,
    time. So when a second thread is allowed and worker 0 is awake (calls come in a
    burst), the worker computes the second half of the rows, from its own core's
    L2, while this thread computes the first (where the planner allows it: a W of
-   more than L1): each row is one dot product computed
+   well over L1, gemv_share_bytes): each row is one dot product computed
    by the same kernel on either thread, so the bits do not change. A sleeping
    worker is not waited for; the calls then run on one thread. The first half is
    a whole number of 64-byte lines of y, so no line of an aligned y is written by
